@@ -1,0 +1,51 @@
+"""Typed results shared by every drift test and detector."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class DriftKind(StrEnum):
+    """What moved. Data-quality incidents are their own kind, never reported as drift."""
+
+    DATA = "data_drift"  # distribution of the target or of an input
+    PREDICTION = "prediction_drift"  # distribution of the forecasts
+    CONCEPT = "concept_drift"  # residuals / errors given the inputs
+    PERFORMANCE = "performance_decay"  # forecast errors on arrived actuals vs the backtest
+    QUALITY = "data_quality"  # gaps, stale feed, schema, NaN
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class DriftResult:
+    """The outcome of one test on one column of one series.
+
+    ``statistic`` is the test statistic, ``p_value`` is ``None`` where the method defines
+    none (PSI, Wasserstein), ``threshold`` is what ``statistic`` (or ``p_value`` when
+    ``threshold_on == "p_value"``) was compared against, and ``drift`` the decision.
+    """
+
+    method: str
+    statistic: float
+    p_value: float | None
+    threshold: float
+    drift: bool
+    threshold_on: str = "statistic"  # "statistic" or "p_value"
+    feature: str = "y"
+    unique_id: str | None = None
+    kind: DriftKind = DriftKind.DATA
+    severity: Severity = Severity.INFO
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["kind"] = str(self.kind)
+        d["severity"] = str(self.severity)
+        return d

@@ -1,0 +1,1 @@
+"""chronoguard.forecasting"""
