@@ -1,1 +1,5 @@
-"""chronoguard.alerts"""
+"""Alert rules (fire / resolve, one alert per finding) and delivery."""
+
+from chronoguard.alerts.book import AlertBook, alert_message
+
+__all__ = ["AlertBook", "alert_message"]

@@ -1,1 +1,51 @@
-"""chronoguard.drift"""
+"""chronoguard.drift: drift tests, reference profiles and detectors for time series.
+
+Public names are exported here, once, through ``__all__``. Imports and ``__all__`` entries
+are grouped in one block per area, so additions to one area do not touch another.
+"""
+
+from chronoguard.drift.batch import (
+    DEFAULT_THRESHOLDS,
+    anderson_darling_test,
+    chi2_test,
+    cramer_von_mises_test,
+    detect_drift,
+    jensen_shannon_test,
+    ks_test,
+    psi_test,
+    wasserstein_test,
+)
+from chronoguard.drift.multivariate import auto_block_length, classifier_test, mmd_test
+from chronoguard.drift.profile import (
+    CategoricalSummary,
+    ColumnKey,
+    NumericSummary,
+    ReferenceProfile,
+)
+from chronoguard.drift.types import DriftInputError, DriftKind, DriftResult, Severity
+
+# One block per area; each engineer extends ``__all__`` in their own block.
+
+# --- result types and errors (types.py) ---
+__all__ = ["DriftInputError", "DriftKind", "DriftResult", "Severity"]
+
+# --- batch two-sample tests, reference profiles, multivariate tests ---
+# (batch.py, profile.py, multivariate.py)
+__all__ += [
+    "DEFAULT_THRESHOLDS",
+    "CategoricalSummary",
+    "ColumnKey",
+    "NumericSummary",
+    "ReferenceProfile",
+    "anderson_darling_test",
+    "auto_block_length",
+    "chi2_test",
+    "classifier_test",
+    "cramer_von_mises_test",
+    "detect_drift",
+    "jensen_shannon_test",
+    "ks_test",
+    "mmd_test",
+    "psi_test",
+    "wasserstein_test",
+]

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from chronoguard.errors import ChronoguardError
+
 
 class DriftKind(StrEnum):
     """What moved. Data-quality incidents are their own kind, never reported as drift."""
@@ -49,3 +51,12 @@ class DriftResult:
         d["kind"] = str(self.kind)
         d["severity"] = str(self.severity)
         return d
+
+
+class DriftInputError(ChronoguardError):
+    """Data handed to a drift test or profile cannot be tested as it is.
+
+    Raised for NaN or infinite values, empty samples, mismatched or missing columns, a
+    column of the wrong kind, or a profile that does not hold what a test needs. The
+    message names the offending column(s) and says how to fix the input.
+    """

@@ -1,1 +1,1 @@
-"""chronoguard.orchestration"""
+"""Running the cycle: replays of history (and, later, schedules and fan-out)."""

@@ -1,1 +1,51 @@
-"""chronoguard.store"""
+"""chronoguard.store: the state store of the lifecycle.
+
+Forecasts served, actuals, monitoring results, alerts, alias history, model version
+status, retrain decisions and an append-only, hash-chained audit log, in SQLite (the
+embedded default, WAL mode) or PostgreSQL, chosen by URL. The schema is migrated by
+Alembic revisions shipped in this package; callers get typed records and frames back,
+never ORM objects.
+
+Examples
+--------
+>>> from datetime import datetime
+>>> from chronoguard.store import Store
+>>> with Store.open("sqlite://") as store:
+...     store.set_version_status("demand", "1", "candidate", at=datetime(2024, 1, 1),
+...                              by="trainer", reason="trained").status
+'candidate'
+"""
+
+from chronoguard.store._records import (
+    ActualsWrite,
+    Alert,
+    AlertStatus,
+    AliasMove,
+    AuditEntry,
+    ForecastRecord,
+    ModelVersion,
+    MonitoringResult,
+    ResultKind,
+    RetrainDecision,
+    RetrainOutcome,
+    StatusChange,
+    VersionStatus,
+)
+from chronoguard.store._store import Store
+
+__all__ = [
+    "ActualsWrite",
+    "Alert",
+    "AlertStatus",
+    "AliasMove",
+    "AuditEntry",
+    "ForecastRecord",
+    "ModelVersion",
+    "MonitoringResult",
+    "ResultKind",
+    "RetrainDecision",
+    "RetrainOutcome",
+    "StatusChange",
+    "Store",
+    "VersionStatus",
+]

@@ -1,0 +1,272 @@
+"""The data contract: long format ``unique_id, ds, y`` plus exogenous columns.
+
+Validation happens once, at the door, and names every problem it finds. Nothing is dropped
+or repaired silently: a frame either passes whole, or :class:`DataContractError` lists every
+problem with the rows it concerns and how to fix them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from chronoguard.errors import DataContractError
+
+REQUIRED_COLUMNS = ("unique_id", "ds", "y")
+_MAX_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class ValidatedFrame:
+    """A frame that passed the contract, with what validation learned about it."""
+
+    df: pd.DataFrame
+    freq: str
+    series_ids: tuple[str, ...]
+    exog: tuple[str, ...]
+
+    @property
+    def n_series(self) -> int:
+        return len(self.series_ids)
+
+
+def load_frame(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a frame; ``ds`` is parsed as a timestamp.
+
+    The frame is not validated here: pass it to :func:`validate_frame`.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataContractError([f"file not found: {p}; check the path"], source=str(p))
+    suffixes = "".join(p.suffixes).lower()
+    try:
+        if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
+            df = pd.read_parquet(p)
+        elif suffixes.endswith((".csv", ".csv.gz", ".txt")):
+            df = pd.read_csv(p)
+        else:
+            raise DataContractError(
+                [f"unsupported file type '{p.suffix}'; use .csv, .csv.gz or .parquet"],
+                source=str(p),
+            )
+    except DataContractError:
+        raise
+    except Exception as exc:  # pandas/pyarrow raise many types; name the file either way
+        raise DataContractError([f"cannot read {p.name}: {exc}"], source=str(p)) from exc
+    if "ds" in df.columns and not pd.api.types.is_datetime64_any_dtype(df["ds"]):
+        parsed = pd.to_datetime(df["ds"], errors="coerce", format="mixed")
+        # Keep unparseable values visible: validation reports them by row instead of
+        # failing here on the first one.
+        if parsed.notna().sum() == df["ds"].notna().sum():
+            df["ds"] = parsed
+    if "unique_id" in df.columns:
+        df["unique_id"] = df["unique_id"].astype(str)
+    return df
+
+
+def _rows(index: pd.Index) -> str:
+    shown = ", ".join(str(i) for i in list(index[:_MAX_EXAMPLES]))
+    more = f" and {len(index) - _MAX_EXAMPLES} more" if len(index) > _MAX_EXAMPLES else ""
+    return f"rows {shown}{more}"
+
+
+def infer_frequency(df: pd.DataFrame) -> str | None:
+    """The pandas frequency alias shared by every series, or ``None`` if it cannot be told."""
+    freqs: set[str] = set()
+    for _, g in df.groupby("unique_id", sort=False):
+        if len(g) < 3:
+            continue
+        f = pd.infer_freq(pd.DatetimeIndex(g["ds"]))
+        if f is None:
+            return None
+        freqs.add(f)
+    if len(freqs) != 1:
+        return None
+    return freqs.pop()
+
+
+def find_problems(
+    df: pd.DataFrame,
+    *,
+    freq: str | None = None,
+    exog: tuple[str, ...] | list[str] | None = None,
+    now: pd.Timestamp | None = None,
+    require_target: bool = True,
+) -> tuple[list[str], str | None]:
+    """Every contract problem of ``df``, and the frequency (given or inferred).
+
+    This never raises for bad data; :func:`validate_frame` raises with the list.
+    ``require_target=False`` checks future exogenous frames, which carry no ``y``.
+    """
+    problems: list[str] = []
+    required = REQUIRED_COLUMNS if require_target else ("unique_id", "ds")
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        problems.append(
+            f"missing column(s) {missing}; the contract is long format with columns "
+            f"unique_id, ds, y (+ exogenous); rename your columns"
+        )
+        return problems, freq
+    if df.empty:
+        problems.append("the frame has no rows; pass at least one observation per series")
+        return problems, freq
+    if exog:
+        absent = [c for c in exog if c not in df.columns]
+        if absent:
+            problems.append(f"exogenous column(s) {absent} named in the config are missing")
+    if not pd.api.types.is_datetime64_any_dtype(df["ds"]):
+        bad = df.index[pd.to_datetime(df["ds"], errors="coerce", format="mixed").isna()]
+        detail = f" ({_rows(bad)} cannot be parsed)" if len(bad) else ""
+        problems.append(
+            f"column ds has dtype {df['ds'].dtype}, expected timestamps{detail}; "
+            "write ISO dates such as 1983-02-01 or 2012-01-01 00:30:00"
+        )
+        return problems, freq
+    if df["ds"].isna().any():
+        problems.append(f"column ds has missing timestamps at {_rows(df.index[df['ds'].isna()])}")
+    if df["unique_id"].isna().any():
+        problems.append(f"column unique_id is empty at {_rows(df.index[df['unique_id'].isna()])}")
+    if require_target:
+        if not pd.api.types.is_numeric_dtype(df["y"]) or pd.api.types.is_bool_dtype(df["y"]):
+            problems.append(
+                f"column y has dtype {df['y'].dtype}, expected numbers; remove text such as "
+                "thousands separators or units"
+            )
+        else:
+            y = df["y"].to_numpy(dtype=float)
+            nan = df.index[np.isnan(y)]
+            if len(nan):
+                problems.append(
+                    f"target y is NaN at {_rows(nan)} ({len(nan)} rows); fill or remove "
+                    "them explicitly before loading"
+                )
+            inf = df.index[np.isinf(y)]
+            if len(inf):
+                problems.append(f"target y is infinite at {_rows(inf)} ({len(inf)} rows)")
+    for col in exog or ():
+        if col in df.columns and not pd.api.types.is_numeric_dtype(df[col]):
+            problems.append(
+                f"exogenous column {col} has dtype {df[col].dtype}; only numeric features "
+                "are supported by the forecasting backends: encode it as numbers"
+            )
+        elif col in df.columns and df[col].isna().any():
+            problems.append(
+                f"exogenous column {col} has missing values at {_rows(df.index[df[col].isna()])}"
+            )
+    if df["ds"].isna().any() or df["unique_id"].isna().any():
+        return problems, freq
+
+    dup = df.index[df.duplicated(["unique_id", "ds"], keep="first")]
+    if len(dup):
+        problems.append(
+            f"duplicate timestamps within a series at {_rows(dup)} ({len(dup)} rows); "
+            "each (unique_id, ds) must appear once: aggregate or remove the duplicates"
+        )
+    unsorted: list[str] = []
+    for uid, g in df.groupby("unique_id", sort=False):
+        if not g["ds"].is_monotonic_increasing:
+            unsorted.append(str(uid))
+    if unsorted:
+        problems.append(
+            f"timestamps are not sorted within series {unsorted[:_MAX_EXAMPLES]}"
+            f"{' and more' if len(unsorted) > _MAX_EXAMPLES else ''}; sort by unique_id, ds"
+        )
+    if now is not None:
+        future = df.index[df["ds"] > now]
+        if len(future):
+            problems.append(f"timestamps after the current time {now} at {_rows(future)}")
+
+    if dup.size or unsorted:
+        return problems, freq
+    if freq is None:
+        freq = infer_frequency(df)
+        if freq is None:
+            problems.append(
+                "irregular or unknown frequency: the timestamps of some series do not "
+                "follow one regular frequency; set `freq` in the config (e.g. 'MS', 'D', "
+                "'30min') to have the gaps listed"
+            )
+            return problems, None
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq)
+    except ValueError:
+        problems.append(f"unknown frequency '{freq}'; use a pandas alias such as MS, D, h, 30min")
+        return problems, None
+    gaps: list[str] = []
+    off_grid: list[str] = []
+    for uid, g in df.groupby("unique_id", sort=False):
+        ds = pd.DatetimeIndex(g["ds"])
+        expected = pd.date_range(ds[0], ds[-1], freq=offset)
+        if len(expected) != len(ds) or not expected.equals(ds):
+            extra = ds.difference(expected)
+            if len(extra):
+                off_grid.append(f"{uid}: {[str(t) for t in extra[:_MAX_EXAMPLES]]}")
+            missing_ts = expected.difference(ds)
+            if len(missing_ts):
+                gaps.append(
+                    f"{uid}: {len(missing_ts)} missing, first "
+                    f"{[str(t) for t in missing_ts[:_MAX_EXAMPLES]]}"
+                )
+    if off_grid:
+        problems.append(
+            f"timestamps off the '{freq}' grid in series {off_grid[:_MAX_EXAMPLES]}; "
+            "check the frequency or align the timestamps"
+        )
+    if gaps:
+        problems.append(
+            f"gaps in series {gaps[:_MAX_EXAMPLES]}; add the missing periods "
+            "(with a value) — chronoguard does not fill them for you"
+        )
+    return problems, freq
+
+
+def validate_frame(
+    df: pd.DataFrame,
+    *,
+    freq: str | None = None,
+    exog: tuple[str, ...] | list[str] | None = None,
+    now: pd.Timestamp | None = None,
+    source: str | None = None,
+) -> ValidatedFrame:
+    """Check ``df`` against the contract; raise :class:`DataContractError` naming every problem.
+
+    Parameters
+    ----------
+    df
+        Long frame with ``unique_id``, ``ds``, ``y`` and optional exogenous columns.
+    freq
+        Expected pandas frequency alias; inferred when ``None``.
+    exog
+        Exogenous columns the caller needs; ``None`` means every extra column.
+    now
+        The injected current time: timestamps after it are an error.
+    source
+        Where the frame came from, for the error message.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=4, freq="MS"),
+    ...                    "y": [1.0, 2.0, 3.0, 4.0]})
+    >>> validate_frame(df).freq
+    'MS'
+    """
+    problems, found_freq = find_problems(df, freq=freq, exog=exog, now=now)
+    if problems:
+        raise DataContractError(problems, source=source)
+    assert found_freq is not None
+    extra = tuple(c for c in df.columns if c not in REQUIRED_COLUMNS)
+    ex = tuple(exog) if exog is not None else extra
+    out = df.copy()
+    out["unique_id"] = out["unique_id"].astype(str)
+    out["y"] = out["y"].astype(float)
+    out = out.reset_index(drop=True)
+    return ValidatedFrame(
+        df=out,
+        freq=found_freq,
+        series_ids=tuple(pd.unique(out["unique_id"])),
+        exog=ex,
+    )

@@ -1,0 +1,303 @@
+"""Numeric core of sequential monitoring: CUSUM paths on innovations and their calibration.
+
+Pure numpy, vectorised over series (and over simulated paths); no pandas, no validation.
+
+The level statistic is Page's CUSUM (Page 1954) written as a likelihood ratio for the
+*whitened image* of a level shift. A shift of ``delta`` in an AR(p) series appears in the
+innovations as ``delta * w_a`` at age ``a`` since the shift (``w_0 = 1``,
+``w_a = 1 - phi_1 - ... - phi_a``, then ``c = 1 - sum(phi)``; see
+:func:`~chronoguard.drift._prewhiten.step_weights`). Writing the log-likelihood ratio of a
+shift that started ``a`` steps ago as a sum of per-step terms
+
+    l_a(z) = d w_a z - (d w_a)^2 / 2        (z standardised innovation, d design shift / sigma)
+
+gives a recursion over ``p + 1`` ages: one state per young age and one for all ages ``>= p``
+(they share the weight ``c``), so the statistic ``max over start times of the LLR`` is
+updated in O(p) per step. With ``p = 0`` it is exactly Page's CUSUM with reference value
+``k = d / 2``. The first-step term is what keeps power on persistent series: there the
+steady weight ``c`` is small and a plain CUSUM on innovations (the classical oracle) sees
+little, while the jump at the change is fully visible (Lai 1995 and Lai & Shan 1999 on
+likelihood-ratio detection of changes in ARX models).
+
+A second CUSUM watches the scale: the log-likelihood ratio of an innovation sd ratio ``r``
+(Hawkins & Olwell 1998, §6). The monitored statistic is the larger of the two; both are in
+nats, so one threshold serves both.
+
+Thresholds are not textbook constants: :func:`null_statistics` simulates the monitoring
+scheme itself under the null (standardised innovations drawn from the reference's own by a
+smoothed stationary bootstrap, Politis & Romano 1994; or Gaussian), including the
+uncertainty of the estimated mean and seasonal profile, and the threshold is a quantile of
+the simulated path maxima.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def level_llr_paths(z: FloatArray, weights: FloatArray, d: FloatArray, sign: float = 1.0) -> FloatArray:
+    """One-sided level CUSUM path ``(..., T)`` for standardised innovations ``z (..., T)``.
+
+    ``weights`` ``(..., A)`` is the whitened step by age (last entry = steady weight) and
+    ``d`` ``(...)`` the design shift in innovation sds; ``sign=-1`` watches decreases.
+    NaN innovations (gaps) contribute nothing and age the states.
+    """
+    zt_all = np.moveaxis(z, -1, 0)  # time first: each step reads one contiguous slab
+    valid = np.isfinite(zt_all)
+    zt_all = np.where(valid, zt_all, 0.0)
+    a = weights.shape[-1]
+    dw = [np.broadcast_to((sign * d) * weights[..., j], zt_all.shape[1:]) for j in range(a)]
+    half = [0.5 * x**2 for x in dw]
+    states = [np.full(zt_all.shape[1:], -np.inf) for _ in range(a)]
+    out = np.empty(zt_all.shape)
+    for t in range(zt_all.shape[0]):
+        zt = zt_all[t]
+        ok = valid[t]
+        inc = [np.where(ok, dw[j] * zt - half[j], 0.0) for j in range(a)]
+        if a == 1:
+            states[0] = np.maximum(states[0], 0.0) + inc[0]
+        else:
+            old = np.maximum(states[a - 2], states[a - 1]) + inc[a - 1]
+            for j in range(a - 2, 0, -1):
+                states[j] = states[j - 1] + inc[j]
+            states[0] = inc[0]
+            states[a - 1] = old
+        best = states[0]
+        for j in range(1, a):
+            best = np.maximum(best, states[j])
+        out[t] = np.maximum(best, 0.0)
+    return np.moveaxis(out, 0, -1)
+
+
+def scale_llr_path(z: FloatArray, ratio: float) -> FloatArray:
+    """CUSUM path of the log-likelihood ratio of an innovation sd ``ratio`` (> 1: increase)."""
+    coef = 0.5 * (1.0 - 1.0 / ratio**2)
+    lr = np.log(ratio)
+    zt_all = np.moveaxis(z, -1, 0)
+    inc_all = np.where(np.isfinite(zt_all), coef * np.nan_to_num(zt_all) ** 2 - lr, 0.0)
+    s = np.zeros(zt_all.shape[1:])
+    out = np.empty(zt_all.shape)
+    for t in range(zt_all.shape[0]):
+        s = np.maximum(0.0, s + inc_all[t])
+        out[t] = s
+    return np.moveaxis(out, 0, -1)
+
+
+def monitor_paths(
+    z: FloatArray,
+    weights: FloatArray,
+    d: FloatArray,
+    *,
+    alternative: str,
+    scale_ratio: float | None,
+) -> FloatArray:
+    """The monitored statistic ``(..., T)``: max of the level CUSUM(s) and the scale CUSUM."""
+    if alternative == "greater":
+        g = level_llr_paths(z, weights, d, 1.0)
+    elif alternative == "less":
+        g = level_llr_paths(z, weights, d, -1.0)
+    else:
+        g = np.maximum(level_llr_paths(z, weights, d, 1.0), level_llr_paths(z, weights, d, -1.0))
+    if scale_ratio is not None:
+        g = np.maximum(g, scale_llr_path(z, scale_ratio))
+    return g
+
+
+def persistent_level(g: FloatArray, k: int, n: int) -> FloatArray:
+    """Per time, the ``k``-th largest of the last ``n`` values of ``g`` along the last axis.
+
+    ``persistent_level(g)[t] > h`` exactly when at least ``k`` of the last ``n`` checks had
+    ``g > h``: a k-of-n persistence rule becomes one threshold on this path, so it can be
+    calibrated by a quantile like any statistic. The first ``n - 1`` checks see a shorter
+    history (missing checks count as no alarm).
+    """
+    if k == 1 and n == 1:
+        return g
+    pad = np.full((*g.shape[:-1], n - 1), -np.inf)
+    win = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, g], axis=-1), n, axis=-1)
+    return np.sort(win, axis=-1)[..., n - k]
+
+
+def stationary_bootstrap_draws(
+    pool: FloatArray,
+    valid: npt.NDArray[np.bool_],
+    shape: tuple[int, int],
+    mean_block: float,
+    rng: np.random.Generator,
+    smooth: bool = True,
+) -> FloatArray:
+    """Draws ``(n_sim, S, T)`` from each row of ``pool`` ``(S, n)`` by the stationary bootstrap.
+
+    Politis & Romano (1994): blocks of geometric length (mean ``mean_block``) starting at
+    uniform positions, wrapping within each series' valid values, so leftover dependence
+    in the innovations is kept. With ``smooth`` a small Gaussian jitter (Silverman's
+    bandwidth) is added and the draw rescaled to unit variance, so that the tails are
+    not capped at the most extreme reference innovation.
+    """
+    n_sim, t_len = shape
+    s = pool.shape[0]
+    # Compact each row's valid values to the front so that indices are contiguous.
+    counts = valid.sum(axis=1)
+    order = np.argsort(~valid, axis=1, kind="stable")
+    compact = np.take_along_axis(pool, order, axis=1)
+    cnt = np.maximum(counts, 1)[None, :]
+    idx = np.floor(rng.random((n_sim, s)) * cnt).astype(np.int64)
+    out = np.empty((t_len, n_sim, s))
+    p_new = 1.0 / max(mean_block, 1.0)
+    rows = np.arange(s)[None, :]
+    for t in range(t_len):
+        if t:
+            u = rng.random((n_sim, s))
+            jump = u < p_new
+            # One uniform serves both the jump decision and the fresh start (rescaled).
+            fresh = np.floor(u / p_new * cnt).astype(np.int64)
+            idx = np.where(jump, np.minimum(fresh, cnt - 1), (idx + 1) % cnt)
+        out[t] = compact[rows, idx]
+    out = np.moveaxis(out, 0, -1)
+    if smooth:
+        bw = 1.06 * np.maximum(counts, 2) ** -0.2  # Silverman, for unit-variance data
+        out = (out + bw[None, :, None] * rng.standard_normal(out.shape)) / np.sqrt(1.0 + bw**2)[None, :, None]
+    return out
+
+
+def null_statistics(
+    *,
+    weights: FloatArray,
+    d: FloatArray,
+    horizon: int,
+    alternative: str,
+    scale_ratio: float | None,
+    persistence: tuple[int, int],
+    n_sim: int,
+    rng: np.random.Generator,
+    pool: FloatArray | None = None,
+    pool_valid: npt.NDArray[np.bool_] | None = None,
+    mean_block: float = 1.0,
+    bias_loadings: FloatArray | None = None,
+    dof: FloatArray | None = None,
+    phi: FloatArray | None = None,
+    phi_chol: FloatArray | None = None,
+    start: FloatArray | None = None,
+    chunk: int = 64,
+) -> FloatArray:
+    """Maximum over ``horizon`` checks of the monitored statistic under the null ``(S, n_sim)``.
+
+    Innovations come from the reference ``pool`` (standardised, with ``pool_valid`` marking
+    usable entries) by the smoothed stationary bootstrap, or are Gaussian when ``pool`` is
+    None. Two estimation effects of a plug-in filter are simulated, since they make
+    monitored innovations less well-behaved than the reference's own: the error of the
+    reference mean and seasonal profile, drawn once per path as ``xi @ bias_loadings``
+    with ``xi`` standard normal (``bias_loadings`` ``(S, T, k)`` are the whitened
+    regressors times the Cholesky factor of the GLS covariance, in innovation sds), and
+    ``dof``, the degrees of freedom of the innovation sd, whose sampling error rescales
+    the path. With ``phi`` ``(S, p)``, ``phi_chol`` (Cholesky factors of the AR
+    coefficients' covariance, ``(S, p, p)``) and ``start`` (the last ``p`` standardised
+    deseasonalised reference values, most recent last), the error of the estimated filter
+    is simulated too: the series is generated by ``phi`` from ``start`` and whitened with
+    ``phi`` plus a drawn estimation error, as the monitored data are.
+    """
+    s = weights.shape[0]
+    out = np.empty((s, n_sim))
+    k, n = persistence
+    for lo in range(0, s, chunk):
+        hi = min(s, lo + chunk)
+        if pool is None:
+            z = rng.standard_normal((n_sim, hi - lo, horizon))
+        else:
+            assert pool_valid is not None
+            z = stationary_bootstrap_draws(pool[lo:hi], pool_valid[lo:hi], (n_sim, horizon), mean_block, rng)
+        if phi is not None and phi_chol is not None and start is not None and phi.shape[1]:
+            z = z - _filter_error(z, phi[lo:hi], phi_chol[lo:hi], start[lo:hi], rng)
+        if bias_loadings is not None:
+            xi = rng.standard_normal((n_sim, hi - lo, bias_loadings.shape[-1]))
+            z = z + np.einsum("isk,stk->ist", xi, bias_loadings[lo:hi])
+        if dof is not None:
+            nu = dof[lo:hi][None, :, None]
+            z = z / np.sqrt(rng.chisquare(nu, size=(n_sim, hi - lo, 1)) / nu)
+        # Ages beyond the largest AR order in the chunk share the steady weight: drop them.
+        a = _last_change(weights[lo:hi]) + 1
+        g = monitor_paths(
+            z,
+            weights[None, lo:hi, :a],
+            d[None, lo:hi],
+            alternative=alternative,
+            scale_ratio=scale_ratio,
+        )
+        out[lo:hi] = persistent_level(g, k, n).max(axis=-1).T
+    return out
+
+
+def _filter_error(
+    eps: FloatArray, phi: FloatArray, chol: FloatArray, start: FloatArray, rng: np.random.Generator
+) -> FloatArray:
+    """``sum_j dphi_j v_{t-j}``: what a wrong AR filter leaves in the innovations.
+
+    The filter in use is ``phi``; the truth is taken as ``phi - dphi`` with ``dphi`` one
+    draw per path of the estimation error (normal, Cholesky factor ``chol``). ``v`` follows
+    that true model, driven by ``eps`` ``(n_sim, S, T)`` from ``start``. Drawing the truth
+    around the estimate, rather than the estimate around a fixed truth, matters for
+    persistent series: a true coefficient a little above the estimate makes ``v`` much
+    more persistent, and ``dphi * v`` much larger.
+    """
+    n_sim, s, t_len = eps.shape
+    p = phi.shape[1]
+    dphi = np.einsum("sjk,isk->isj", chol, rng.standard_normal((n_sim, s, p)))
+    true = phi[None] - dphi
+    # Keep the drawn truth stationary: shrink draws whose coefficients sum beyond 0.995
+    # (a sufficient condition for AR(1), a cheap guard for higher orders).
+    tot = np.abs(true).sum(axis=-1, keepdims=True)
+    true = np.where(tot > 0.995, true * (0.995 / np.maximum(tot, 1e-12)), true)
+    dphi = phi[None] - true
+    hist = [np.broadcast_to(start[:, p - 1 - j], (n_sim, s)).copy() for j in range(p)]  # v_{t-1-j}
+    err = np.empty(eps.shape)
+    for t in range(t_len):
+        acc = np.zeros((n_sim, s))
+        pred = np.zeros((n_sim, s))
+        for j in range(p):
+            acc += dphi[..., j] * hist[j]
+            pred += true[..., j] * hist[j]
+        err[..., t] = acc
+        hist = [pred + eps[..., t], *hist[:-1]]
+    return err
+
+
+def _last_change(weights: FloatArray) -> int:
+    """Largest age at which any row's weight still differs from its next one."""
+    if weights.shape[1] < 2:
+        return 0
+    diff = np.abs(np.diff(weights, axis=1)) > 0
+    cols = np.nonzero(diff.any(axis=0))[0]
+    return int(cols.max()) + 1 if cols.size else 0
+
+
+#: Upper-tail probabilities at which the null distribution is stored (for p-values).
+TAIL_PROBS = np.array([0.5, 0.3, 0.2, 0.15, 0.1, 0.08, 0.06, 0.05, 0.04, 0.03, 0.02, 0.015, 0.01, 0.007, 0.005, 0.003, 0.002, 0.001])
+
+
+def tail_quantiles(null_max: FloatArray) -> FloatArray:
+    """Quantiles of the null maxima at ``1 - TAIL_PROBS`` ``(S, len(TAIL_PROBS))``."""
+    return np.quantile(null_max, 1.0 - TAIL_PROBS, axis=-1).T
+
+
+def pvalue_from_tail(stat: FloatArray, quantiles: FloatArray) -> FloatArray:
+    """Upper-tail p-value of ``stat`` by log-linear interpolation in the stored tail.
+
+    Below the stored median the p-value is reported as 1 (nothing to see); beyond the
+    most extreme stored quantile it is capped at the smallest stored probability, since
+    the simulation says nothing finer.
+    """
+    stat = np.atleast_1d(np.asarray(stat, dtype=np.float64))
+    q = np.atleast_2d(quantiles)
+    logp = np.log(TAIL_PROBS)
+    out = np.empty(stat.shape)
+    for i in range(stat.shape[0]):
+        qi = np.maximum.accumulate(q[i])
+        if stat[i] <= qi[0]:
+            out[i] = 1.0 if stat[i] < qi[0] else TAIL_PROBS[0]
+        else:
+            out[i] = float(np.exp(np.interp(stat[i], qi, logp)))
+    return out

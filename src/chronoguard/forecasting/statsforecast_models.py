@@ -1,0 +1,289 @@
+"""Forecasters backed by statsforecast models: AutoETS, AutoARIMA, SeasonalNaive, Naive.
+
+Each series gets its own statsforecast model object. After fitting, the model's arrays that are
+as long as the series (fitted values, residuals, the ETS state path) are dropped, so that a
+pickled forecaster holds parameters and the last state only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from statsforecast.ets import forward_ets
+from statsforecast.models import AutoARIMA as _SFAutoARIMA
+from statsforecast.models import AutoETS as _SFAutoETS
+
+from chronoguard.forecasting._errors import InvalidParameterError
+from chronoguard.forecasting._series import (
+    NaiveSeries,
+    SeriesForecast,
+    SeriesModel,
+    fit_naive,
+    statsforecast_levels,
+)
+from chronoguard.forecasting.base import Forecaster
+
+__all__ = ["AutoARIMA", "AutoETS", "Naive", "SeasonalNaive"]
+
+# Keys of a fitted statsforecast ETS model that forecasting and ``forward_ets`` read.
+_ETS_KEYS = ("components", "m", "par", "sigma2", "n_params", "nstate", "distribution", "method")
+
+
+@dataclass
+class ETSSeries:
+    """A fitted ETS model of one series: parameters, initial state and last state."""
+
+    model: _SFAutoETS
+
+    def predict(self, h: int, X_future: np.ndarray | None, levels: Sequence[int]) -> SeriesForecast:
+        """Forecast from the last training state."""
+        return SeriesForecast.from_statsforecast(
+            self.model.predict(h=h, level=statsforecast_levels(levels)), levels
+        )
+
+    def forward(
+        self,
+        y: np.ndarray,
+        X: np.ndarray | None,
+        h: int,
+        X_future: np.ndarray | None,
+        levels: Sequence[int],
+        offset: int,
+    ) -> SeriesForecast:
+        """Run the ETS recursion over ``y`` from the fitted initial state, then forecast.
+
+        The initial seasonal state belongs to the first training timestamp; when ``y`` starts
+        ``offset`` periods later it is rotated to the matching phase. statsforecast's own
+        ``forward`` re-estimates ``sigma2`` from the new residuals: here it stays frozen, so the
+        intervals keep the fitted uncertainty.
+        """
+        fitted = self.model.model_
+        par = np.array(fitted["par"], dtype=float)
+        components = str(fitted["components"])
+        m = int(fitted["m"])
+        if components[2] != "N" and m > 1:
+            first_season = 4 + 1 + (components[1] != "N")  # alpha..phi, level, trend
+            par[first_season:] = np.roll(par[first_season:], offset % m)
+        state = forward_ets({**fitted, "par": par, "fit": None}, y.astype(float))
+        state["sigma2"] = fitted["sigma2"]
+        state["distribution"] = fitted.get("distribution", "normal")
+        moved = self.model.new()
+        moved.model_ = state
+        return SeriesForecast.from_statsforecast(
+            moved.predict(h=h, level=statsforecast_levels(levels)), levels
+        )
+
+
+@dataclass
+class ARIMASeries:
+    """A fitted (Auto)ARIMA model of one series: coefficients and the Kalman filter state."""
+
+    model: _SFAutoARIMA
+
+    def predict(self, h: int, X_future: np.ndarray | None, levels: Sequence[int]) -> SeriesForecast:
+        """Forecast from the filter state at the end of training."""
+        return SeriesForecast.from_statsforecast(
+            self.model.predict(h=h, X=X_future, level=statsforecast_levels(levels)), levels
+        )
+
+    def forward(
+        self,
+        y: np.ndarray,
+        X: np.ndarray | None,
+        h: int,
+        X_future: np.ndarray | None,
+        levels: Sequence[int],
+        offset: int,
+    ) -> SeriesForecast:
+        """Re-run the Kalman filter over ``y`` with the fitted coefficients, then forecast.
+
+        ``offset`` is not needed: differencing makes the state independent of the start, and a
+        drift term is re-based on the history by statsforecast.
+        """
+        return SeriesForecast.from_statsforecast(
+            self.model.forward(
+                y=y.astype(float), h=h, X=X, X_future=X_future, level=statsforecast_levels(levels)
+            ),
+            levels,
+        )
+
+
+class AutoETS(Forecaster):
+    """Exponential smoothing state space model, chosen per series by AICc (statsforecast).
+
+    Parameters
+    ----------
+    season_length, level, freq, exog, fallback
+        See :class:`~chronoguard.forecasting.Forecaster`.
+    model : str, default "ZZZ"
+        Error, trend and season types, each "A" (additive), "M" (multiplicative), "N" (none,
+        not for error) or "Z" (choose).
+    damped : bool or None, default None
+        Whether the trend is damped; None chooses.
+
+    Notes
+    -----
+    With ``history``, the recursion runs from the fitted initial state over the history; give
+    the series from its training start for an exact continuation. A history that starts later
+    gets the seasonal initial state rotated to its phase, and its first errors are larger
+    until the level adapts.
+    """
+
+    supports_exog = False
+
+    def __init__(
+        self,
+        *,
+        season_length: int = 1,
+        level: Sequence[int] = (80, 95),
+        freq: str | None = None,
+        exog: Sequence[str] | None = None,
+        fallback: bool = False,
+        model: str = "ZZZ",
+        damped: bool | None = None,
+    ) -> None:
+        super().__init__(
+            season_length=season_length, level=level, freq=freq, exog=exog, fallback=fallback
+        )
+        self.model = model
+        self.damped = damped
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        spec = self.model
+        if (
+            not isinstance(spec, str)
+            or len(spec) != 3
+            or spec[0] not in "AMZ"
+            or spec[1] not in "ANMZ"
+            or spec[2] not in "ANMZ"
+        ):
+            raise InvalidParameterError(
+                f"AutoETS: model must be 3 letters (error in A/M/Z, trend and season in "
+                f"A/N/M/Z), e.g. 'ZZZ' or 'AAA'; got {spec!r}"
+            )
+        if self.damped not in (None, True, False):
+            raise InvalidParameterError("AutoETS: damped must be None, True or False")
+
+    def _fit_series(self, y: np.ndarray, X: np.ndarray | None) -> SeriesModel:
+        model = _SFAutoETS(season_length=self.season_length, model=self.model, damped=self.damped)
+        model.fit(y)
+        fitted = model.model_
+        stripped = {key: fitted[key] for key in _ETS_KEYS if key in fitted}
+        stripped["states"] = np.array(fitted["states"][-1:], dtype=float)
+        # forecast_ets copies these into its output, so the keys must exist; empty is enough.
+        stripped["residuals"] = np.empty(0)
+        stripped["fitted"] = np.empty(0)
+        stripped["fit"] = None
+        model.model_ = stripped
+        return ETSSeries(model)
+
+
+class AutoARIMA(Forecaster):
+    """ARIMA model chosen per series by a stepwise AICc search (statsforecast), with exogenous.
+
+    Parameters
+    ----------
+    season_length, level, freq, exog, fallback
+        See :class:`~chronoguard.forecasting.Forecaster`.
+    d, D : int or None, default None
+        Orders of first and seasonal differencing; None chooses by unit-root tests.
+    max_p, max_q, max_P, max_Q : int
+        Largest AR, MA, seasonal AR and seasonal MA orders searched (5, 5, 2, 2).
+    seasonal : bool, default True
+        Whether seasonal terms are considered.
+    approximation : bool, default False
+        Use conditional sums of squares during the search (faster for long series).
+
+    Notes
+    -----
+    The fitted model keeps the training series (and exogenous values) because statsforecast's
+    forecast reads them; everything else is parameters and the filter state.
+    """
+
+    supports_exog = True
+
+    def __init__(
+        self,
+        *,
+        season_length: int = 1,
+        level: Sequence[int] = (80, 95),
+        freq: str | None = None,
+        exog: Sequence[str] | None = None,
+        fallback: bool = False,
+        d: int | None = None,
+        D: int | None = None,
+        max_p: int = 5,
+        max_q: int = 5,
+        max_P: int = 2,
+        max_Q: int = 2,
+        seasonal: bool = True,
+        approximation: bool = False,
+    ) -> None:
+        super().__init__(
+            season_length=season_length, level=level, freq=freq, exog=exog, fallback=fallback
+        )
+        self.d = d
+        self.D = D
+        self.max_p = max_p
+        self.max_q = max_q
+        self.max_P = max_P
+        self.max_Q = max_Q
+        self.seasonal = seasonal
+        self.approximation = approximation
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        for name in ("d", "D"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise InvalidParameterError(
+                    f"AutoARIMA: {name} must be None or an integer >= 0, got {value!r}"
+                )
+        for name in ("max_p", "max_q", "max_P", "max_Q"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise InvalidParameterError(
+                    f"AutoARIMA: {name} must be an integer >= 0, got {value!r}"
+                )
+
+    def _fit_series(self, y: np.ndarray, X: np.ndarray | None) -> SeriesModel:
+        model = _SFAutoARIMA(
+            season_length=self.season_length,
+            d=self.d,
+            D=self.D,
+            max_p=self.max_p,
+            max_q=self.max_q,
+            max_P=self.max_P,
+            max_Q=self.max_Q,
+            seasonal=self.seasonal,
+            approximation=self.approximation,
+        )
+        model.fit(y, X)
+        # Residuals are as long as the series and only returned, never read, by the forecast.
+        model.model_["residuals"] = np.empty(0)
+        return ARIMASeries(model)
+
+
+class SeasonalNaive(Forecaster):
+    """Repeat the last observed season; the baseline every model must beat.
+
+    Needs more than ``season_length`` points per series. Intervals assume the seasonal
+    differences are normal with the spread seen in training.
+    """
+
+    supports_exog = False
+
+    def _fit_series(self, y: np.ndarray, X: np.ndarray | None) -> NaiveSeries:
+        return fit_naive(y, self.season_length)
+
+
+class Naive(Forecaster):
+    """Repeat the last observation (a random walk); ``season_length`` is ignored."""
+
+    supports_exog = False
+
+    def _fit_series(self, y: np.ndarray, X: np.ndarray | None) -> NaiveSeries:
+        return fit_naive(y, 1)

@@ -1,0 +1,121 @@
+"""Train a model version: fit, backtest, reference profile, log and register with lineage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from chronoguard import __version__
+from chronoguard.config import ChronoguardConfig
+from chronoguard.errors import DataContractError
+from chronoguard.forecasting import Forecaster, backtest, make_forecaster
+from chronoguard.monitoring import build_reference
+from chronoguard.registry import Lineage, ModelRegistry, ModelVersion, fingerprint_frame
+
+
+@dataclass(frozen=True)
+class TrainedVersion:
+    version: ModelVersion
+    forecaster: Forecaster
+    reference: dict[str, Any]
+    metrics: dict[str, float]
+
+
+def new_forecaster(cfg: ChronoguardConfig, freq: str) -> Forecaster:
+    """A fresh, unfitted forecaster as the configuration names it."""
+    return make_forecaster(
+        cfg.model.name,
+        season_length=cfg.data.season_length,
+        freq=freq,
+        level=list(cfg.model.levels),
+        exog=list(cfg.data.exog) or None,
+        **cfg.model.params,
+    )
+
+
+def training_window(df: pd.DataFrame, end: pd.Timestamp, periods: int) -> pd.DataFrame:
+    """The last ``periods`` observations of each series up to ``end`` (all when 0)."""
+    window = df[df["ds"] <= end]
+    if periods:
+        window = window.groupby("unique_id", sort=False).tail(periods)
+    return window.reset_index(drop=True)
+
+
+def train_version(
+    data: pd.DataFrame,
+    cfg: ChronoguardConfig,
+    registry: ModelRegistry,
+    *,
+    freq: str,
+    now: pd.Timestamp,
+    trigger: str,
+    parent_version: str | None = None,
+) -> TrainedVersion:
+    """Fit the configured model on ``data``, backtest it, profile it, and register it.
+
+    ``data`` is the exact training window (already validated and cut by the caller); its
+    fingerprint goes into the lineage. ``now`` is the injected clock, recorded as the
+    training time.
+    """
+    h = cfg.forecast.horizon
+    min_len = int(data.groupby("unique_id").size().min())
+    n_windows = cfg.training.backtest_windows
+    step = cfg.training.backtest_step or h
+    needed = 2 * cfg.data.season_length + h + step * (n_windows - 1)
+    if min_len < needed:
+        raise DataContractError(
+            [
+                f"the training window has {min_len} periods in its shortest series but the "
+                f"backtest needs at least {needed} (2 seasons + horizon {h} + "
+                f"{n_windows - 1} × step {step}); lengthen training.initial_window or "
+                "reduce training.backtest_windows / forecast.horizon"
+            ]
+        )
+    bt = backtest(
+        new_forecaster(cfg, freq),
+        data,
+        h=h,
+        n_windows=n_windows,
+        step=step,
+        level=list(cfg.model.levels),
+    )
+    forecaster = new_forecaster(cfg, freq).fit(data)
+    reference = build_reference(forecaster, data, bt, cfg, freq=freq)
+    metrics = {f"backtest_{k}": float(v) for k, v in bt.overall.items()}
+    for horizon, row in bt.by_horizon.iterrows():
+        for m in ("mae", "mase", "rmse", "smape"):
+            metrics[f"backtest_{m}_h{horizon}"] = float(row[m])
+    lineage = Lineage(
+        model_name=cfg.model.registered_name,
+        forecaster=cfg.model.name,
+        train_start=str(data["ds"].min()),
+        train_end=str(data["ds"].max()),
+        n_series=int(data["unique_id"].nunique()),
+        n_rows=len(data),
+        data_fingerprint=fingerprint_frame(data),
+        chronoguard_version=__version__,
+        parent_version=parent_version,
+        trigger=trigger,
+        trained_at=str(now),
+    )
+    params = {
+        "model": cfg.model.name,
+        "horizon": h,
+        "freq": freq,
+        "season_length": cfg.data.season_length,
+        "levels": list(cfg.model.levels),
+        "exog": list(cfg.data.exog),
+        **{f"model.{k}": v for k, v in forecaster.get_params().items()},
+    }
+    version = registry.log_version(
+        cfg.model.registered_name,
+        forecaster,
+        lineage=lineage,
+        params=params,
+        metrics=metrics,
+        artifacts={"reference_profile": reference, "lineage": lineage.__dict__},
+        tables={"backtest": bt.forecasts, "backtest_by_horizon": bt.by_horizon.reset_index()},
+    )
+    return TrainedVersion(version, forecaster, reference, metrics)

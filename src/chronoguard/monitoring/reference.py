@@ -1,0 +1,117 @@
+"""The reference profile of a model version, computed once at training time.
+
+A monitoring run compares new data, forecasts and errors against this profile and never
+re-reads the training data. The profile is JSON-safe and is logged with the version.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from chronoguard.config import ChronoguardConfig
+from chronoguard.forecasting.metrics import scale_mase
+
+PROFILE_FORMAT = 1
+
+
+class _Predicts(Protocol):
+    def predict(
+        self, h: int, X_future: pd.DataFrame | None = None, history: pd.DataFrame | None = None
+    ) -> pd.DataFrame: ...
+
+
+class _Backtest(Protocol):
+    @property
+    def forecasts(self) -> pd.DataFrame: ...
+
+
+def one_step_errors(forecaster: _Predicts, data: pd.DataFrame, n_last: int) -> pd.DataFrame:
+    """One-step-ahead errors over the last ``n_last`` periods, parameters frozen.
+
+    At each of those periods the model is conditioned on the rows strictly before it, so
+    the errors are what the served model would have made: the baseline for concept-drift
+    and performance checks. Returns ``unique_id, ds, error``.
+    """
+    timeline = np.sort(data["ds"].unique())
+    exog = [c for c in data.columns if c not in ("unique_id", "ds", "y")]
+    rows = []
+    for t in timeline[-n_last:]:
+        history = data[data["ds"] < t]
+        target = data[data["ds"] == t]
+        x = target[["unique_id", "ds", *exog]] if exog else None
+        fc = forecaster.predict(1, X_future=x, history=history)
+        merged = fc.merge(target[["unique_id", "ds", "y"]], on=["unique_id", "ds"])
+        rows.append(
+            pd.DataFrame(
+                {
+                    "unique_id": merged["unique_id"],
+                    "ds": merged["ds"],
+                    "error": merged["y"] - merged["yhat"],
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def build_reference(
+    forecaster: _Predicts,
+    data: pd.DataFrame,
+    backtest: _Backtest,
+    cfg: ChronoguardConfig,
+    *,
+    freq: str,
+) -> dict[str, Any]:
+    """Everything later checks compare against, per series.
+
+    * ``mase_scale``: the seasonal-naive in-sample MAE that scales errors (MASE);
+    * ``backtest``: MAE and MASE per horizon from the version's rolling-origin backtest;
+    * ``one_step``: mean and sd of one-step errors over the last periods of training;
+    * ``drift``: the drift engine's fitted reference state for the target and each
+      exogenous feature (seasonal profile, pre-whitening filter, sorted innovations).
+    """
+    m = cfg.data.season_length
+    n_last = max(12, min(3 * m, 48))
+    steps = one_step_errors(
+        forecaster, data, n_last=min(n_last, int(data.groupby("unique_id").size().min()) - 2 * m)
+    )
+    bt = backtest.forecasts
+    features = ["y", *cfg.data.exog]
+    series: dict[str, Any] = {}
+    for uid, g in data.groupby("unique_id", sort=False):
+        y = g["y"].to_numpy(float)
+        scale = scale_mase(y, m)
+        b = bt[bt["unique_id"] == uid]
+        err = np.abs(b["y"].to_numpy(float) - b["yhat"].to_numpy(float))
+        per_h = (
+            pd.DataFrame({"horizon": b["horizon"].to_numpy(int), "ae": err})
+            .groupby("horizon")["ae"]
+            .mean()
+        )
+        e1 = steps.loc[steps["unique_id"] == uid, "error"].to_numpy(float)
+        series[str(uid)] = {
+            "n_train": len(y),
+            "train_end": str(g["ds"].iloc[-1]),
+            "mase_scale": scale,
+            "backtest": {
+                "horizons": [int(h) for h in per_h.index],
+                "mae": [float(v) for v in per_h.to_numpy()],
+                "mase": [float(v / scale) for v in per_h.to_numpy()],
+            },
+            "one_step": {
+                "n": len(e1),
+                "mean": float(np.mean(e1)),
+                "sd": float(np.std(e1, ddof=1)),
+                "mae": float(np.mean(np.abs(e1))),
+            },
+            "drift": {},
+        }
+    return {
+        "format": PROFILE_FORMAT,
+        "season_length": m,
+        "freq": freq,
+        "features": features,
+        "series": series,
+    }

@@ -1,0 +1,295 @@
+"""The model registry of record: MLflow, with aliases (never the deprecated stages).
+
+The embedded default is MLflow on a SQLite file with a local artifact folder inside the
+workspace; any other tracking URI (an MLflow server) works the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import pickle
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PythonModel
+from mlflow.tracking import MlflowClient
+
+from chronoguard import __version__
+from chronoguard.errors import RegistryError, UnknownVersionError
+from chronoguard.registry.lineage import Lineage
+
+ALIASES = ("champion", "challenger")
+EXPERIMENT = "chronoguard"
+
+# Explicit requirements: letting MLflow infer them costs seconds per logged model.
+PIP_REQUIREMENTS = [
+    f"chronoguard=={__version__}",
+    "statsforecast",
+    "statsmodels",
+    "pandas",
+    "numpy",
+]
+
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+class ForecasterModel(PythonModel):
+    """pyfunc wrapper so a version also serves through MLflow's own tooling.
+
+    ``predict`` takes a long frame of history (``unique_id, ds, y``) and returns the
+    next ``h`` periods (``params={"h": 12}``), conditioning the frozen model on that history.
+    """
+
+    def __init__(self, forecaster: Any) -> None:
+        self.forecaster = forecaster
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        h = int((params or {}).get("h", 1))
+        history = model_input if len(model_input) else None
+        return self.forecaster.predict(h, history=history)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A registered version as chronoguard sees it."""
+
+    model_name: str
+    version: str
+    run_id: str
+    model_uri: str
+    aliases: tuple[str, ...]
+    lineage: Lineage
+    metrics: dict[str, float]
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A version loaded for inference, with what monitoring needs from it."""
+
+    version: ModelVersion
+    forecaster: Any
+    artifacts: dict[str, Any]
+
+
+@contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    # MLflow logs a cloudpickle caution and registration chatter at INFO/WARNING on every
+    # call; the CLI prints its own summary instead.
+    # Registration messages are printed straight to stderr, so stderr is captured too.
+    loggers = [logging.getLogger(n) for n in ("mlflow", "alembic")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        for lg, lv in zip(loggers, levels, strict=True):
+            lg.setLevel(lv)
+
+
+class ModelRegistry:
+    """Log, register, alias and load model versions in MLflow.
+
+    Parameters
+    ----------
+    tracking_uri
+        Any MLflow tracking URI: ``sqlite:///path/mlflow.db`` (embedded default) or
+        ``http://mlflow:5000``.
+    artifact_location
+        Where a new experiment keeps artifacts (a local folder for the embedded default);
+        ignored when the experiment exists.
+    """
+
+    def __init__(self, tracking_uri: str, artifact_location: str | None = None) -> None:
+        self.tracking_uri = tracking_uri
+        self.artifact_location = artifact_location
+        with _quiet_mlflow():
+            self._client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+            try:
+                exp = self._client.get_experiment_by_name(EXPERIMENT)
+                self._experiment_id = (
+                    exp.experiment_id
+                    if exp is not None
+                    else self._client.create_experiment(
+                        EXPERIMENT, artifact_location=artifact_location
+                    )
+                )
+            except MlflowException as exc:
+                raise RegistryError(
+                    f"cannot open the MLflow registry at {tracking_uri}: {exc}"
+                ) from exc
+
+    @classmethod
+    def for_workspace(cls, workspace: Path) -> ModelRegistry:
+        ws = Path(workspace).resolve()
+        return cls(f"sqlite:///{ws / 'mlflow.db'}", (ws / "mlartifacts").as_uri())
+
+    # -- writing -------------------------------------------------------------------------
+    def log_version(
+        self,
+        model_name: str,
+        forecaster: Any,
+        *,
+        lineage: Lineage,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        artifacts: dict[str, Any] | None = None,
+        tables: dict[str, pd.DataFrame] | None = None,
+    ) -> ModelVersion:
+        """Log one training run and register it as a new version of ``model_name``.
+
+        ``artifacts`` are JSON-serialisable dicts saved as ``<key>.json`` (the reference
+        profile among them); ``tables`` are frames saved as CSV (the backtest).
+        """
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            with _quiet_mlflow(), mlflow.start_run(experiment_id=self._experiment_id) as run:
+                mlflow.set_tags(lineage.to_tags())
+                mlflow.log_params({k: _param(v) for k, v in params.items()})
+                mlflow.log_metrics({k: float(v) for k, v in metrics.items() if pd.notna(v)})
+                for key, payload in (artifacts or {}).items():
+                    mlflow.log_dict(payload, f"{key}.json")
+                with tempfile.TemporaryDirectory() as tmp:
+                    for key, frame in (tables or {}).items():
+                        path = Path(tmp) / f"{key}.csv"
+                        frame.to_csv(path, index=False)
+                        mlflow.log_artifact(str(path))
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=ForecasterModel(forecaster),
+                    pip_requirements=PIP_REQUIREMENTS,
+                    registered_model_name=model_name,
+                )
+                version = str(info.registered_model_version)
+                for k, v in lineage.to_tags().items():
+                    self._client.set_model_version_tag(model_name, version, k, v)
+        except MlflowException as exc:
+            raise RegistryError(f"logging a version of '{model_name}' failed: {exc}") from exc
+        del run
+        return self.get_version(model_name, version)
+
+    def set_alias(self, model_name: str, alias: str, version: str) -> None:
+        self.get_version(model_name, version)  # unknown version -> clear error
+        with _quiet_mlflow():
+            self._client.set_registered_model_alias(model_name, alias, str(version))
+
+    def delete_alias(self, model_name: str, alias: str) -> None:
+        with _quiet_mlflow(), contextlib.suppress(MlflowException):
+            self._client.delete_registered_model_alias(model_name, alias)
+
+    # -- reading -------------------------------------------------------------------------
+    def resolve(self, model_name: str, ref: str | int) -> str:
+        """The version number a version or alias names; raises UnknownVersionError."""
+        ref = str(ref)
+        if ref.isdigit():
+            return self.get_version(model_name, ref).version
+        try:
+            with _quiet_mlflow():
+                mv = self._client.get_model_version_by_alias(model_name, ref)
+        except MlflowException:
+            raise UnknownVersionError(
+                f"model '{model_name}' has no alias '{ref}'; known aliases: "
+                f"{self._known_aliases(model_name) or 'none'}. Use a version number or "
+                "one of the aliases (see `chronoguard versions`)"
+            ) from None
+        return str(mv.version)
+
+    def get_alias(self, model_name: str, alias: str) -> str | None:
+        try:
+            return self.resolve(model_name, alias)
+        except UnknownVersionError:
+            return None
+
+    def get_version(self, model_name: str, version: str | int) -> ModelVersion:
+        try:
+            with _quiet_mlflow():
+                mv = self._client.get_model_version(model_name, str(version))
+        except MlflowException:
+            known = (
+                [v.version for v in self.list_versions(model_name)]
+                if self._exists(model_name)
+                else []
+            )
+            raise UnknownVersionError(
+                f"model '{model_name}' has no version {version}; known versions: "
+                f"{', '.join(known) or 'none (train one with `chronoguard train`)'}"
+            ) from None
+        return self._entity(mv)
+
+    def list_versions(self, model_name: str) -> list[ModelVersion]:
+        if not self._exists(model_name):
+            return []
+        with _quiet_mlflow():
+            found = self._client.search_model_versions(f"name='{model_name}'")
+        return sorted((self._entity(mv) for mv in found), key=lambda v: int(v.version))
+
+    def load(self, model_name: str, ref: str | int = "champion") -> LoadedModel:
+        """Load a version (number) or alias for inference, with its JSON artifacts."""
+        version = self.get_version(model_name, self.resolve(model_name, ref))
+        try:
+            with _quiet_mlflow():
+                pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}")
+                wrapper = pyfunc.unwrap_python_model()
+                artifacts: dict[str, Any] = {}
+                with tempfile.TemporaryDirectory() as tmp:
+                    for f in self._client.list_artifacts(version.run_id):
+                        if f.path.endswith(".json"):
+                            local = self._client.download_artifacts(version.run_id, f.path, tmp)
+                            artifacts[f.path[: -len(".json")]] = json.loads(Path(local).read_text())
+        except (MlflowException, OSError, pickle.UnpicklingError) as exc:
+            raise RegistryError(
+                f"cannot load version {version.version} of '{model_name}': {exc}"
+            ) from exc
+        return LoadedModel(version=version, forecaster=wrapper.forecaster, artifacts=artifacts)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _exists(self, model_name: str) -> bool:
+        try:
+            with _quiet_mlflow():
+                self._client.get_registered_model(model_name)
+            return True
+        except MlflowException:
+            return False
+
+    def _known_aliases(self, model_name: str) -> str:
+        if not self._exists(model_name):
+            return ""
+        with _quiet_mlflow():
+            rm = self._client.get_registered_model(model_name)
+        return ", ".join(sorted(rm.aliases))
+
+    def _entity(self, mv: Any) -> ModelVersion:
+        with _quiet_mlflow():
+            run = self._client.get_run(mv.run_id)
+        return ModelVersion(
+            model_name=mv.name,
+            version=str(mv.version),
+            run_id=mv.run_id,
+            model_uri=f"models:/{mv.name}/{mv.version}",
+            aliases=tuple(sorted(getattr(mv, "aliases", []) or [])),
+            lineage=Lineage.from_tags(dict(run.data.tags)),
+            metrics=dict(run.data.metrics),
+            created_ms=int(mv.creation_timestamp or 0),
+        )
+
+
+def _param(v: Any) -> str:
+    s = json.dumps(v, default=str) if not isinstance(v, str) else v
+    return s[:500]  # MLflow caps parameter values

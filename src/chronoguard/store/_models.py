@@ -1,0 +1,218 @@
+"""SQLAlchemy declarative models of the state store.
+
+These mirror the Alembic migrations in ``migrations/versions`` (a test checks that they
+agree). Table names carry a ``cg_`` prefix because production deployments often share one
+PostgreSQL database with the MLflow tracking server, which owns names such as
+``model_versions``.
+
+All timestamps are naive UTC ``TIMESTAMP WITHOUT TIME ZONE``: SQLite cannot keep an
+offset, so storing naive UTC everywhere is what makes both backends return equal values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from chronoguard.store._records import AlertStatus, ResultKind, RetrainOutcome, VersionStatus
+
+# Deterministic constraint names, so migrations can drop or alter them by name later.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments a column declared exactly ``INTEGER PRIMARY KEY``.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+ID_LEN = 200  # unique_id, model names, versions
+NAME_LEN = 100  # kinds, methods, aliases, actors
+
+
+def _in(column: str, values: type[Any]) -> str:
+    """A CHECK clause restricting ``column`` to the values of a ``StrEnum``."""
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return f"{column} IN ({allowed})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ForecastRow(Base):
+    __tablename__ = "cg_forecasts"
+    __table_args__ = (
+        UniqueConstraint("unique_id", "origin", "ds", "version"),
+        Index("ix_cg_forecasts_unique_id_ds", "unique_id", "ds"),
+        Index("ix_cg_forecasts_version_origin", "version", "origin"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    unique_id: Mapped[str] = mapped_column(String(ID_LEN))
+    origin: Mapped[datetime] = mapped_column(DateTime())
+    ds: Mapped[datetime] = mapped_column(DateTime())
+    horizon: Mapped[int] = mapped_column(Integer())
+    yhat: Mapped[float] = mapped_column(Float())
+    yhat_lo: Mapped[float | None] = mapped_column(Float())
+    yhat_hi: Mapped[float | None] = mapped_column(Float())
+    level: Mapped[int | None] = mapped_column(Integer())
+    model_name: Mapped[str] = mapped_column(String(ID_LEN))
+    version: Mapped[str] = mapped_column(String(ID_LEN))
+    alias: Mapped[str] = mapped_column(String(NAME_LEN))
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class ActualRow(Base):
+    __tablename__ = "cg_actuals"
+
+    unique_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    ds: Mapped[datetime] = mapped_column(DateTime(), primary_key=True)
+    y: Mapped[float] = mapped_column(Float())
+    received_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class MonitoringResultRow(Base):
+    __tablename__ = "cg_monitoring_results"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ResultKind), name="kind"),
+        Index("ix_cg_monitoring_results_run_id", "run_id"),
+        Index("ix_cg_monitoring_results_unique_id_ds", "unique_id", "ds"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    ds: Mapped[datetime] = mapped_column(DateTime())
+    unique_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    feature: Mapped[str] = mapped_column(String(ID_LEN))
+    kind: Mapped[str] = mapped_column(String(NAME_LEN))
+    method: Mapped[str] = mapped_column(String(NAME_LEN))
+    statistic: Mapped[float] = mapped_column(Float())
+    p_value: Mapped[float | None] = mapped_column(Float())
+    threshold: Mapped[float] = mapped_column(Float())
+    decision: Mapped[bool] = mapped_column(Boolean(create_constraint=False))
+    severity: Mapped[str] = mapped_column(String(NAME_LEN))
+    version: Mapped[str] = mapped_column(String(ID_LEN))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON())
+
+
+class AlertRow(Base):
+    __tablename__ = "cg_alerts"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ResultKind), name="kind"),
+        CheckConstraint(_in("status", AlertStatus), name="status"),
+        Index("ix_cg_alerts_status_ds", "status", "ds"),
+        Index("ix_cg_alerts_unique_id_ds", "unique_id", "ds"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ds: Mapped[datetime] = mapped_column(DateTime())
+    unique_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    feature: Mapped[str] = mapped_column(String(ID_LEN))
+    kind: Mapped[str] = mapped_column(String(NAME_LEN))
+    method: Mapped[str] = mapped_column(String(NAME_LEN))
+    statistic: Mapped[float] = mapped_column(Float())
+    p_value: Mapped[float | None] = mapped_column(Float())
+    threshold: Mapped[float] = mapped_column(Float())
+    severity: Mapped[str] = mapped_column(String(NAME_LEN))
+    message: Mapped[str] = mapped_column(String())
+    version: Mapped[str] = mapped_column(String(ID_LEN))
+    status: Mapped[str] = mapped_column(String(NAME_LEN))
+
+
+class AliasMoveRow(Base):
+    __tablename__ = "cg_alias_history"
+    __table_args__ = (Index("ix_cg_alias_history_model_name_alias", "model_name", "alias", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(ID_LEN))
+    alias: Mapped[str] = mapped_column(String(NAME_LEN))
+    version: Mapped[str] = mapped_column(String(ID_LEN))
+    previous_version: Mapped[str | None] = mapped_column(String(ID_LEN))
+    moved_at: Mapped[datetime] = mapped_column(DateTime())
+    moved_by: Mapped[str] = mapped_column(String(NAME_LEN))
+    reason: Mapped[str] = mapped_column(String())
+
+
+class ModelVersionRow(Base):
+    __tablename__ = "cg_model_versions"
+    __table_args__ = (CheckConstraint(_in("status", VersionStatus), name="status"),)
+
+    model_name: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    version: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    status: Mapped[str] = mapped_column(String(NAME_LEN))
+    updated_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class StatusChangeRow(Base):
+    __tablename__ = "cg_version_status_history"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["model_name", "version"],
+            ["cg_model_versions.model_name", "cg_model_versions.version"],
+        ),
+        Index("ix_cg_version_status_history_model_name_version", "model_name", "version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(ID_LEN))
+    version: Mapped[str] = mapped_column(String(ID_LEN))
+    from_status: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    to_status: Mapped[str] = mapped_column(String(NAME_LEN))
+    at: Mapped[datetime] = mapped_column(DateTime())
+    by: Mapped[str] = mapped_column(String(NAME_LEN))
+    reason: Mapped[str] = mapped_column(String())
+
+
+class RetrainDecisionRow(Base):
+    __tablename__ = "cg_retrain_decisions"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", RetrainOutcome), name="outcome"),
+        Index("ix_cg_retrain_decisions_model_name_ds", "model_name", "ds"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    ds: Mapped[datetime] = mapped_column(DateTime())
+    model_name: Mapped[str] = mapped_column(String(ID_LEN))
+    trigger: Mapped[str] = mapped_column(String(NAME_LEN))
+    challenger_version: Mapped[str] = mapped_column(String(ID_LEN))
+    champion_version: Mapped[str | None] = mapped_column(String(ID_LEN))
+    challenger_error: Mapped[float | None] = mapped_column(Float())
+    champion_error: Mapped[float | None] = mapped_column(Float())
+    outcome: Mapped[str] = mapped_column(String(NAME_LEN))
+    reason: Mapped[str] = mapped_column(String())
+
+
+class AuditRow(Base):
+    """Append-only: the store never updates or deletes it, and database triggers refuse to."""
+
+    __tablename__ = "cg_audit_log"
+
+    # Assigned by the store (last id + 1), not by the database, because the id is part of
+    # the hashed content and must be known before the row is written.
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime())
+    actor: Mapped[str] = mapped_column(String(NAME_LEN))
+    action: Mapped[str] = mapped_column(String(NAME_LEN))
+    entity: Mapped[str] = mapped_column(String(ID_LEN * 2))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON())
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,211 @@
+"""Connections and transactions of the store: one session per unit of work.
+
+A unit of work is a store call, or every call inside :meth:`StoreBase.transaction`. Writers
+take the write lock first (``BEGIN IMMEDIATE`` on SQLite, ``LOCK TABLE cg_audit_log`` on
+PostgreSQL), because every write appends to the tail of the audit chain; readers never wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from chronoguard.errors import StoreError
+from chronoguard.store import _audit, _migrate
+from chronoguard.store._engine import writer
+from chronoguard.store._records import AuditEntry
+
+DEFAULT_ACTOR = "chronoguard"
+
+
+@dataclass
+class _Tx:
+    """An open write transaction; ``doomed`` once any store call inside it failed."""
+
+    session: Session
+    doomed: bool = False
+
+
+class StoreBase:
+    """Engine, sessions and transactions; :class:`chronoguard.store.Store` adds the API."""
+
+    def __init__(self, engine: Engine, *, where: str) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._where = where
+        self._closed = False
+        self._active: ContextVar[_Tx | None] = ContextVar(f"chronoguard_store_{id(self)}")
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release every pooled connection. Calling it twice is harmless."""
+        if not self._closed:
+            self._closed = True
+            self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self._where!r})"
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self._where
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.dialect.name
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at."""
+        self._check_open()
+        with map_errors("reading the schema revision"):
+            return _migrate.current_revision(self._engine)
+
+    # --- transactions ------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes into one atomic unit.
+
+        Everything written inside the block — rows and their audit rows — is committed
+        together when the block ends, or not at all if it raises. Reads inside the block
+        see its own writes. A failed store call inside the block dooms the whole unit,
+        even if the caller catches the error. Nested blocks join the outer one.
+
+        Examples
+        --------
+        >>> from datetime import datetime
+        >>> from chronoguard.store import Store
+        >>> store = Store.open("sqlite://")
+        >>> try:
+        ...     with store.transaction():
+        ...         _ = store.record_alias_move("m", "champion", "2", by="ana",
+        ...                                     reason="better", at=datetime(2024, 1, 1))
+        ...         raise RuntimeError("approval missing")
+        ... except RuntimeError:
+        ...     pass
+        >>> store.current_alias("m", "champion") is None
+        True
+        >>> store.close()
+        """
+        if self._active.get(None) is not None:
+            yield
+            return
+        with map_errors("committing the transaction"), self._new_tx(write=True) as tx:
+            token = self._active.set(tx)
+            try:
+                yield
+            finally:
+                self._active.reset(token)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store at {self._where} is closed; open it again")
+
+    @contextmanager
+    def _new_tx(self, *, write: bool) -> Iterator[_Tx]:
+        self._check_open()
+        session = Session(
+            bind=self._writer if write else self._engine, expire_on_commit=False, autoflush=False
+        )
+        tx = _Tx(session)
+        try:
+            with session.begin():
+                if write and self.dialect == "postgresql":
+                    # One writer at a time: the audit chain appends to its tail, and taking
+                    # this lock first (before any row lock) rules out deadlocks. Plain
+                    # reads are not blocked by EXCLUSIVE mode.
+                    session.execute(text("LOCK TABLE cg_audit_log IN EXCLUSIVE MODE"))
+                yield tx
+                if tx.doomed:
+                    raise StoreError(
+                        "a store call inside this transaction failed, so nothing in it was "
+                        "written; fix the failing call and run the whole unit again"
+                    )
+        finally:
+            session.close()
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[Session]:
+        tx = self._active.get(None)
+        if tx is None:
+            with map_errors(what), self._new_tx(write=True) as new:
+                yield new.session
+            return
+        try:
+            with map_errors(what):
+                yield tx.session
+        except BaseException:
+            tx.doomed = True
+            raise
+
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[Session]:
+        tx = self._active.get(None)
+        if tx is not None:
+            with map_errors(what):
+                yield tx.session
+            return
+        with map_errors(what), self._new_tx(write=False) as new:
+            yield new.session
+
+    def _audit(
+        self,
+        session: Session,
+        *,
+        at: Any,
+        by: str,
+        action: str,
+        entity: str,
+        payload: dict[str, Any],
+    ) -> AuditEntry:
+        return _audit.append(
+            session, at=at, actor=by, action=action, entity=entity, payload=payload
+        )
+
+    # --- forecasts and actuals ---------------------------------------------------------
+
+
+@contextmanager
+def map_errors(what: str) -> Iterator[None]:
+    """Turn database exceptions into :class:`StoreError` naming what was being done."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except IntegrityError as exc:
+        raise StoreError(f"{what}: a constraint refused the write: {_orig(exc)}") from exc
+    except OperationalError as exc:
+        hint = ""
+        if "locked" in str(exc.orig):
+            hint = " (another process held the write lock past the busy timeout; retry)"
+        raise StoreError(f"{what}: the database failed: {_orig(exc)}{hint}") from exc
+    except DBAPIError as exc:
+        raise StoreError(f"{what}: the database refused it: {_orig(exc)}") from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{what}: {exc}") from exc
+
+
+def _orig(exc: DBAPIError) -> str:
+    return " ".join(str(exc.orig).split())

@@ -1,0 +1,28 @@
+"""Shared test data: the real seatbelts series, cut the way the lifecycle tests need."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from chronoguard.config import ChronoguardConfig, parse_config
+from chronoguard.data import load_dataset, validate_frame
+
+
+def seatbelts(until: str | None = None) -> pd.DataFrame:
+    df = validate_frame(load_dataset("seatbelts")[["unique_id", "ds", "y"]]).df
+    if until is not None:
+        df = df[df["ds"] <= pd.Timestamp(until)].reset_index(drop=True)
+    return df
+
+
+def small_config(**sections: dict) -> ChronoguardConfig:
+    raw: dict = {
+        "data": {"freq": "MS", "season_length": 12},
+        "model": {"name": "AutoETS", "registered_name": "test-model"},
+        "forecast": {"horizon": 6},
+        "training": {"initial_window": 72, "backtest_windows": 2},
+        "gate": {"validation_window": 6, "margin": 0.05, "max_mase": 5.0},
+    }
+    for k, v in sections.items():
+        raw[k] = {**raw.get(k, {}), **v}
+    return parse_config(raw)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from chronoguard.errors import ChronoguardError, UnknownVersionError
+from chronoguard.lifecycle import init_workspace, promote, rollback, train_version
+from tests.helpers import seatbelts, small_config
+
+T = pd.Timestamp("1980-01-01")
+
+
+@pytest.fixture
+def ws(tmp_path: Path):
+    cfg = small_config(model={"name": "SeasonalNaive"}, training={"backtest_windows": 1})
+    with init_workspace(tmp_path / "ws", cfg) as w:
+        for i, until in enumerate(("1976-12-01", "1977-12-01", "1978-12-01")):
+            data = seatbelts(until)
+            tv = train_version(
+                data, cfg, w.registry, freq="MS", now=pd.Timestamp(until), trigger=f"t{i}"
+            )
+            promote(
+                w.registry,
+                w.store,
+                w.model_name,
+                tv.version.version,
+                by="tester",
+                reason=f"p{i}",
+                at=T + pd.DateOffset(months=i),
+            )
+        yield w
+
+
+def test_rollback_restores_previous_champions_in_order(ws) -> None:
+    assert ws.registry.get_alias(ws.model_name, "champion") == "3"
+    ch = rollback(
+        ws.registry,
+        ws.store,
+        ws.model_name,
+        by="oncall",
+        reason="bad week",
+        at=T + pd.DateOffset(months=5),
+    )
+    assert (ch.previous_version, ch.version) == ("3", "2")
+    assert ws.registry.get_alias(ws.model_name, "champion") == "2"
+    ch = rollback(
+        ws.registry,
+        ws.store,
+        ws.model_name,
+        by="oncall",
+        reason="still bad",
+        at=T + pd.DateOffset(months=6),
+    )
+    assert ch.version == "1"  # not back to 3: it was rolled back from
+    with pytest.raises(ChronoguardError, match="no earlier champion"):
+        rollback(
+            ws.registry,
+            ws.store,
+            ws.model_name,
+            by="oncall",
+            reason="again",
+            at=T + pd.DateOffset(months=7),
+        )
+    history = ws.store.alias_history(ws.model_name, "champion")
+    assert [m.version for m in history] == ["1", "2", "3", "2", "1"]
+    assert history[-1].moved_by == "oncall" and history[-1].reason.startswith("rollback: still bad")
+    statuses = {v.version: v.status for v in ws.store.list_versions(ws.model_name)}
+    assert statuses == {"1": "champion", "2": "retired", "3": "retired"}
+    assert ws.store.verify_audit_chain() is None
+
+
+def test_promote_unknown_version_changes_nothing(ws) -> None:
+    before = ws.store.alias_history(ws.model_name, "champion")
+    with pytest.raises(UnknownVersionError, match="no version 42"):
+        promote(ws.registry, ws.store, ws.model_name, "42", by="x", reason="y", at=T)
+    assert ws.store.alias_history(ws.model_name, "champion") == before
+    assert ws.registry.get_alias(ws.model_name, "champion") == "3"
+
+
+def test_failed_store_write_leaves_the_alias_where_it_was(ws) -> None:
+    # A real failure inside the store transaction (a status the schema refuses) must roll the
+    # alias move back too.
+    from chronoguard.lifecycle import move_alias
+
+    with pytest.raises(ChronoguardError):
+        move_alias(
+            ws.registry,
+            ws.store,
+            ws.model_name,
+            "champion",
+            "1",
+            by="x",
+            reason="y",
+            at=T,
+            status="not-a-status",
+        )
+    assert ws.registry.get_alias(ws.model_name, "champion") == "3"
+    assert [m.version for m in ws.store.alias_history(ws.model_name, "champion")] == ["1", "2", "3"]
