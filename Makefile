@@ -39,7 +39,11 @@ layers: install-dev
 test: install-dev lint typecheck layers
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-bench: install-dev
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(VENV)/.installed $(VENV)/.installed-dev $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/drift_speed.py --quick
 	$(BIN)/python bench/drift_calibration.py --quick
 

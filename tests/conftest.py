@@ -1,6 +1,92 @@
+"""Shared fixtures. Backends: every test taking ``store_url`` runs on SQLite and PostgreSQL.
+
+The PostgreSQL server is named by ``CHRONOGUARD_TEST_PG_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``). If it cannot be reached the
+PostgreSQL half is skipped, unless ``CHRONOGUARD_REQUIRE_PG=1`` (CI), then it fails.
+Each PostgreSQL test gets a fresh schema (``cg_test_<random>``), selected through the
+URL's ``options=-csearch_path=...``, and dropped afterwards, so parallel runs never meet.
+"""
+
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from chronoguard.store import Store
+
+PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pg_base_url() -> str:
+    return os.environ.get("CHRONOGUARD_TEST_PG_URL", PG_DEFAULT_URL)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The test server's URL without a schema (for tests of ``Store.open(schema=...)``)."""
+    return pg_base_url()
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    """An engine on the test server, for creating and dropping per-test schemas."""
+    engine = create_engine(pg_base_url(), connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        engine.dispose()
+        shown = make_url(pg_base_url()).render_as_string(hide_password=True)
+        message = f"PostgreSQL at {shown} is unreachable: {exc.orig}"
+        if os.environ.get("CHRONOGUARD_REQUIRE_PG") == "1":
+            pytest.fail(message + " (CHRONOGUARD_REQUIRE_PG=1)")
+        pytest.skip(message)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_schema(pg_admin: Engine) -> Iterator[str]:
+    """A fresh, empty schema on the test server, dropped after the test."""
+    schema = f"cg_test_{uuid.uuid4().hex[:12]}"
+    with pg_admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield schema
+    with pg_admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of an empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('store') / 'state.db'}"
+    schema = request.getfixturevalue("pg_schema")
+    url = make_url(pg_base_url()).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A migrated store on each backend."""
+    s = Store.open(store_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def raw_engine(store_url: str) -> Iterator[Engine]:
+    """A plain engine on the same database, for what the store API must not allow."""
+    engine = create_engine(store_url)
+    yield engine
+    engine.dispose()
+
 
 os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")

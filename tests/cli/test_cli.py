@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +17,14 @@ TIMEOUT = 600
 
 
 def cg(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}  # tables unwrapped, as on a wide terminal
     return subprocess.run(
         [sys.executable, "-m", "chronoguard", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
         cwd=cwd,
+        env=env,
     )
 
 
@@ -200,3 +203,51 @@ def test_every_command_has_help() -> None:
     ):
         res = cg(cmd, "--help")
         assert res.returncode == 0 and "--workspace" in res.stdout, cmd
+
+
+def test_operator_workflow_train_forecast_monitor_retrain_promote_rollback(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    cfg = write_config(tmp_path / "c.toml", name="AutoETS")
+    seat = pd.read_csv(dataset_path("seatbelts"))[["unique_id", "ds", "y"]]
+    early, late = tmp_path / "early.csv", tmp_path / "late.csv"
+    seat[seat["ds"] <= "1982-12-01"].to_csv(early, index=False)
+    seat.to_csv(late, index=False)
+    assert cg("init", "--workspace", ws, "--config", cfg).returncode == 0
+    res = cg("train", "--workspace", ws, "--data", early, "--until", "1980-12-01")
+    assert res.returncode == 0 and "version 1" in res.stdout and "champion" in res.stdout, (
+        res.stderr
+    )
+    res = cg("forecast", "--workspace", ws, "--data", early, "--record")
+    assert res.returncode == 0, res.stderr
+    res = cg("monitor", "--workspace", ws, "--data", late, "--now", "1983-06-01")
+    assert res.returncode == 0, res.stderr
+    assert "performance_decay" in res.stdout and "data_quality" in res.stdout
+    res = cg("retrain", "--workspace", ws, "--data", late, "--reason", "law change")
+    assert res.returncode == 0, res.stderr
+    assert "challenger v2" in res.stdout and ("promoted" in res.stdout or "rejected" in res.stdout)
+    res = cg(
+        "promote",
+        "--workspace",
+        ws,
+        "2",
+        "--reason",
+        "planning approved",
+        "--by",
+        "alice",
+        "--at",
+        "1985-01-05",
+    )
+    assert res.returncode == 0 and "→ v2" in res.stdout, res.stderr
+    res = cg(
+        "rollback", "--workspace", ws, "--reason", "bad week", "--by", "bob", "--at", "1985-01-09"
+    )
+    assert res.returncode == 0 and "v2 → v1" in res.stdout, res.stderr
+    from chronoguard.store import Store
+
+    with Store.open(f"sqlite:///{ws / 'state.db'}", migrate=False) as store:
+        moves = store.alias_history("uk", "champion")
+        assert [m.version for m in moves][-2:] == ["2", "1"]
+        assert moves[-1].moved_by == "bob" and moves[-1].reason == "rollback: bad week"
+        assert store.list_retrains("uk")[0].trigger == "law change"
+        assert len(store.get_monitoring_results()) > 0
+        assert store.verify_audit_chain() is None

@@ -13,7 +13,9 @@ T = pd.Timestamp("1980-01-01")
 
 
 @pytest.fixture
-def ws(tmp_path: Path):
+def ws(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch):
+    # The workspace's state store on each backend: SQLite and the real PostgreSQL.
+    monkeypatch.setenv("CHRONOGUARD_STORE_URL", store_url)
     cfg = small_config(model={"name": "SeasonalNaive"}, training={"backtest_windows": 1})
     with init_workspace(tmp_path / "ws", cfg) as w:
         for i, until in enumerate(("1976-12-01", "1977-12-01", "1978-12-01")):

@@ -330,6 +330,10 @@ def _summarise(
             }
         )
     checks = ws.store.get_monitoring_results()
+    if len(checks):
+        checks["threshold_on"] = [
+            (d or {}).get("threshold_on", "statistic") for d in checks["details"]
+        ]
     report_path = ws.reports_dir / "replay.html"
     summary: dict[str, Any] = {
         "chronoguard_version": __version__,

@@ -157,8 +157,7 @@ class ModelRegistry:
         ``artifacts`` are JSON-serialisable dicts saved as ``<key>.json`` (the reference
         profile among them); ``tables`` are frames saved as CSV (the backtest).
         """
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
+        self._use_uris()
         try:
             with _quiet_mlflow(), mlflow.start_run(experiment_id=self._experiment_id) as run:
                 mlflow.set_tags(lineage.to_tags())
@@ -243,6 +242,7 @@ class ModelRegistry:
     def load(self, model_name: str, ref: str | int = "champion") -> LoadedModel:
         """Load a version (number) or alias for inference, with its JSON artifacts."""
         version = self.get_version(model_name, self.resolve(model_name, ref))
+        self._use_uris()
         try:
             with _quiet_mlflow():
                 pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}")
@@ -260,6 +260,12 @@ class ModelRegistry:
         return LoadedModel(version=version, forecaster=wrapper.forecaster, artifacts=artifacts)
 
     # -- helpers -------------------------------------------------------------------------
+    def _use_uris(self) -> None:
+        # mlflow's fluent API (start_run, log_model, pyfunc.load_model) reads process-wide
+        # URIs; point them at this registry before each such call.
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+
     def _exists(self, model_name: str) -> bool:
         try:
             with _quiet_mlflow():
