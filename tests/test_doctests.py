@@ -1,0 +1,23 @@
+"""Docstring examples are tests: they run here."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "chronoguard",
+    "chronoguard.data.contract",
+    "chronoguard.data.datasets",
+    "chronoguard.policy.rules",
+    "chronoguard.registry.lineage",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
