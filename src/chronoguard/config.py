@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from chronoguard.errors import ConfigError
 from chronoguard.forecasting import MODEL_NAMES
 
-
 Trigger = Literal["performance_decay", "data_drift", "concept_drift", "schedule"]
 DEFAULT_TRIGGERS: tuple[Trigger, ...] = ("performance_decay", "concept_drift", "data_drift")
 
@@ -78,6 +77,15 @@ class MonitoringConfig(_Section):
     )
     decay_horizon: int = Field(
         1, ge=1, description="forecast step whose errors are tracked for decay"
+    )
+    drift_budget_checks: int = Field(
+        96, ge=1, description="checks over which the drift false-alarm budget is spent"
+    )
+    drift_false_alarm_rate: float = Field(
+        0.05, gt=0, lt=0.5, description="chance of any false drift alarm within the budget's checks"
+    )
+    drift_shift: float = Field(
+        1.5, gt=0, description="level shift (in sds) the sequential drift check is tuned to"
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from chronoguard.config import ChronoguardConfig
+from chronoguard.drift.inference import fit_reference_state
 from chronoguard.forecasting.metrics import scale_mase
 
 PROFILE_FORMAT = 1
@@ -106,7 +107,18 @@ def build_reference(
                 "sd": float(np.std(e1, ddof=1)),
                 "mae": float(np.mean(np.abs(e1))),
             },
-            "drift": {},
+            "drift": {
+                f: fit_reference_state(
+                    g[f].to_numpy(float),
+                    ds=pd.DatetimeIndex(g["ds"]),
+                    freq=freq,
+                    season_length=m if m > 1 else None,
+                    horizon=cfg.monitoring.drift_budget_checks,
+                    false_alarm_rate=cfg.monitoring.drift_false_alarm_rate,
+                    shift=cfg.monitoring.drift_shift,
+                ).to_dict()
+                for f in features
+            },
         }
     return {
         "format": PROFILE_FORMAT,

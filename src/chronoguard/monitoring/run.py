@@ -17,6 +17,7 @@ from scipy import stats
 from chronoguard.config import MonitoringConfig
 from chronoguard.data import find_problems
 from chronoguard.drift import DriftKind, DriftResult, Severity
+from chronoguard.drift.inference import drift_check
 from chronoguard.store import MonitoringResult
 
 
@@ -239,41 +240,42 @@ def _backtest_mae(prof: dict[str, Any], h: int) -> float:
     return float(bt["mae"][i])
 
 
-def _engine_check(
-    state: dict[str, Any], values: np.ndarray, ds: pd.Series, alpha: float
-) -> list[DriftResult]:
-    raise NotImplementedError("the calibrated drift engine is wired in by the next change")
-
-
 def data_drift_checks(
-    reference: dict[str, Any], window: pd.DataFrame, *, alpha: float
+    reference: dict[str, Any], since_reference: pd.DataFrame
 ) -> list[DriftResult]:
     """Drift of the target and each exogenous feature, with FDR control across them.
 
-    Each series × feature is tested with the drift engine's dependence-aware check against
-    its reference state; the p-values of one run are then adjusted with Benjamini–Hochberg
-    so a fleet of series × features keeps its false-discovery rate at ``alpha``.
+    Each series × feature runs the drift engine's sequential check (seasonally adjusted,
+    pre-whitened with the reference's own filter, threshold calibrated for the version's
+    false-alarm budget) on every value since the reference ended. The p-values of one run
+    are then adjusted with Benjamini–Hochberg, so a fleet of series × features keeps its
+    false-discovery rate at the checks' level.
     """
     results: list[DriftResult] = []
-    for uid, g in window.groupby("unique_id", sort=False):
+    for uid, g in since_reference.groupby("unique_id", sort=False):
         prof = reference["series"].get(str(uid))
         if prof is None:
             continue
         for feature, state in prof["drift"].items():
             if feature not in g.columns:
                 continue
-            for r in _engine_check(state, g[feature].to_numpy(float), g["ds"], alpha):
-                results.append(replace(r, feature=feature, unique_id=str(uid), kind=DriftKind.DATA))
-    tested = [
-        i for i, r in enumerate(results) if r.p_value is not None and r.threshold_on == "p_value"
-    ]
+            results += drift_check(
+                state,
+                g[feature].to_numpy(float),
+                ds=pd.DatetimeIndex(g["ds"]),
+                mode="sequential",
+                feature=feature,
+                unique_id=str(uid),
+                kind=DriftKind.DATA,
+            )
+    tested = [i for i, r in enumerate(results) if r.p_value is not None]
     if len(tested) > 1:
-        adjusted = stats.false_discovery_control([float(results[i].p_value or 1.0) for i in tested])
+        pvals = [float(results[i].p_value or 1.0) for i in tested]
+        adjusted = stats.false_discovery_control(pvals)
         for i, q in zip(tested, adjusted, strict=True):
             r = results[i]
-            results[i] = replace(
-                r, drift=bool(q < alpha), details={**r.details, "q_value": float(q)}
-            )
+            fired = bool(r.drift and q <= r.threshold)
+            results[i] = replace(r, drift=fired, details={**r.details, "q_value": float(q)})
     return results
 
 
@@ -286,9 +288,16 @@ def run_monitoring(
     freq: str,
     monitoring: MonitoringConfig,
     version: str,
+    since_reference: pd.DataFrame | None = None,
 ) -> MonitoringReport:
-    """One monitoring run over ``window`` (actuals and features) and the forecasts ``served``."""
+    """One monitoring run over ``window`` (actuals and features) and the forecasts ``served``.
+
+    ``since_reference`` holds every observation after the version's training end up to
+    ``now`` (the sequential drift check needs the whole run since then); without it the
+    window is used, which is conservative.
+    """
     results = quality_checks(window, now=now, freq=freq, features=list(reference["features"]))
-    results += data_drift_checks(reference, window, alpha=monitoring.alpha)
+    current = window if since_reference is None else since_reference
+    results += data_drift_checks(reference, current)
     results += performance_checks(reference, served, window, monitoring=monitoring)
     return MonitoringReport(now=pd.Timestamp(now), version=version, results=results)

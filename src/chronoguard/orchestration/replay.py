@@ -159,6 +159,7 @@ def _check(
         stored[["unique_id", "ds", "y"]], on=["unique_id", "ds"]
     )
     served = ws.store.get_forecasts(ds_from=lo, ds_to=now)
+    since = _since_reference(ws, df, state.reference, now)
     report = run_monitoring(
         state.reference,
         window,
@@ -167,6 +168,7 @@ def _check(
         freq=freq,
         monitoring=cfg.monitoring,
         version=state.champion_version,
+        since_reference=since,
     )
     run_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{ws.root}/{now}").hex
     ws.store.record_monitoring_results(run_id, now, report.records())
@@ -175,6 +177,22 @@ def _check(
     decision = rule.decide(state.checks, periods_since_retrain=i - state.last_retrain)
     if decision.retrain:
         _retrain(ws, df, timeline, i, state, decision.trigger, freq)
+
+
+def _since_reference(
+    ws: Workspace, df: pd.DataFrame, reference: dict[str, Any], now: pd.Timestamp
+) -> pd.DataFrame:
+    """Observations after each series' reference (training) end up to ``now``.
+
+    Targets come from the store (the actuals as received); exogenous features from the data.
+    """
+    ends = {uid: pd.Timestamp(s["train_end"]) for uid, s in reference["series"].items()}
+    first = min(ends.values())
+    stored = ws.store.get_actuals(ds_from=first, ds_to=now)[["unique_id", "ds", "y"]]
+    rows = df[(df["ds"] > first) & (df["ds"] <= now)].drop(columns="y")
+    rows = rows.merge(stored, on=["unique_id", "ds"], how="inner")
+    after = rows["ds"] > rows["unique_id"].map(ends)
+    return rows[after].reset_index(drop=True)
 
 
 def _retrain(
