@@ -51,7 +51,8 @@ class CalibratedDriftTest:
         Window check: ``"auto"``/``"prewhiten"`` (default), ``"ess"``, ``"bootstrap"``.
     shift
         Level shift the sequential check is tuned to, in marginal sds of the deseasonalised
-        series (smaller shifts are still found, later).
+        series (smaller shifts are still found, later). ``"auto"``: between 1 and 1.5 sds,
+        see :func:`chronoguard.drift._engine.design_shift`.
     horizon
         Number of sequential checks the false-alarm budget covers (90 daily checks).
     false_alarm_rate
@@ -60,6 +61,10 @@ class CalibratedDriftTest:
     persistence
         ``(k, n)``: alarm when the statistic exceeded its threshold at ``k`` of the last ``n``
         checks; the threshold is calibrated with the rule in place.
+    window
+        Sequential check: ``None`` uses every value since the reference (a classical
+        CUSUM); a number ``W`` makes each check look at the last ``W`` periods only, as a
+        check "on the last 12 months" does. The threshold is calibrated for that scheme.
     scale_ratio
         Innovation sd ratio the scale CUSUM is tuned to (``None``: level only).
     n_boot, n_sim, n_sim_window
@@ -95,10 +100,11 @@ class CalibratedDriftTest:
         alpha: float = 0.05,
         alternative: str = "two-sided",
         method: str = "auto",
-        shift: float = 1.0,
+        shift: float | str = "auto",
         horizon: int = 90,
         false_alarm_rate: float = 0.05,
         persistence: tuple[int, int] = (1, 1),
+        window: int | None = None,
         scale_ratio: float | None = math.sqrt(2.0),
         n_boot: int = 100,
         n_sim: int = 2000,
@@ -116,6 +122,7 @@ class CalibratedDriftTest:
         self.horizon = horizon
         self.false_alarm_rate = false_alarm_rate
         self.persistence = persistence
+        self.window = window
         self.scale_ratio = scale_ratio
         self.n_boot = n_boot
         self.n_sim = n_sim
@@ -132,16 +139,19 @@ class CalibratedDriftTest:
     def monthly(cls, **overrides: Any) -> CalibratedDriftTest:
         """Monthly data checked every month (the demo: 8 years of reference, monthly checks).
 
-        Twelve monthly positions, a budget of 5 % over 96 checks (eight years), and a
-        design shift of 1.5 sds: with few periods per year, what matters is a clear break
+        Twelve monthly positions, each check on the last 12 months, a budget of 10 % over 96
+        checks (one false alarm per series in eighty years of monthly checks, on average),
+        and a design shift of 2 sds: with twelve checks a year what matters is a clear break
         found within a quarter, not a small drift found after a year.
         """
-        return cls(**{"season_length": 12, "horizon": 96, "false_alarm_rate": 0.05, "shift": 1.5, **overrides})
+        return cls(
+            **{"season_length": 12, "horizon": 96, "window": 12, "false_alarm_rate": 0.10, "shift": 2.0, **overrides}
+        )
 
     @classmethod
     def annual(cls, **overrides: Any) -> CalibratedDriftTest:
-        """Yearly data (no season), a budget of 5 % over 20 yearly checks."""
-        return cls(**{"season_length": None, "horizon": 20, "false_alarm_rate": 0.05, "shift": 1.5, **overrides})
+        """Yearly data (no season), a budget of 10 % over 20 yearly checks, 2 sd design shift."""
+        return cls(**{"season_length": None, "horizon": 20, "false_alarm_rate": 0.10, "shift": 2.0, **overrides})
 
     # ------------------------------------------------------------------ parameters
     def get_params(self) -> dict[str, Any]:
@@ -160,12 +170,13 @@ class CalibratedDriftTest:
     def monitoring_settings(self) -> dict[str, Any]:
         """The settings the sequential threshold is calibrated for."""
         return {
-            "shift": float(self.shift),
+            "shift": self.shift if isinstance(self.shift, str) else float(self.shift),
             "horizon": int(self.horizon),
             "false_alarm_rate": float(self.false_alarm_rate),
             "alternative": self.alternative,
             "persistence": (int(self.persistence[0]), int(self.persistence[1])),
             "scale_ratio": None if self.scale_ratio is None else float(self.scale_ratio),
+            "window": None if self.window is None else int(self.window),
         }
 
     def _check_params(self) -> None:
@@ -180,8 +191,8 @@ class CalibratedDriftTest:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and 0 < v < 1):
                 problems.append(f"{name}={v!r} (a probability in (0, 1))")
-        if not (isinstance(self.shift, int | float) and self.shift > 0):
-            problems.append(f"shift={self.shift!r} (a positive number of standard deviations)")
+        if not (self.shift == "auto" or (isinstance(self.shift, int | float) and self.shift > 0)):
+            problems.append(f"shift={self.shift!r} ('auto' or a positive number of standard deviations)")
         if not (isinstance(self.horizon, int) and self.horizon >= 1):
             problems.append(f"horizon={self.horizon!r} (a positive number of checks)")
         p = self.persistence
@@ -189,6 +200,8 @@ class CalibratedDriftTest:
             problems.append(f"persistence={p!r} (a pair (k, n) with 1 <= k <= n)")
         if self.scale_ratio is not None and not (isinstance(self.scale_ratio, int | float) and self.scale_ratio > 1):
             problems.append(f"scale_ratio={self.scale_ratio!r} (a sd ratio > 1, or None)")
+        if self.window is not None and not (isinstance(self.window, int) and self.window >= 1):
+            problems.append(f"window={self.window!r} (a positive number of periods, or None)")
         if self.max_order is not None and not (isinstance(self.max_order, int) and self.max_order >= 0):
             problems.append(f"max_order={self.max_order!r} (a non-negative integer or None)")
         for name in ("n_boot", "n_sim", "n_sim_window"):
@@ -273,6 +286,7 @@ class CalibratedDriftTest:
                 "alternative": c.alternative,
                 "persistence": tuple(c.persistence),
                 "scale_ratio": c.scale_ratio,
+                "window": c.window,
                 "n_sim": c.n_sim,
             }
         test = cls(**{**kw, **overrides})
@@ -423,6 +437,7 @@ class CalibratedDriftTest:
             alternative=cal.alternative,
             persistence=cal.persistence,
             scale_ratio=cal.scale_ratio,
+            window=cal.window,
         )[0]
         stat = float(path[-1])
         h = cal.threshold
@@ -469,6 +484,7 @@ _PARAMS = (
     "horizon",
     "false_alarm_rate",
     "persistence",
+    "window",
     "scale_ratio",
     "n_boot",
     "n_sim",

@@ -117,9 +117,29 @@ def innovations(f: Fitted, u: FloatArray, contiguous: bool) -> FloatArray:
     return e / f.sigma[:, None]
 
 
-def shift_in_innovations(f: Fitted, shift: float) -> FloatArray:
-    """A level shift of ``shift`` marginal sds of the deseasonalised series, in innovation sds."""
-    return shift * f.sd_u / f.sigma
+#: Bounds of the automatic design shift, in marginal sds of the deseasonalised series.
+AUTO_SHIFT = (1.0, 1.5)
+
+
+def design_shift(f: Fitted, shift: float | str) -> FloatArray:
+    """The level shift ``(S,)``, in marginal sds, that the sequential check is tuned to.
+
+    ``"auto"`` tunes the steady part of the whitened shift to one innovation sd, the
+    reference value of the classical CUSUM (``k = 0.5``), but never below 1 or above 1.5
+    marginal sds: for white noise that is a 1 sd shift; for moderately persistent series
+    (phi = 0.5) a somewhat larger one, since a small shift barely shows in their
+    innovations within two weeks; for very persistent series the jump at the change
+    carries the signal and 1.5 sds keeps it in view.
+    """
+    if isinstance(shift, str):
+        c = np.maximum(1.0 - f.phi.sum(axis=1), 0.05)
+        return np.clip(f.sigma / (c * f.sd_u), *AUTO_SHIFT)
+    return np.full(f.sigma.shape, float(shift))
+
+
+def shift_in_innovations(f: Fitted, shift: float | str) -> FloatArray:
+    """The design level shift (see :func:`design_shift`) in innovation sds."""
+    return design_shift(f, shift) * f.sd_u / f.sigma
 
 
 def null_model(f: Fitted, positions: FloatArray, contiguous: bool, mean_block: float = 2.0) -> NullModel:
@@ -154,7 +174,7 @@ def null_model(f: Fitted, positions: FloatArray, contiguous: bool, mean_block: f
 def calibrate(
     f: Fitted,
     *,
-    shift: float,
+    shift: float | str,
     horizon: int,
     false_alarm_rate: float,
     alternative: str,
@@ -162,6 +182,7 @@ def calibrate(
     scale_ratio: float | None,
     n_sim: int,
     rng: np.random.Generator,
+    window: int | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Threshold ``(S,)`` and stored null tail ``(S, L)`` for monitoring ``horizon`` checks.
 
@@ -180,6 +201,7 @@ def calibrate(
         persistence=persistence,
         n_sim=n_sim,
         rng=rng,
+        window=window,
     )
     h = np.quantile(null_max, 1.0 - false_alarm_rate, axis=1)
     return h, tail_quantiles(null_max)
@@ -189,10 +211,11 @@ def monitor(
     f: Fitted,
     z: FloatArray,
     *,
-    shift: float,
+    shift: float | str,
     alternative: str,
     persistence: tuple[int, int],
     scale_ratio: float | None,
+    window: int | None = None,
 ) -> FloatArray:
     """The persistent monitored statistic path ``(S, m)``; an alarm is ``path > threshold``."""
     g = monitor_paths(
@@ -201,6 +224,7 @@ def monitor(
         shift_in_innovations(f, shift),
         alternative=alternative,
         scale_ratio=scale_ratio,
+        window=window,
     )
     return persistent_level(g, *persistence)
 

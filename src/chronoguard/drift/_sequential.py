@@ -96,8 +96,20 @@ def monitor_paths(
     *,
     alternative: str,
     scale_ratio: float | None,
+    window: int | None = None,
 ) -> FloatArray:
-    """The monitored statistic ``(..., T)``: max of the level CUSUM(s) and the scale CUSUM."""
+    """The monitored statistic ``(..., T)``: max of the level CUSUM(s) and the scale CUSUM.
+
+    With ``window`` each check looks only at the last ``window`` innovations (the CUSUMs
+    restart at the window's start), as a check scheduled on "the last 12 months" does.
+    """
+    if window is not None and window < z.shape[-1]:
+        pad = np.full((*z.shape[:-1], window - 1), np.nan)
+        win = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, z], axis=-1), window, axis=-1)
+        g = monitor_paths(
+            win, weights[..., None, :], d[..., None], alternative=alternative, scale_ratio=scale_ratio
+        )
+        return np.asarray(g[..., -1])
     if alternative == "greater":
         g = level_llr_paths(z, weights, d, 1.0)
     elif alternative == "less":
@@ -232,6 +244,7 @@ def null_statistics(
     persistence: tuple[int, int],
     n_sim: int,
     rng: np.random.Generator,
+    window: int | None = None,
     chunk: int = 64,
 ) -> FloatArray:
     """Maximum over ``horizon`` checks of the monitored statistic under the null ``(S, n_sim)``.
@@ -254,6 +267,7 @@ def null_statistics(
             d[None, lo:hi],
             alternative=alternative,
             scale_ratio=scale_ratio,
+            window=window,
         )
         out[lo:hi] = persistent_level(g, k, n).max(axis=-1).T
     return out

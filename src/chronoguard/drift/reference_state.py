@@ -31,12 +31,13 @@ MAX_STORED = 2000
 class MonitoringCalibration:
     """Settings and calibrated threshold of the sequential (CUSUM) check."""
 
-    shift: float
+    shift: float | str
     horizon: int
     false_alarm_rate: float
     alternative: str
     persistence: tuple[int, int]
     scale_ratio: float | None
+    window: int | None
     threshold: float
     tail: tuple[float, ...]  # null quantiles at 1 - _sequential.TAIL_PROBS
     n_sim: int
@@ -49,6 +50,7 @@ class MonitoringCalibration:
             "alternative": self.alternative,
             "persistence": self.persistence,
             "scale_ratio": self.scale_ratio,
+            "window": self.window,
         }
 
 
@@ -171,6 +173,7 @@ class ReferenceState:
                 "alternative": c.alternative,
                 "persistence": list(c.persistence),
                 "scale_ratio": c.scale_ratio,
+                "window": c.window,
                 "threshold": c.threshold,
                 "tail": list(c.tail),
                 "n_sim": c.n_sim,
@@ -209,12 +212,13 @@ class ReferenceState:
                 calibration=None
                 if cal is None
                 else MonitoringCalibration(
-                    shift=float(cal["shift"]),
+                    shift=cal["shift"] if isinstance(cal["shift"], str) else float(cal["shift"]),
                     horizon=int(cal["horizon"]),
                     false_alarm_rate=float(cal["false_alarm_rate"]),
                     alternative=str(cal["alternative"]),
                     persistence=(int(cal["persistence"][0]), int(cal["persistence"][1])),
                     scale_ratio=None if cal["scale_ratio"] is None else float(cal["scale_ratio"]),
+                    window=None if cal.get("window") is None else int(cal["window"]),
                     threshold=float(cal["threshold"]),
                     tail=tuple(float(v) for v in cal["tail"]),
                     n_sim=int(cal["n_sim"]),

@@ -48,7 +48,7 @@ def rolling_forecasts(
     if len(in_window) == 0:
         raise ValueError(f"no data at or after the validation window start {window_start}")
     first = int(np.searchsorted(timeline, in_window[0]))
-    exog = [c for c in data.columns if c not in ("unique_id", "ds", "y")]
+    exog = list(forecaster.exog_)  # only the features the model was fitted with
     rows = []
     for pos in range(first - 1, len(timeline) - 1):
         origin = pd.Timestamp(timeline[pos])

@@ -27,7 +27,7 @@ def forecast_from(
     advance, as calendars and planned prices are); the horizon shrinks where ``data`` ends.
     """
     history = history_for(forecaster, data, origin)
-    exog = [c for c in data.columns if c not in ("unique_id", "ds", "y")]
+    exog = list(forecaster.exog_)  # only the features the model was fitted with
     x_future = None
     h = horizon
     if exog:

@@ -19,6 +19,8 @@ PROFILE_FORMAT = 1
 
 
 class _Predicts(Protocol):
+    exog_: list[str]
+
     def predict(
         self, h: int, X_future: pd.DataFrame | None = None, history: pd.DataFrame | None = None
     ) -> pd.DataFrame: ...
@@ -37,7 +39,7 @@ def one_step_errors(forecaster: _Predicts, data: pd.DataFrame, n_last: int) -> p
     and performance checks. Returns ``unique_id, ds, error``.
     """
     timeline = np.sort(data["ds"].unique())
-    exog = [c for c in data.columns if c not in ("unique_id", "ds", "y")]
+    exog = list(forecaster.exog_)  # only the features the model was fitted with
     rows = []
     for t in timeline[-n_last:]:
         history = data[data["ds"] < t]

@@ -138,8 +138,9 @@ def performance_checks(
     to independent, so under no change ``Σ(e/σ)² ~ χ²(n)`` (one-sided: only more error
     hurts) and ``mean(e)/(σ/√n) ~ N(0,1)`` (bias either way hurts). The reported statistic
     of the decay check is the ratio of recent MASE to the backtest MASE at that step.
-    Interval coverage: the count of actuals outside the served interval against
-    Binomial(n, 1 − level), one-sided.
+    The newest error alone is also tested (``latest_error_z``), so an abrupt change is
+    seen at its first period. Interval coverage: the count of actuals outside the served
+    interval against Binomial(n, 1 − level), one-sided.
     """
     h = monitoring.decay_horizon
     alpha = monitoring.alpha
@@ -198,6 +199,28 @@ def performance_checks(
                 kind=DriftKind.CONCEPT,
                 severity=_severity(p_bias, alpha),
                 details={"mean_error": float(np.mean(e)), "n": n},
+            )
+        )
+        # The newest actual against its own one-step forecast: an abrupt change (a level
+        # shift, a broken feed) shows here at once, before any window mean moves. Under no
+        # change the standardised error is ~N(0, 1), so the test is exact at ``alpha``; one
+        # surprise alone alerts, but only persistence (k of n) triggers a retrain.
+        last = g.sort_values("ds").iloc[-1]
+        z_last = float((last["y"] - last["yhat"]) / sd)
+        p_last = float(2 * stats.norm.sf(abs(z_last)))
+        out.append(
+            DriftResult(
+                "latest_error_z",
+                z_last,
+                p_last,
+                alpha,
+                p_last < alpha,
+                threshold_on="p_value",
+                feature=f"error_h{h}",
+                unique_id=str(uid),
+                kind=DriftKind.CONCEPT,
+                severity=_severity(p_last, alpha),
+                details={"ds": str(last["ds"]), "error": float(last["y"] - last["yhat"])},
             )
         )
     cov = joined.dropna(subset=["yhat_lo", "yhat_hi"])
