@@ -280,77 +280,30 @@ def retrain(
     by: ByOpt = "cli",
 ) -> None:
     """Train a challenger, validate it against the champion on a held-out window, promote if it wins."""
-    from chronoguard.lifecycle import promote, train_version, training_window, validation_gate
+    from chronoguard.lifecycle import retrain as run_retrain
 
     with _open(workspace) as ws:
-        cfg = ws.config
-        checked = _load(data, cfg)
-        df = checked.df
-        timeline = pd.DatetimeIndex(sorted(df["ds"].unique()))
-        v = cfg.gate.validation_window
-        if len(timeline) <= v:
-            raise ChronoguardError(
-                f"DATA has {len(timeline)} periods, not more than gate.validation_window ({v})"
-            )
-        now = timeline[-1]
+        checked = _load(data, ws.config)
         champion = ws.registry.load(ws.model_name, "champion")
-        train_df = training_window(df, timeline[-v - 1], cfg.training.retrain_window)
-        trained = train_version(
-            train_df,
-            cfg,
-            ws.registry,
+        res = run_retrain(
+            ws,
+            checked.df,
             freq=checked.freq,
-            now=now,
+            now=checked.df["ds"].max(),
             trigger=reason,
-            parent_version=champion.version.version,
+            champion=champion.forecaster,
+            champion_version=champion.version.version,
+            by=by,
+            promote_if_passed=promote_,
         )
-        ver = trained.version.version
-        result = validation_gate(
-            trained.forecaster,
-            champion.forecaster,
-            df,
-            window_start=timeline[-v],
-            horizon=min(cfg.forecast.horizon, v),
-            season_length=cfg.data.season_length,
-            gate=cfg.gate,
+        passed = res.gate.passed
+        shown = (
+            res.outcome if res.outcome == "promoted" or not passed else "validated, not promoted"
         )
-        outcome = (
-            "promoted"
-            if (result.passed and promote_)
-            else ("validated" if result.passed else "rejected")
+        colour = "green" if passed else "red"
+        console.print(
+            f"challenger v{res.challenger.version.version}: [{colour}]{shown}[/] — {res.gate.reason}"
         )
-        with ws.store.transaction():
-            ws.store.set_version_status(
-                ws.model_name,
-                ver,
-                "validated" if result.passed else "rejected",
-                at=now,
-                by=by,
-                reason=result.reason,
-            )
-            ws.store.record_retrain(
-                ds=now,
-                model_name=ws.model_name,
-                trigger=reason,
-                challenger_version=ver,
-                champion_version=champion.version.version,
-                challenger_error=result.challenger_error,
-                champion_error=result.champion_error,
-                outcome="promoted" if outcome == "promoted" else "rejected",
-                reason=result.reason,
-            )
-        if outcome == "promoted":
-            promote(
-                ws.registry,
-                ws.store,
-                ws.model_name,
-                ver,
-                by=by,
-                reason=f"{reason}; {result.reason}",
-                at=now,
-            )
-        colour = "green" if result.passed else "red"
-        console.print(f"challenger v{ver}: [{colour}]{outcome}[/] — {result.reason}")
 
 
 @app.command("promote")

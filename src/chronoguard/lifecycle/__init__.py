@@ -2,6 +2,7 @@
 
 from chronoguard.lifecycle.deploy import AliasChange, move_alias, promote, rollback, rollback_target
 from chronoguard.lifecycle.gate import GateResult, rolling_forecasts, validation_gate
+from chronoguard.lifecycle.retrain import RetrainResult, retrain
 from chronoguard.lifecycle.serve import forecast_from, serve_forecasts
 from chronoguard.lifecycle.train import (
     TrainedVersion,
@@ -15,6 +16,7 @@ __all__ = [
     "CONFIG_FILE",
     "AliasChange",
     "GateResult",
+    "RetrainResult",
     "TrainedVersion",
     "Workspace",
     "forecast_from",
@@ -23,6 +25,7 @@ __all__ = [
     "new_forecaster",
     "open_workspace",
     "promote",
+    "retrain",
     "rollback",
     "rollback_target",
     "rolling_forecasts",

@@ -29,10 +29,10 @@ from chronoguard.forecasting.metrics import coverage, mae, rmse, scale_mase, sma
 from chronoguard.lifecycle import (
     Workspace,
     promote,
+    retrain,
     serve_forecasts,
     train_version,
     training_window,
-    validation_gate,
 )
 from chronoguard.monitoring import run_monitoring
 from chronoguard.policy import CheckSummary, RetrainRule
@@ -204,68 +204,23 @@ def _retrain(
     trigger: str,
     freq: str,
 ) -> None:
-    cfg = ws.config
-    model = ws.model_name
     now = timeline[i]
-    v = cfg.gate.validation_window
-    window_start = timeline[i - v + 1]
-    train_end = timeline[i - v]
-    train = training_window(df, train_end, cfg.training.retrain_window)
-    trained = train_version(
-        train,
-        cfg,
-        ws.registry,
+    res = retrain(
+        ws,
+        df,
         freq=freq,
         now=now,
         trigger=trigger,
-        parent_version=state.champion_version,
+        champion=state.champion,
+        champion_version=state.champion_version,
+        by=ACTOR,
     )
-    version = trained.version.version
-    ws.store.set_version_status(model, version, "candidate", at=now, by=ACTOR, reason=trigger)
-    result = validation_gate(
-        trained.forecaster,
-        state.champion,
-        df[df["ds"] <= now],
-        window_start=window_start,
-        horizon=min(cfg.forecast.horizon, v),
-        season_length=cfg.data.season_length,
-        gate=cfg.gate,
-    )
-    outcome = "promoted" if result.passed else "rejected"
-    with ws.store.transaction():
-        ws.store.set_version_status(
-            model,
-            version,
-            "validated" if result.passed else "rejected",
-            at=now,
-            by=ACTOR,
-            reason=result.reason,
-        )
-        ws.store.record_retrain(
-            ds=now,
-            model_name=model,
-            trigger=trigger,
-            challenger_version=version,
-            champion_version=state.champion_version,
-            challenger_error=result.challenger_error,
-            champion_error=result.champion_error,
-            outcome=outcome,
-            reason=result.reason,
-        )
-    if result.passed:
-        promote(
-            ws.registry,
-            ws.store,
-            model,
-            version,
-            by=ACTOR,
-            reason=f"{trigger}; {result.reason}",
-            at=now,
-        )
+    version, result, outcome = res.challenger.version.version, res.gate, res.outcome
+    if outcome == "promoted":
         state.champion, state.champion_version, state.reference = (
-            trained.forecaster,
+            res.challenger.forecaster,
             version,
-            trained.reference,
+            res.challenger.reference,
         )
         state.champion_history.append(
             {"ds": str(now.date()), "version": version, "reason": trigger}
@@ -281,8 +236,8 @@ def _retrain(
             "challenger_error": round(result.challenger_error, 6),
             "champion_error": round(result.champion_error, 6),
             "metric": result.metric,
-            "validation_window": [str(window_start.date()), str(now.date())],
-            "train_window": [str(train["ds"].min().date()), str(train_end.date())],
+            "validation_window": [str(res.window_start.date()), str(now.date())],
+            "train_window": [str(res.train_start.date()), str(res.train_end.date())],
             "reason": result.reason,
         }
     )
