@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from chronoguard.config import MonitoringConfig
+from chronoguard.drift import DriftKind
+from chronoguard.monitoring import performance_checks, quality_checks
+
+SD = 10.0
+
+
+def reference() -> dict:
+    return {
+        "features": ["y"],
+        "series": {
+            "a": {
+                "mase_scale": 8.0,
+                "one_step": {"n": 36, "mean": 0.0, "sd": SD, "mae": SD * np.sqrt(2 / np.pi)},
+                "backtest": {"horizons": [1, 2], "mae": [8.0, 9.0], "mase": [1.0, 1.125]},
+                "drift": {},
+            }
+        },
+    }
+
+
+def served_and_actuals(
+    errors: np.ndarray, start: str = "2020-01-01"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ds = pd.date_range(start, periods=len(errors), freq="MS")
+    yhat = np.full(len(errors), 100.0)
+    served = pd.DataFrame(
+        {
+            "unique_id": "a",
+            "ds": ds,
+            "horizon": 1,
+            "yhat": yhat,
+            "yhat_lo": yhat - 1.96 * SD,
+            "yhat_hi": yhat + 1.96 * SD,
+            "level": 95,
+        }
+    )
+    actuals = pd.DataFrame({"unique_id": "a", "ds": ds, "y": yhat + errors})
+    return served, actuals
+
+
+def by_method(results: list) -> dict:
+    return {r.method: r for r in results}
+
+
+def test_performance_checks_hold_their_level_under_no_change() -> None:
+    rng = np.random.default_rng(0)
+    cfg = MonitoringConfig(alpha=0.05)
+    fired = {"mase_ratio_chi2": 0, "bias_z": 0, "latest_error_z": 0}
+    n = 2000
+    for _ in range(n):
+        served, actuals = served_and_actuals(rng.normal(0, SD, size=6))
+        for r in performance_checks(reference(), served, actuals, monitoring=cfg):
+            if r.method in fired:
+                fired[r.method] += r.drift
+    for method, count in fired.items():
+        assert abs(count / n - 0.05) < 0.015, (method, count / n)
+
+
+def test_a_level_shift_is_seen_by_every_error_check() -> None:
+    errors = np.array([1.0, -2.0, 0.5, -40.0, -35.0, -38.0])
+    served, actuals = served_and_actuals(errors)
+    got = by_method(
+        performance_checks(reference(), served, actuals, monitoring=MonitoringConfig(alpha=0.01))
+    )
+    assert got["latest_error_z"].drift and got["latest_error_z"].kind == DriftKind.CONCEPT
+    assert got["bias_z"].drift and got["bias_z"].statistic < 0
+    assert got["mase_ratio_chi2"].drift and got["mase_ratio_chi2"].kind == DriftKind.PERFORMANCE
+    assert got["mase_ratio_chi2"].statistic > 2  # recent MASE (19.4 / 8) over the reference (~1.0)
+    assert got["interval_coverage"].statistic == 0.5
+
+
+def test_decay_is_one_sided_smaller_errors_never_fire() -> None:
+    served, actuals = served_and_actuals(np.zeros(6))
+    got = by_method(
+        performance_checks(reference(), served, actuals, monitoring=MonitoringConfig(alpha=0.05))
+    )
+    assert not got["mase_ratio_chi2"].drift
+
+
+def test_quality_reports_gaps_and_stale_feeds_as_their_own_kind() -> None:
+    ds = pd.date_range("2020-01-01", periods=6, freq="MS").delete(2)
+    window = pd.DataFrame({"unique_id": "a", "ds": ds, "y": 1.0})
+    got = by_method(
+        quality_checks(window, now=pd.Timestamp("2020-08-01"), freq="MS", features=["y"])
+    )
+    assert got["contract"].drift and "gaps" in got["contract"].details["problems"]
+    assert got["staleness"].drift and got["staleness"].statistic == 2
+    assert {r.kind for r in got.values()} == {DriftKind.QUALITY}
