@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,19 @@ def make_engine(url: URL, *, schema: str | None) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
+def _set_wal(cursor: Any) -> None:
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_engine(url: URL) -> Engine:
     memory = url.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {}
@@ -81,8 +96,10 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not memory:
-            # WAL lets the dashboard read while a monitoring run writes.
-            cursor.execute("PRAGMA journal_mode = WAL")
+            # WAL lets the dashboard read while a monitoring run writes. WAL is stored in
+            # the file, so only the first connection switches; switching needs a lock that
+            # SQLite does not wait for (no busy handler), so concurrent first opens retry.
+            _set_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
