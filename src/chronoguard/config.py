@@ -78,14 +78,17 @@ class MonitoringConfig(_Section):
     decay_horizon: int = Field(
         1, ge=1, description="forecast step whose errors are tracked for decay"
     )
-    drift_budget_checks: int = Field(
-        96, ge=1, description="checks over which the drift false-alarm budget is spent"
+    drift_window: int | None = Field(
+        None, ge=1, description="periods each drift check looks back (default: the preset's)"
     )
-    drift_false_alarm_rate: float = Field(
-        0.05, gt=0, lt=0.5, description="chance of any false drift alarm within the budget's checks"
+    drift_budget_checks: int | None = Field(
+        None, ge=1, description="checks over which the drift false-alarm budget is spent"
     )
-    drift_shift: float = Field(
-        1.5, gt=0, description="level shift (in sds) the sequential drift check is tuned to"
+    drift_false_alarm_rate: float | None = Field(
+        None, gt=0, lt=0.5, description="chance of any false drift alarm within the budget's checks"
+    )
+    drift_shift: float | None = Field(
+        None, gt=0, description="level shift (in sds) the sequential drift check is tuned to"
     )
 
 

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from chronoguard.config import ChronoguardConfig
-from chronoguard.drift.inference import fit_reference_state
+from chronoguard.config import ChronoguardConfig, MonitoringConfig
+from chronoguard.drift.inference import CalibratedDriftTest, fit_reference_state
 from chronoguard.forecasting.metrics import scale_mase
 
 PROFILE_FORMAT = 1
@@ -59,6 +59,34 @@ def one_step_errors(forecaster: _Predicts, data: pd.DataFrame, n_last: int) -> p
     return pd.concat(rows, ignore_index=True)
 
 
+def drift_settings(freq: str, season_length: int, monitoring: MonitoringConfig) -> dict[str, Any]:
+    """The drift engine's settings: its preset for the data's frequency, then the config's.
+
+    Monthly, daily and yearly data get the engine's calibrated presets (check window,
+    false-alarm budget, design shift); other frequencies its defaults with the config's
+    season length. Any ``monitoring.drift_*`` value set in the config wins.
+    """
+    offset = pd.tseries.frequencies.to_offset(freq)
+    name = offset.name.split("-")[0]
+    if name in ("MS", "ME", "M"):
+        base = CalibratedDriftTest.monthly()
+    elif name == "D":
+        base = CalibratedDriftTest.daily()
+    elif name in ("YS", "YE", "Y", "AS", "A"):
+        base = CalibratedDriftTest.annual()
+    else:
+        base = CalibratedDriftTest(season_length=season_length if season_length > 1 else None)
+    settings = base.get_params()
+    overrides = {
+        "window": monitoring.drift_window,
+        "horizon": monitoring.drift_budget_checks,
+        "false_alarm_rate": monitoring.drift_false_alarm_rate,
+        "shift": monitoring.drift_shift,
+    }
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return settings
+
+
 def build_reference(
     forecaster: _Predicts,
     data: pd.DataFrame,
@@ -76,6 +104,7 @@ def build_reference(
       exogenous feature (seasonal profile, pre-whitening filter, sorted innovations).
     """
     m = cfg.data.season_length
+    drift = drift_settings(freq, m, cfg.monitoring)
     n_last = max(12, min(3 * m, 48))
     steps = one_step_errors(
         forecaster, data, n_last=min(n_last, int(data.groupby("unique_id").size().min()) - 2 * m)
@@ -111,13 +140,7 @@ def build_reference(
             },
             "drift": {
                 f: fit_reference_state(
-                    g[f].to_numpy(float),
-                    ds=pd.DatetimeIndex(g["ds"]),
-                    freq=freq,
-                    season_length=m if m > 1 else None,
-                    horizon=cfg.monitoring.drift_budget_checks,
-                    false_alarm_rate=cfg.monitoring.drift_false_alarm_rate,
-                    shift=cfg.monitoring.drift_shift,
+                    g[f].to_numpy(float), ds=pd.DatetimeIndex(g["ds"]), freq=freq, **drift
                 ).to_dict()
                 for f in features
             },

@@ -282,10 +282,13 @@ def data_drift_checks(
         for feature, state in prof["drift"].items():
             if feature not in g.columns:
                 continue
+            # The check's threshold was calibrated for a window of this many periods.
+            window = (state.get("calibration") or {}).get("window")
+            recent = g.tail(int(window)) if window else g
             results += drift_check(
                 state,
-                g[feature].to_numpy(float),
-                ds=pd.DatetimeIndex(g["ds"]),
+                recent[feature].to_numpy(float),
+                ds=pd.DatetimeIndex(recent["ds"]),
                 mode="sequential",
                 feature=feature,
                 unique_id=str(uid),
