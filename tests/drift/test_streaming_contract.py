@@ -86,11 +86,17 @@ def test_pickle_round_trip_preserves_state(detector: StreamingDetector) -> None:
         detector.update(v)
     copy = pickle.loads(pickle.dumps(detector))
     rest = stream(300, shift_at=100, seed=2)
-    assert [detector.update(v).drift_detected for v in rest] == [copy.update(v).drift_detected for v in rest]
+    assert [detector.update(v).drift_detected for v in rest] == [
+        copy.update(v).drift_detected for v in rest
+    ]
 
 
 def test_detects_a_large_mean_shift(detector: StreamingDetector) -> None:
-    hits = [i for i, v in enumerate(stream(700, shift_at=400, seed=3)) if detector.update(v).drift_detected]
+    hits = [
+        i
+        for i, v in enumerate(stream(700, shift_at=400, seed=3))
+        if detector.update(v).drift_detected
+    ]
     assert hits, f"{type(detector).__name__} missed a 5 sd shift"
     assert 400 <= hits[0] < 500
 
@@ -106,3 +112,13 @@ def test_reset_forgets_what_was_learnt(detector: StreamingDetector) -> None:
 def test_missing_values_are_refused_clearly(detector: StreamingDetector) -> None:
     with pytest.raises(DriftInputError, match="missing value"):
         detector.update(float("nan"))
+
+
+@pytest.mark.parametrize("cls", DETECTORS, ids=lambda c: c.__name__)
+def test_docstring_example_runs(cls: type[StreamingDetector]) -> None:
+    import doctest
+    import importlib
+
+    module = importlib.import_module(cls.__module__)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -92,3 +92,20 @@ def test_quality_reports_gaps_and_stale_feeds_as_their_own_kind() -> None:
     assert got["contract"].drift and "gaps" in got["contract"].details["problems"]
     assert got["staleness"].drift and got["staleness"].statistic == 2
     assert {r.kind for r in got.values()} == {DriftKind.QUALITY}
+
+
+def test_a_constant_feature_is_left_to_quality_checks_not_profiled() -> None:
+    from chronoguard.forecasting import backtest, make_forecaster
+    from chronoguard.monitoring import build_reference
+    from tests.helpers import seatbelts, small_config
+
+    df = seatbelts("1976-12-01").assign(flat=1.0)
+    cfg = small_config(data={"exog": ["flat"]}, model={"name": "SARIMAX"})
+    model = make_forecaster("SARIMAX", season_length=12, freq="MS", exog=["flat"]).fit(df)
+    bt = backtest(
+        make_forecaster("SARIMAX", season_length=12, freq="MS", exog=["flat"]), df, h=6, n_windows=1
+    )
+    ref = build_reference(model, df, bt, cfg, freq="MS")
+    series = ref["series"]["uk_drivers_ksi"]
+    assert set(series["drift"]) == {"y"}
+    assert "flat" in series["drift_skipped"]

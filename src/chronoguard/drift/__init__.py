@@ -49,3 +49,46 @@ __all__ += [
     "psi_test",
     "wasserstein_test",
 ]
+
+# --- dependence-aware inference, streaming detectors, alert control ---
+# (inference.py, reference_state.py, seasonal.py, streaming/, alerting.py)
+from chronoguard.drift.alerting import (  # noqa: E402
+    DAILY_CHECK_RULE,
+    DailyCheckRule,
+    PersistenceRule,
+    benjamini_hochberg,
+    fdr_adjust,
+    persistent_alarms,
+    severity_from_margin,
+    severity_from_pvalue,
+)
+from chronoguard.drift.inference import (  # noqa: E402
+    CalibratedDriftTest,
+    drift_check,
+    fit_reference_state,
+)
+from chronoguard.drift.reference_state import MonitoringCalibration, ReferenceState  # noqa: E402
+from chronoguard.drift.seasonal import SeasonalDesign  # noqa: E402
+from chronoguard.drift.streaming import ADWIN, CUSUM, KSWIN, PageHinkley, StreamingDetector  # noqa: E402
+
+__all__ += [
+    "ADWIN",
+    "CUSUM",
+    "DAILY_CHECK_RULE",
+    "KSWIN",
+    "CalibratedDriftTest",
+    "DailyCheckRule",
+    "MonitoringCalibration",
+    "PageHinkley",
+    "PersistenceRule",
+    "ReferenceState",
+    "SeasonalDesign",
+    "StreamingDetector",
+    "benjamini_hochberg",
+    "drift_check",
+    "fdr_adjust",
+    "fit_reference_state",
+    "persistent_alarms",
+    "severity_from_margin",
+    "severity_from_pvalue",
+]

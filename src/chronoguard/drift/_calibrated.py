@@ -6,20 +6,15 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from chronoguard.drift import _engine
 from chronoguard.drift._inputs import as_values, place_current, reference_values, transform_values
-from chronoguard.drift._sequential import TAIL_PROBS
+from chronoguard.drift._settings import PARAMS, check_settings, grid_ds, tail_pvalue
 from chronoguard.drift.alerting import severity_from_pvalue
 from chronoguard.drift.reference_state import MonitoringCalibration, ReferenceState
 from chronoguard.drift.seasonal import SeasonalDesign, as_periods, default_seasons
 from chronoguard.drift.types import DriftInputError, DriftKind, DriftResult
 from chronoguard.errors import NotFittedError
-
-ALTERNATIVES = ("two-sided", "greater", "less")
-METHODS = ("auto", "prewhiten", "ess", "bootstrap")
-TRANSFORMS = ("auto", "log", "none")
 
 
 class CalibratedDriftTest:
@@ -45,13 +40,13 @@ class CalibratedDriftTest:
         Level of the window check.
     alternative
         ``"two-sided"``, ``"greater"`` (only increases matter, e.g. errors) or ``"less"``.
-        One-sided checks also watch the spread going up, and skip the shape and pattern
-        tests, which have no direction.
+        One-sided checks watch the level in that direction (and, in the window check, the
+        spread going up); they skip the shape and pattern tests, which have no direction.
     method
         Window check: ``"auto"``/``"prewhiten"`` (default), ``"ess"``, ``"bootstrap"``.
     shift
         Level shift the sequential check is tuned to, in marginal sds of the deseasonalised
-        series (smaller shifts are still found, later). ``"auto"``: between 1 and 1.5 sds,
+        series (smaller shifts are still found, later). ``"auto"``: between 1 and 2 sds,
         see :func:`chronoguard.drift._engine.design_shift`.
     horizon
         Number of sequential checks the false-alarm budget covers (90 daily checks).
@@ -66,7 +61,8 @@ class CalibratedDriftTest:
         CUSUM); a number ``W`` makes each check look at the last ``W`` periods only, as a
         check "on the last 12 months" does. The threshold is calibrated for that scheme.
     scale_ratio
-        Innovation sd ratio the scale CUSUM is tuned to (``None``: level only).
+        Innovation sd ratio the scale CUSUM is tuned to (``None``: level only); two-sided
+        sequential checks only.
     n_boot, n_sim, n_sim_window
         Bootstrap references for the bias correction, simulated paths for the sequential
         threshold and for the window null.
@@ -145,18 +141,33 @@ class CalibratedDriftTest:
         found within a quarter, not a small drift found after a year.
         """
         return cls(
-            **{"season_length": 12, "horizon": 96, "window": 12, "false_alarm_rate": 0.10, "shift": 2.0, **overrides}
+            **{
+                "season_length": 12,
+                "horizon": 96,
+                "window": 12,
+                "false_alarm_rate": 0.10,
+                "shift": 2.0,
+                **overrides,
+            }
         )
 
     @classmethod
     def annual(cls, **overrides: Any) -> CalibratedDriftTest:
         """Yearly data (no season), a budget of 10 % over 20 yearly checks, 2 sd design shift."""
-        return cls(**{"season_length": None, "horizon": 20, "false_alarm_rate": 0.10, "shift": 2.0, **overrides})
+        return cls(
+            **{
+                "season_length": None,
+                "horizon": 20,
+                "false_alarm_rate": 0.10,
+                "shift": 2.0,
+                **overrides,
+            }
+        )
 
     # ------------------------------------------------------------------ parameters
     def get_params(self) -> dict[str, Any]:
         """Constructor arguments, unchanged."""
-        return {k: getattr(self, k) for k in _PARAMS}
+        return {k: getattr(self, k) for k in PARAMS}
 
     def __repr__(self) -> str:
         defaults = CalibratedDriftTest().get_params()
@@ -180,36 +191,7 @@ class CalibratedDriftTest:
         }
 
     def _check_params(self) -> None:
-        problems = []
-        if self.alternative not in ALTERNATIVES:
-            problems.append(f"alternative={self.alternative!r} (use one of {ALTERNATIVES})")
-        if self.method not in METHODS:
-            problems.append(f"method={self.method!r} (use one of {METHODS})")
-        if self.transform not in TRANSFORMS:
-            problems.append(f"transform={self.transform!r} (use one of {TRANSFORMS})")
-        for name in ("alpha", "false_alarm_rate"):
-            v = getattr(self, name)
-            if not (isinstance(v, int | float) and 0 < v < 1):
-                problems.append(f"{name}={v!r} (a probability in (0, 1))")
-        if not (self.shift == "auto" or (isinstance(self.shift, int | float) and self.shift > 0)):
-            problems.append(f"shift={self.shift!r} ('auto' or a positive number of standard deviations)")
-        if not (isinstance(self.horizon, int) and self.horizon >= 1):
-            problems.append(f"horizon={self.horizon!r} (a positive number of checks)")
-        p = self.persistence
-        if not (isinstance(p, tuple | list) and len(p) == 2 and 1 <= int(p[0]) <= int(p[1])):
-            problems.append(f"persistence={p!r} (a pair (k, n) with 1 <= k <= n)")
-        if self.scale_ratio is not None and not (isinstance(self.scale_ratio, int | float) and self.scale_ratio > 1):
-            problems.append(f"scale_ratio={self.scale_ratio!r} (a sd ratio > 1, or None)")
-        if self.window is not None and not (isinstance(self.window, int) and self.window >= 1):
-            problems.append(f"window={self.window!r} (a positive number of periods, or None)")
-        if self.max_order is not None and not (isinstance(self.max_order, int) and self.max_order >= 0):
-            problems.append(f"max_order={self.max_order!r} (a non-negative integer or None)")
-        for name in ("n_boot", "n_sim", "n_sim_window"):
-            v = getattr(self, name)
-            if not (isinstance(v, int) and v >= (0 if name == "n_boot" else 100)):
-                problems.append(f"{name}={v!r} (an integer, >= 100 for simulations)")
-        if problems:
-            raise DriftInputError("invalid CalibratedDriftTest settings: " + "; ".join(problems))
+        check_settings(self.get_params())
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -223,8 +205,16 @@ class CalibratedDriftTest:
     ) -> CalibratedDriftTest:
         """Learn the reference and calibrate the sequential threshold; returns ``self``."""
         self._check_params()
-        values, freq, origin = reference_values(reference, ds, freq, feature=feature, unique_id=unique_id)
+        values, freq, origin = reference_values(
+            reference, ds, freq, feature=feature, unique_id=unique_id
+        )
         n = values.size
+        if n and float(np.ptp(values)) == 0.0:
+            raise DriftInputError(
+                f"the reference of {feature!r} is constant ({values[0]:g}): there is no variation "
+                "to calibrate a drift test on; watch it with a data-quality rule instead "
+                "(any other value is a change)"
+            )
         transform = self.transform
         if transform == "auto":
             transform = "log" if np.all(values > 0) else "none"
@@ -238,7 +228,9 @@ class CalibratedDriftTest:
             values = np.log(values)
         if isinstance(self.season_length, str):
             if self.season_length != "auto":
-                raise DriftInputError(f"season_length={self.season_length!r}: use 'auto', None or a number")
+                raise DriftInputError(
+                    f"season_length={self.season_length!r}: use 'auto', None or a number"
+                )
             periods = default_seasons(freq, n)
         else:
             periods = as_periods(self.season_length)
@@ -252,7 +244,21 @@ class CalibratedDriftTest:
                 "fewer seasons or a smaller max_order)"
             )
         rng = np.random.default_rng(self.random_state)
-        fitted = _engine.fit(values[None], design, max_order=max_order, n_boot=self.n_boot, rng=rng)
+        try:
+            with np.errstate(all="ignore"):
+                fitted = _engine.fit(
+                    values[None], design, max_order=max_order, n_boot=self.n_boot, rng=rng
+                )
+        except np.linalg.LinAlgError:
+            fitted = None
+        if fitted is None or not float(fitted.sigma[0]) > 1e-9 * (
+            1.0 + float(np.abs(values).max())
+        ):
+            raise DriftInputError(
+                f"the reference of {feature!r} is explained exactly by its mean and seasonal "
+                "profile (no noise left): a drift test has nothing to calibrate on; use fewer "
+                "seasons or a data-quality rule"
+            )
         resid = _engine.deseasonalise(fitted, values[None], np.arange(n, dtype=np.float64))[0]
         state = ReferenceState.from_fitted(
             fitted,
@@ -270,7 +276,10 @@ class CalibratedDriftTest:
         settings = self.monitoring_settings()
         h, tail = _engine.calibrate(fitted, n_sim=self.n_sim, rng=rng, **settings)
         return MonitoringCalibration(
-            threshold=float(h[0]), tail=tuple(float(v) for v in tail[0]), n_sim=self.n_sim, **settings
+            threshold=float(h[0]),
+            tail=tuple(float(v) for v in tail[0]),
+            n_sim=self.n_sim,
+            **settings,
         )
 
     @classmethod
@@ -320,9 +329,13 @@ class CalibratedDriftTest:
     # ------------------------------------------------------------------ checks
     def _prepare(
         self, current: Any, ds: Any, start: int | None, feature: str, unique_id: str | None
-    ) -> tuple[ReferenceState, _engine.Fitted, np.ndarray, np.ndarray, np.ndarray, bool, list[str], Any]:
+    ) -> tuple[
+        ReferenceState, _engine.Fitted, np.ndarray, np.ndarray, np.ndarray, bool, list[str], Any
+    ]:
         state = self._state()
-        values, idx = as_values(current, ds, what="current window", feature=feature, unique_id=unique_id)
+        values, idx = as_values(
+            current, ds, what="current window", feature=feature, unique_id=unique_id
+        )
         grid_vals, pos, contiguous, notes = place_current(
             values, idx, n_ref=state.n, freq=state.freq, origin=state.origin, start=start
         )
@@ -354,25 +367,46 @@ class CalibratedDriftTest:
         holds the p-value of each component test.
         """
         self._check_params()
-        state, f, u, z, pos, contiguous, notes, _ = self._prepare(current, ds, start, feature, unique_id)
+        state, f, u, z, pos, contiguous, notes, _ = self._prepare(
+            current, ds, start, feature, unique_id
+        )
         rng = np.random.default_rng(self.random_state if random_state is None else random_state)
         method = "prewhiten" if self.method == "auto" else self.method
-        details: dict[str, Any] = {"transform": state.transform, "ar_order": len(state.phi), "notes": notes}
+        details: dict[str, Any] = {
+            "transform": state.transform,
+            "ar_order": len(state.phi),
+            "notes": notes,
+        }
         if method == "prewhiten":
             pv = _engine.window_test(
-                f, z[None], pos, contiguous=contiguous, alternative=self.alternative, n_sim=self.n_sim_window, rng=rng
+                f,
+                z[None],
+                pos,
+                contiguous=contiguous,
+                alternative=self.alternative,
+                n_sim=self.n_sim_window,
+                rng=rng,
             )
             comb, names = _engine.combine(pv)
             p = float(comb[0])
             comps = {k: float(pv[k][0]) for k in names}
-            details.update(components=comps, level_z=float(pv["level_z"][0]), scale_ratio=float(pv["scale_ratio"][0]))
+            details["weights"] = _engine.component_weights(names)
+            details.update(
+                components=comps,
+                level_z=float(pv["level_z"][0]),
+                scale_ratio=float(pv["scale_ratio"][0]),
+            )
             name = "prewhitened"
         else:
             u_ref = np.asarray(state.deseasonalised)
             frac = _engine.effective_fraction(np.asarray(state.phi), state.sigma, state.sd_u)
             if method == "ess":
                 r = _engine.ess_test(u_ref, u, frac, self.alternative)
-                comps = {"mean": r["mean"], "ks": r["ks"]} if self.alternative == "two-sided" else {"mean": r["mean"]}
+                comps = (
+                    {"mean": r["mean"], "ks": r["ks"]}
+                    if self.alternative == "two-sided"
+                    else {"mean": r["mean"]}
+                )
                 name = "ess"
             else:
                 block = float(np.clip(2.0 / frac, 1.0, max(1.0, u_ref.size / 4)))
@@ -381,8 +415,12 @@ class CalibratedDriftTest:
                 name = "block_bootstrap_ks"
             p = min(1.0, len(comps) * min(comps.values()))
             details.update(components=comps, **{k: v for k, v in r.items() if k not in comps})
-        stat = min(details["components"].values())
-        details["statistic_is"] = "smallest component p-value (Bonferroni-combined into p_value)"
+        weights = details.get("weights") or {k: 1.0 / len(comps) for k in comps}
+        details.setdefault("weights", weights)
+        stat = min(v / weights[k] for k, v in details["components"].items())
+        details["statistic_is"] = (
+            "smallest component p-value divided by its weight (weighted Bonferroni; p_value caps it at 1)"
+        )
         return [
             DriftResult(
                 method=name,
@@ -403,7 +441,9 @@ class CalibratedDriftTest:
         cal = state.calibration
         if cal is not None and cal.settings() == self.monitoring_settings():
             return cal
-        cached: tuple[dict[str, Any], MonitoringCalibration] | None = getattr(self, "_recalibrated", None)
+        cached: tuple[dict[str, Any], MonitoringCalibration] | None = getattr(
+            self, "_recalibrated", None
+        )
         if cached is not None and cached[0] == self.monitoring_settings():
             return cached[1]
         new = self._calibrate(state.fitted(), np.random.default_rng(self.random_state))
@@ -428,7 +468,9 @@ class CalibratedDriftTest:
         the threshold in ``current`` (None if never).
         """
         self._check_params()
-        state, f, _u, z, pos, _contiguous, notes, idx = self._prepare(current, ds, start, feature, unique_id)
+        state, f, _u, z, pos, _contiguous, notes, idx = self._prepare(
+            current, ds, start, feature, unique_id
+        )
         cal = self._calibration(state)
         path = _engine.monitor(
             f,
@@ -441,15 +483,20 @@ class CalibratedDriftTest:
         )[0]
         stat = float(path[-1])
         h = cal.threshold
-        p = _tail_pvalue(stat, cal)
+        p = tail_pvalue(stat, cal)
         crossed = np.flatnonzero(path > h)
         first = int(crossed[0]) if crossed.size else None
         if z.size > cal.horizon:
-            notes = [*notes, f"{z.size} checks exceed the calibrated horizon of {cal.horizon}: the false-alarm budget is spent; refit or reset"]
+            notes = [
+                *notes,
+                f"{z.size} checks exceed the calibrated horizon of {cal.horizon}: the false-alarm budget is spent; refit or reset",
+            ]
         details: dict[str, Any] = {
             "cusum_threshold": h,
             "first_alarm_index": first,
-            "first_alarm_ds": None if first is None or idx is None else str(_grid_ds(state, pos[first])),
+            "first_alarm_ds": None
+            if first is None or idx is None
+            else str(grid_ds(state, pos[first])),
             "max_statistic": float(np.max(path)),
             "checks": int(z.size),
             "horizon": cal.horizon,
@@ -470,49 +517,3 @@ class CalibratedDriftTest:
             severity=severity_from_pvalue(p, cal.false_alarm_rate),
             details=details,
         )
-
-
-_PARAMS = (
-    "season_length",
-    "transform",
-    "max_order",
-    "fourier_terms",
-    "alpha",
-    "alternative",
-    "method",
-    "shift",
-    "horizon",
-    "false_alarm_rate",
-    "persistence",
-    "window",
-    "scale_ratio",
-    "n_boot",
-    "n_sim",
-    "n_sim_window",
-    "random_state",
-)
-
-
-def _tail_pvalue(stat: float, cal: MonitoringCalibration) -> float:
-    """p-value from the stored null tail, exact at the threshold (p < budget iff stat > h)."""
-    probs = np.append(TAIL_PROBS, cal.false_alarm_rate)
-    quants = np.append(np.asarray(cal.tail), cal.threshold)
-    order = np.argsort(quants, kind="stable")
-    q = np.maximum.accumulate(quants[order])
-    logp = np.minimum.accumulate(np.log(probs[order]))
-    if stat <= q[0]:
-        return 1.0
-    p = float(np.exp(np.interp(stat, q, logp)))
-    # Keep the decision and the p-value consistent at the threshold.
-    if stat > cal.threshold:
-        p = min(p, np.nextafter(cal.false_alarm_rate, 0.0))
-    else:
-        p = max(p, cal.false_alarm_rate)
-    return p
-
-
-def _grid_ds(state: ReferenceState, position: float) -> Any:
-    """Timestamp of a grid position (the reference's origin plus that many periods)."""
-    if state.origin is None or state.freq is None:
-        return None
-    return pd.Timestamp(state.origin) + int(position) * pd.tseries.frequencies.to_offset(state.freq)

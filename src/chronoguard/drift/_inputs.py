@@ -27,7 +27,9 @@ def as_values(
         frame = x
         if unique_id is not None:
             if "unique_id" not in frame.columns:
-                raise DriftInputError(f"the {what} frame has no 'unique_id' column to select {unique_id!r}")
+                raise DriftInputError(
+                    f"the {what} frame has no 'unique_id' column to select {unique_id!r}"
+                )
             frame = frame[frame["unique_id"].astype(str) == str(unique_id)]
         elif "unique_id" in frame.columns and frame["unique_id"].nunique() > 1:
             raise DriftInputError(
@@ -49,7 +51,9 @@ def as_values(
     try:
         values = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise DriftInputError(f"the {what} must be numeric; could not convert it to floats ({exc})") from exc
+        raise DriftInputError(
+            f"the {what} must be numeric; could not convert it to floats ({exc})"
+        ) from exc
     if values.ndim != 1:
         raise DriftInputError(f"the {what} must be one series (1-D); got shape {values.shape}")
     if values.size == 0:
@@ -116,7 +120,9 @@ def place_current(
         if start is not None:
             raise DriftInputError("pass either ds= or start=, not both")
         if not idx.is_monotonic_increasing or idx.has_duplicates:
-            raise DriftInputError("the current timestamps are unsorted or duplicated; sort them and drop duplicates")
+            raise DriftInputError(
+                "the current timestamps are unsorted or duplicated; sort them and drop duplicates"
+            )
         pos = positions_since(idx, pd.Timestamp(origin), freq)
     else:
         if idx is not None:
@@ -148,4 +154,8 @@ def transform_values(values: FloatArray, transform: str, floor: float | None) ->
     if transform == "none":
         return values
     with np.errstate(invalid="ignore"):
-        return np.log(np.where(np.isnan(values), np.nan, np.maximum(values, floor if floor is not None else 1e-300)))
+        return np.log(
+            np.where(
+                np.isnan(values), np.nan, np.maximum(values, floor if floor is not None else 1e-300)
+            )
+        )

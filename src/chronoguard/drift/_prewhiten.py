@@ -112,7 +112,9 @@ def select_ar(
     return phi[:, :pmax], best, cov
 
 
-def ar_fixed_order(u: FloatArray, order: IntArray, pmax: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+def ar_fixed_order(
+    u: FloatArray, order: IntArray, pmax: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Least-squares AR coefficients of each row of ``u`` at its own ``order`` (<= ``pmax``).
 
     Returns ``phi`` ``(S, pmax)`` (zero beyond each order), their covariance and the residual
@@ -166,7 +168,7 @@ class SharedDesign:
         k = self.x.shape[1]
         gram = gram + 1e-10 * np.eye(k)
         beta = np.linalg.solve(gram, np.asarray(rhs)[..., None])[..., 0]
-        return beta, gram
+        return np.asarray(beta, dtype=np.float64), np.asarray(gram, dtype=np.float64)
 
 
 def _stationary(phi: FloatArray) -> npt.NDArray[np.bool_]:
@@ -225,9 +227,9 @@ def fit_regression_ar(
     An under-estimated ``phi`` leaves a slowly wandering component in the innovations
     that a CUSUM accumulates into false alarms.
     """
-    s, n = y.shape
+    s = y.shape[0]
     k = x.shape[1]
-    beta = np.linalg.lstsq(x, y.T, rcond=None)[0].T  # (S, k)
+    beta = np.asarray(np.linalg.lstsq(x, y.T, rcond=None)[0].T, dtype=np.float64)  # (S, k)
     resid = y - beta @ x.T
     order = np.zeros(s, dtype=np.int64)
     phi = np.zeros((s, 0))
@@ -243,7 +245,9 @@ def fit_regression_ar(
         beta, gram = design.gls(y, phi)
         resid = y - beta @ x.T
     if n_boot > 0 and pmax > 0:
-        phi, cov_phi = _bias_correct(phi, order, beta, x, resid, design, n_boot, rng or np.random.default_rng(0))
+        phi, cov_phi = _bias_correct(
+            phi, order, beta, x, resid, design, n_boot, rng or np.random.default_rng(0)
+        )
         beta, gram = design.gls(y, phi)
         resid = y - beta @ x.T
     innov = whiten(resid, phi)
@@ -264,12 +268,39 @@ def _bias_correct(
     design: SharedDesign,
     n_boot: int,
     rng: np.random.Generator,
+    rounds: int = 2,
+) -> tuple[FloatArray, FloatArray]:
+    """Bootstrap bias correction of ``phi`` (see :func:`fit_regression_ar`).
+
+    The bias is larger for more persistent series, so a bias measured at the (too low)
+    estimate under-corrects; a second round measures it again at the corrected value and
+    corrects the original estimate with that (an iterated bootstrap correction). The
+    returned covariance is the spread of the refits in the last round.
+    """
+    sigma = np.sqrt(np.nanmean(whiten(resid, phi) ** 2, axis=1))
+    corrected = phi
+    second = np.zeros((phi.shape[0], phi.shape[1], phi.shape[1]))
+    for _ in range(max(1, rounds)):
+        means, second = _refit_moments(corrected, sigma, order, beta, x, design, n_boot, rng)
+        bias = means - corrected
+        corrected = _stationary_shrink(phi, bias)
+    return corrected, second
+
+
+def _refit_moments(
+    phi: FloatArray,
+    sigma: FloatArray,
+    order: IntArray,
+    beta: FloatArray,
+    x: FloatArray,
+    design: SharedDesign,
+    n_boot: int,
+    rng: np.random.Generator,
     chunk_series: int = 4000,
 ) -> tuple[FloatArray, FloatArray]:
-    """Bootstrap bias correction of ``phi`` (see :func:`fit_regression_ar`)."""
-    s, n = resid.shape
-    pmax = phi.shape[1]
-    sigma = np.sqrt(np.nanmean(whiten(resid, phi) ** 2, axis=1))
+    """Mean and covariance of the AR estimates refitted on references simulated from ``phi``."""
+    s, pmax = phi.shape
+    n = x.shape[0]
     means = np.zeros_like(phi)
     second = np.zeros((s, pmax, pmax))
     per = max(1, chunk_series // max(n_boot, 1))
@@ -279,17 +310,20 @@ def _bias_correct(
         ys = (u + (beta[lo:hi] @ x.T)[None]).reshape(-1, n)
         rep_order = np.tile(order[lo:hi], n_boot)
         b0 = np.linalg.lstsq(x, ys.T, rcond=None)[0].T
-        r = ys - b0 @ x.T
-        ph, _, _ = ar_fixed_order(r, rep_order, pmax)
+        ph, _, _ = ar_fixed_order(ys - b0 @ x.T, rep_order, pmax)
         b1, _ = design.gls(ys, ph)
         ph, _, _ = ar_fixed_order(ys - b1 @ x.T, rep_order, pmax)
         ph = ph.reshape(n_boot, hi - lo, pmax)
         means[lo:hi] = ph.mean(axis=0)
         dev = ph - means[lo:hi][None]
         second[lo:hi] = np.einsum("rsj,rsk->sjk", dev, dev) / max(n_boot - 1, 1)
-    bias = means - phi
+    return means, second
+
+
+def _stationary_shrink(phi: FloatArray, bias: FloatArray) -> FloatArray:
+    """``phi - bias``, the correction shrunk until the filter is stationary (Kilian 1998)."""
+    s = phi.shape[0]
     corrected = phi - bias
-    # Kilian's stationarity adjustment: shrink the correction until the filter is stationary.
     scale = np.ones(s)
     for _ in range(20):
         bad = ~_stationary(corrected)
@@ -297,8 +331,7 @@ def _bias_correct(
             break
         scale = np.where(bad, scale * 0.8, scale)
         corrected = phi - bias * scale[:, None]
-    corrected = np.where(_stationary(corrected)[:, None], corrected, phi)
-    return corrected, second
+    return np.asarray(np.where(_stationary(corrected)[:, None], corrected, phi), dtype=np.float64)
 
 
 def step_weights(phi: FloatArray) -> FloatArray:
@@ -315,4 +348,3 @@ def step_weights(phi: FloatArray) -> FloatArray:
     if pmax:
         w[:, 1:] = 1.0 - np.cumsum(phi, axis=1)
     return w
-

@@ -122,7 +122,9 @@ class DailyCheckRule:
 DAILY_CHECK_RULE = DailyCheckRule()
 
 
-def benjamini_hochberg(p_values: npt.ArrayLike, alpha: float = 0.05) -> tuple[FloatArray, BoolArray]:
+def benjamini_hochberg(
+    p_values: npt.ArrayLike, alpha: float = 0.05
+) -> tuple[FloatArray, BoolArray]:
     """Benjamini–Hochberg adjusted p-values (q-values) and decisions at FDR ``alpha``.
 
     Equals ``scipy.stats.false_discovery_control(p, method="bh")``. NaN p-values (tests
@@ -132,7 +134,7 @@ def benjamini_hochberg(p_values: npt.ArrayLike, alpha: float = 0.05) -> tuple[Fl
     --------
     >>> q, reject = benjamini_hochberg([0.001, 0.02, 0.03, 0.5], alpha=0.05)
     >>> [round(float(v), 3) for v in q], reject.tolist()
-    [[0.004, 0.04, 0.04, 0.5], [True, True, True, False]]
+    ([0.004, 0.04, 0.04, 0.5], [True, True, True, False])
     """
     if not 0 < alpha < 1:
         raise DriftInputError(f"alpha={alpha!r}: the false-discovery rate must be in (0, 1)")
@@ -162,7 +164,9 @@ def fdr_adjust(results: list[DriftResult], alpha: float = 0.05) -> list[DriftRes
     Only results decided on a p-value (``threshold_on == "p_value"``) take part; each gets
     ``details["q_value"]`` and ``drift = q <= alpha``. Others are returned unchanged.
     """
-    idx = [i for i, r in enumerate(results) if r.threshold_on == "p_value" and r.p_value is not None]
+    idx = [
+        i for i, r in enumerate(results) if r.threshold_on == "p_value" and r.p_value is not None
+    ]
     if not idx:
         return list(results)
     q, reject = benjamini_hochberg([float(results[i].p_value or 1.0) for i in idx], alpha)
@@ -194,7 +198,9 @@ def severity_from_pvalue(p_value: float | None, alpha: float) -> Severity:
     return Severity.INFO
 
 
-def severity_from_margin(statistic: float, threshold: float, *, critical_ratio: float = 2.0) -> Severity:
+def severity_from_margin(
+    statistic: float, threshold: float, *, critical_ratio: float = 2.0
+) -> Severity:
     """For statistics without p-values (PSI, CUSUM): ``CRITICAL`` beyond ``critical_ratio``
     times the threshold, ``WARNING`` beyond it, else ``INFO``."""
     if not np.isfinite(statistic) or statistic <= threshold:

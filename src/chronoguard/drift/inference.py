@@ -37,7 +37,7 @@ Two ways to ask:
 
 * a **window** check (:meth:`CalibratedDriftTest.test`): is this window different from
   the reference? Level, scale, seasonal-pattern and shape tests on the innovations,
-  Bonferroni-combined into one p-value at level ``alpha``;
+  combined into one p-value (weighted Bonferroni) at level ``alpha``;
 * a **sequential** check (:meth:`CalibratedDriftTest.monitor`): run at every period on the
   data since the reference; a likelihood-ratio CUSUM on the innovations whose threshold is
   simulated so that a series without change raises at least one false alarm within
@@ -159,5 +159,6 @@ def drift_check(
         if alpha is not None:
             test.false_alarm_rate = alpha
         return [test.monitor(current, **kw)]
-    raise DriftInputError(f"mode={mode!r}: use 'sequential' (scheduled checks) or 'window' (one comparison)")
-
+    raise DriftInputError(
+        f"mode={mode!r}: use 'sequential' (scheduled checks) or 'window' (one comparison)"
+    )

@@ -133,7 +133,9 @@ class ReferenceState:
             sd_u=float(f.sd_u[0]),
             tail=tuple(float(v) for v in f.tail[0]),
             innovations=tuple(float(v) for v in innov),
-            deseasonalised=tuple(float(v) for v in np.asarray(resid, dtype=np.float64)[-MAX_STORED:]),
+            deseasonalised=tuple(
+                float(v) for v in np.asarray(resid, dtype=np.float64)[-MAX_STORED:]
+            ),
             notes=tuple(notes),
         )
 
@@ -225,4 +227,6 @@ class ReferenceState:
                 ),
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise DriftInputError(f"reference state is incomplete or corrupt ({exc!r}); refit it") from exc
+            raise DriftInputError(
+                f"reference state is incomplete or corrupt ({exc!r}); refit it"
+            ) from exc

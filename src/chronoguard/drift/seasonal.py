@@ -39,7 +39,9 @@ DUMMY_MAX_PERIOD = 60
 DEFAULT_FOURIER_TERMS = 3
 
 
-def as_periods(season_length: float | int | tuple[float, ...] | list[float] | None) -> tuple[float, ...]:
+def as_periods(
+    season_length: float | int | tuple[float, ...] | list[float] | None,
+) -> tuple[float, ...]:
     """Normalise ``season_length`` (``None``, one period or several) to a tuple of floats."""
     if season_length is None:
         return ()
@@ -146,7 +148,9 @@ class SeasonalDesign:
     @property
     def n_columns(self) -> int:
         """Number of regressors, the intercept included."""
-        return 1 + sum(t if k == "dummy" else 2 * t for k, t in zip(self.kinds, self.terms, strict=True))
+        return 1 + sum(
+            t if k == "dummy" else 2 * t for k, t in zip(self.kinds, self.terms, strict=True)
+        )
 
     def matrix(self, positions: npt.ArrayLike) -> FloatArray:
         """Regressors ``(len(positions), n_columns)`` at integer time ``positions``."""
@@ -162,6 +166,18 @@ class SeasonalDesign:
                     cols.append(np.sin(h * ang))
                     cols.append(np.cos(h * ang))
         return np.column_stack(cols)
+
+    def frequencies(self) -> FloatArray:
+        """Frequency (cycles per step) of each column: 0 for the intercept, ``h / period``
+        for Fourier terms, NaN for dummies (which span all the season's frequencies)."""
+        out: list[float] = [0.0]
+        for p, kind, t in zip(self.periods, self.kinds, self.terms, strict=True):
+            if kind == "dummy":
+                out.extend([np.nan] * t)
+            else:
+                for h in range(1, t + 1):
+                    out.extend([h / p, h / p])
+        return np.asarray(out, dtype=np.float64)
 
     def to_dict(self) -> dict[str, Any]:
         return {"periods": list(self.periods), "kinds": list(self.kinds), "terms": list(self.terms)}
@@ -211,7 +227,9 @@ def positions_since(ds: pd.DatetimeIndex, origin: pd.Timestamp, freq: str) -> In
     name = off.name.upper()
     n = int(getattr(off, "n", 1)) or 1
     if isinstance(off, pd.offsets.Tick) or name.startswith("W"):
-        step = pd.Timedelta(days=7 * n) if name.startswith("W") else pd.Timedelta(off)
+        step = (
+            pd.Timedelta(days=7 * n) if name.startswith("W") else pd.Timedelta(off.nanos, unit="ns")
+        )
         raw = (ds - origin) / step
         steps = np.asarray(raw, dtype=np.float64)
     elif name.startswith(("M", "Q", "Y", "A")):
@@ -219,9 +237,12 @@ def positions_since(ds: pd.DatetimeIndex, origin: pd.Timestamp, freq: str) -> In
         m = (ds.year - origin.year) * 12 + (ds.month - origin.month)
         steps = np.asarray(m, dtype=np.float64) / months
     elif name.startswith("B"):
-        steps = np.asarray(
-            np.busday_count(origin.date(), ds.date.astype("datetime64[D]")), dtype=np.float64
-        ) / n
+        steps = (
+            np.asarray(
+                np.busday_count(origin.date(), ds.date.astype("datetime64[D]")), dtype=np.float64
+            )
+            / n
+        )
     else:
         raise DriftInputError(f"freq={freq!r} is not supported for season positions")
     rounded = np.rint(steps)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from chronoguard.config import ChronoguardConfig, MonitoringConfig
-from chronoguard.drift.inference import CalibratedDriftTest, fit_reference_state
+from chronoguard.drift import CalibratedDriftTest, DriftInputError, fit_reference_state
 from chronoguard.forecasting.metrics import scale_mase
 
 PROFILE_FORMAT = 1
@@ -87,6 +87,26 @@ def drift_settings(freq: str, season_length: int, monitoring: MonitoringConfig) 
     return settings
 
 
+def _drift_states(
+    g: pd.DataFrame, features: list[str], freq: str, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """Fitted drift references per feature; features the engine cannot model are listed.
+
+    A constant feature, or one its season explains exactly, has no noise to compare
+    against: it is left to the data-quality checks and named in ``drift_skipped``.
+    """
+    states: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for f in features:
+        try:
+            states[f] = fit_reference_state(
+                g[f].to_numpy(float), ds=pd.DatetimeIndex(g["ds"]), freq=freq, **settings
+            ).to_dict()
+        except DriftInputError as exc:
+            skipped[f] = str(exc)
+    return {"drift": states, "drift_skipped": skipped}
+
+
 def build_reference(
     forecaster: _Predicts,
     data: pd.DataFrame,
@@ -138,12 +158,7 @@ def build_reference(
                 "sd": float(np.std(e1, ddof=1)),
                 "mae": float(np.mean(np.abs(e1))),
             },
-            "drift": {
-                f: fit_reference_state(
-                    g[f].to_numpy(float), ds=pd.DatetimeIndex(g["ds"]), freq=freq, **drift
-                ).to_dict()
-                for f in features
-            },
+            **_drift_states(g, features, freq, drift),
         }
     return {
         "format": PROFILE_FORMAT,

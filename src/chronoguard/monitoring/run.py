@@ -16,8 +16,7 @@ from scipy import stats
 
 from chronoguard.config import MonitoringConfig
 from chronoguard.data import find_problems
-from chronoguard.drift import DriftKind, DriftResult, Severity
-from chronoguard.drift.inference import drift_check
+from chronoguard.drift import DriftKind, DriftResult, Severity, drift_check
 from chronoguard.store import MonitoringResult
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from chronoguard.drift import _engine
 from chronoguard.drift._prewhiten import step_weights
-from chronoguard.drift._sequential import monitor_paths
+from chronoguard.drift._sequential import monitor_paths, simulate_null
 from chronoguard.drift.seasonal import SeasonalDesign, as_periods
 from chronoguard.drift.streaming.base import StreamingDetector
 from chronoguard.drift.types import DriftInputError
@@ -35,7 +35,7 @@ class CUSUM(StreamingDetector):
         Target in-control average run length: the mean number of updates between false
         alarms on a series without change.
     shift
-        Level shift the CUSUM is tuned to, in marginal sds (``"auto"``: 1 to 1.5).
+        Level shift the CUSUM is tuned to, in marginal sds (``"auto"``: 1 to 2).
     season_length
         Seasonal period(s) in updates, or None.
     reference_size
@@ -58,7 +58,7 @@ class CUSUM(StreamingDetector):
     >>> x[800:] += 3.0
     >>> detector = CUSUM(arl0=1000, reference_size=300)
     >>> [i for i, v in enumerate(x) if detector.update(v).drift_detected][:1]
-    [803]
+    [801]
     """
 
     def __init__(
@@ -103,7 +103,9 @@ class CUSUM(StreamingDetector):
         design, _ = SeasonalDesign.for_reference(as_periods(self.season_length), y.size)
         need = design.n_columns + 2 * self.max_order + 10
         if y.size < need:
-            raise DriftInputError(f"CUSUM needs a reference of at least {need} values, got {y.size}")
+            raise DriftInputError(
+                f"CUSUM needs a reference of at least {need} values, got {y.size}"
+            )
         rng = np.random.default_rng(self.seed + self._n_fits)
         f = _engine.fit(y[None], design, max_order=self.max_order, n_boot=100, rng=rng)
         self._fitted = f
@@ -185,9 +187,9 @@ def _threshold_for_arl(
     """
     length = int(min(max(3 * arl0, 200), 20000))
     positions = np.arange(f.n, f.n + length, dtype=np.float64)
-    from chronoguard.drift._sequential import simulate_null
-
-    z = simulate_null(_engine.null_model(f, positions, contiguous=True), 0, 1, n_sim, length, rng)[:, 0]
+    z = simulate_null(_engine.null_model(f, positions, contiguous=True), 0, 1, n_sim, length, rng)[
+        :, 0
+    ]
     g = monitor_paths(
         z,
         step_weights(f.phi)[0][None],

@@ -40,7 +40,11 @@ class KSWIN(StreamingDetector):
     """
 
     def __init__(
-        self, alpha: float = 0.005, window_size: int = 100, stat_size: int = 30, seed: int | None = 0
+        self,
+        alpha: float = 0.005,
+        window_size: int = 100,
+        stat_size: int = 30,
+        seed: int | None = 0,
     ) -> None:
         super().__init__()
         self.alpha = alpha
@@ -53,7 +57,10 @@ class KSWIN(StreamingDetector):
         self._drift_detected = False
         try:
             self._detector = river_drift.KSWIN(
-                alpha=self.alpha, window_size=self.window_size, stat_size=self.stat_size, seed=self.seed
+                alpha=self.alpha,
+                window_size=self.window_size,
+                stat_size=self.stat_size,
+                seed=self.seed,
             )
         except ValueError as exc:
             raise DriftInputError(f"{type(self).__name__}: {exc}") from exc

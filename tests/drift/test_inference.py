@@ -1,0 +1,355 @@
+"""Dependence-aware inference: calibration under the null, power, real changes, inputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chronoguard.data import load_dataset
+from chronoguard.drift import _engine
+from chronoguard.drift.alerting import fdr_adjust
+from chronoguard.drift.inference import (
+    CalibratedDriftTest,
+    ReferenceState,
+    drift_check,
+    fit_reference_state,
+)
+from chronoguard.drift.seasonal import SeasonalDesign
+from chronoguard.drift.types import DriftInputError, DriftResult
+from chronoguard.errors import ChronoguardError, NotFittedError
+
+N_REF, N_CUR = 365, 90
+
+
+def ar1(s: int, n: int, phi: float, rng: np.random.Generator) -> np.ndarray:
+    e = rng.standard_normal((s, n + 200))
+    u = np.empty_like(e)
+    u[:, 0] = e[:, 0] / np.sqrt(1 - phi**2)
+    for t in range(1, n + 200):
+        u[:, t] = phi * u[:, t - 1] + e[:, t]
+    return u[:, 200:]
+
+
+def yearly(s: int, n: int, amplitude: float, rng: np.random.Generator) -> np.ndarray:
+    phase = rng.uniform(0, 2 * np.pi, (s, 1))
+    return amplitude * np.sin(2 * np.pi * np.arange(n) / 365.25 + phase)
+
+
+@pytest.fixture(scope="module")
+def persistent_seasonal() -> dict:
+    """300 stable AR(1) phi = 0.9 series with a yearly season, fitted as the class does."""
+    rng = np.random.default_rng(2024)
+    s = 300
+    sigma = 1 / np.sqrt(1 - 0.81)
+    y = ar1(s, N_REF + N_CUR, 0.9, rng) + yearly(s, N_REF + N_CUR, 2 * sigma, rng)
+    design, _ = SeasonalDesign.for_reference((365.25,), N_REF)
+    fitted = _engine.fit(y[:, :N_REF], design, max_order=10, n_boot=60, rng=rng)
+    pos = np.arange(N_REF, N_REF + N_CUR, dtype=np.float64)
+    return {"y": y, "f": fitted, "pos": pos, "sigma": sigma, "rng": rng}
+
+
+def innovations(case: dict, y: np.ndarray) -> np.ndarray:
+    u = _engine.deseasonalise(case["f"], y[:, N_REF:], case["pos"])
+    return _engine.innovations(case["f"], u, contiguous=True)
+
+
+def test_window_check_is_calibrated_on_persistent_seasonal_series(
+    persistent_seasonal: dict,
+) -> None:
+    case = persistent_seasonal
+    pv = _engine.window_test(
+        case["f"],
+        innovations(case, case["y"]),
+        case["pos"],
+        contiguous=True,
+        alternative="two-sided",
+        n_sim=400,
+        rng=case["rng"],
+    )
+    p, _ = _engine.combine(pv)
+    assert (p < 0.05).mean() <= 0.08
+
+
+def test_sequential_check_keeps_its_false_alarm_budget(persistent_seasonal: dict) -> None:
+    case = persistent_seasonal
+    settings = CalibratedDriftTest().monitoring_settings()
+    h, _ = _engine.calibrate(case["f"], n_sim=400, rng=case["rng"], **settings)
+    path = _engine.monitor(
+        case["f"],
+        innovations(case, case["y"]),
+        **{
+            k: settings[k] for k in ("shift", "alternative", "persistence", "scale_ratio", "window")
+        },
+    )
+    # Budget 0.05 over 90 daily checks; 300 series leave room for sampling noise.
+    assert (path > h[:, None]).any(axis=1).mean() <= 0.10
+    shifted = case["y"] + np.where(np.arange(N_REF + N_CUR) >= N_REF + 30, 2 * case["sigma"], 0.0)
+    path = _engine.monitor(
+        case["f"],
+        innovations(case, shifted),
+        **{
+            k: settings[k] for k in ("shift", "alternative", "persistence", "scale_ratio", "window")
+        },
+    )
+    alarm = path > h[:, None]
+    first = np.where(alarm.any(axis=1), alarm.argmax(axis=1), N_CUR)
+    assert ((first >= 30) & (first < 44)).mean() >= 0.6
+
+
+def test_naive_ks_is_not_calibrated_on_the_same_series(persistent_seasonal: dict) -> None:
+    # The problem this module exists for, measured on the same data.
+    from scipy import stats
+
+    y = persistent_seasonal["y"]
+    p = np.array([stats.ks_2samp(r[:N_REF], r[N_REF:]).pvalue for r in y[:100]])
+    assert (p < 0.05).mean() > 0.5
+
+
+def test_power_of_the_window_check_under_a_two_sd_shift() -> None:
+    rng = np.random.default_rng(5)
+    sigma = 1 / np.sqrt(1 - 0.25)
+    y = ar1(1, N_REF + N_CUR, 0.5, rng)[0]
+    test = CalibratedDriftTest(season_length=None, n_sim_window=400).fit(y[:N_REF])
+    assert not test.test(y[N_REF:])[0].drift
+    hits = 0
+    for seed in range(10):
+        r = np.random.default_rng(seed)
+        yy = ar1(1, N_REF + N_CUR, 0.5, r)[0]
+        t = CalibratedDriftTest(season_length=None, n_sim_window=300, n_sim=300).fit(yy[:N_REF])
+        hits += t.test(yy[N_REF:] + 2 * sigma)[0].drift
+    assert hits >= 9
+
+
+def test_seatbelt_law_found_within_three_months_and_no_alarm_before() -> None:
+    sb = load_dataset("seatbelts").set_index("ds")["y"].astype(float)
+    test = CalibratedDriftTest.monthly().fit(sb[:"1976-12-01"])
+    alarms = []
+    for end in pd.date_range("1977-01-01", "1983-12-01", freq="MS"):
+        if test.monitor(sb[end - pd.DateOffset(months=11) : end]).drift:
+            alarms.append(end)
+    assert not [a for a in alarms if a < pd.Timestamp("1983-02-01")]
+    assert alarms and alarms[0] <= pd.Timestamp("1983-05-01")
+
+
+def test_nile_drop_found_without_earlier_alarm() -> None:
+    nile = load_dataset("nile").set_index("ds")["y"].astype(float)
+    test = CalibratedDriftTest.annual().fit(nile[:"1895-01-01"])
+    flags = {
+        e.year: test.monitor(nile["1896-01-01":e]).drift
+        for e in pd.date_range("1896-01-01", "1905-01-01", freq="YS")
+    }
+    assert not any(v for y, v in flags.items() if y < 1898)
+    assert any(v for y, v in flags.items() if y <= 1902)
+
+
+def test_class_and_batched_engine_agree() -> None:
+    """The bench runs the batched engine; the class must compute the very same thing."""
+    rng = np.random.default_rng(9)
+    y = ar1(1, N_REF + N_CUR, 0.6, rng)[0]
+    test = CalibratedDriftTest(season_length=None, random_state=3, n_sim=300).fit(y[:N_REF])
+    design, _ = SeasonalDesign.for_reference((), N_REF)
+    replay = np.random.default_rng(3)  # the class fits, then calibrates, with one generator
+    f = _engine.fit(
+        y[None, :N_REF],
+        design,
+        max_order=test.resolved_max_order(N_REF),
+        n_boot=test.n_boot,
+        rng=replay,
+    )
+    h, _ = _engine.calibrate(f, n_sim=300, rng=replay, **test.monitoring_settings())
+    st = test.state_
+    np.testing.assert_allclose(st.phi, f.phi[0], rtol=1e-12)
+    np.testing.assert_allclose(st.beta, f.beta[0], rtol=1e-12)
+    assert st.calibration is not None
+    assert st.calibration.threshold == pytest.approx(float(h[0]), rel=1e-12)
+    settings = test.monitoring_settings()
+    z = _engine.innovations(
+        f,
+        _engine.deseasonalise(f, y[None, N_REF:], np.arange(N_REF, N_REF + N_CUR, dtype=float)),
+        True,
+    )
+    path = _engine.monitor(
+        f,
+        z,
+        **{
+            k: settings[k] for k in ("shift", "alternative", "persistence", "scale_ratio", "window")
+        },
+    )
+    assert test.monitor(y[N_REF:]).statistic == pytest.approx(float(path[0, -1]), rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# timestamps, seasons and serialisation
+# ---------------------------------------------------------------------------------------
+
+
+def daily_series(n: int, seed: int = 0, phi: float = 0.5) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range("2022-01-01", periods=n, freq="D")
+    weekly = np.array([3.0, 1.0, 0.0, 0.0, 0.5, -2.0, -2.5])
+    return pd.Series(ar1(1, n, phi, rng)[0] + weekly[np.asarray(idx.dayofweek)] + 10.0, index=idx)
+
+
+def test_timestamps_place_a_later_window_at_its_season() -> None:
+    y = daily_series(600)
+    test = CalibratedDriftTest(season_length=(7,), n_sim=300, n_sim_window=300).fit(y[:365])
+    late = y[450:540]  # not contiguous with the reference: placed by its dates
+    r = test.test(late)[0]
+    assert not r.drift
+    # The same values shifted by three days are compared with the wrong weekdays.
+    wrong = pd.Series(late.to_numpy(), index=late.index + pd.Timedelta(days=3))
+    assert test.test(wrong)[0].p_value < r.p_value
+
+
+def test_missing_days_inside_the_window_are_skipped() -> None:
+    y = daily_series(500)
+    test = CalibratedDriftTest(season_length=(7,), n_sim=300, n_sim_window=300).fit(y[:365])
+    window = y[365:455].drop(y.index[[380, 381, 400]])
+    r = test.monitor(window)
+    assert r.details["checks"] == 90
+    assert any("missing period" in n for n in r.details["notes"])
+
+
+def test_state_round_trips_through_json() -> None:
+    y = daily_series(460)
+    test = CalibratedDriftTest(n_sim=300, n_sim_window=300).fit(y[:365])
+    blob = json.dumps(test.to_dict())
+    assert len(blob) < 40_000
+    again = CalibratedDriftTest.from_dict(json.loads(blob))
+    assert again.monitor(y[365:]).statistic == test.monitor(y[365:]).statistic
+    state = ReferenceState.from_dict(json.loads(json.dumps(test.state_.to_dict())))
+    assert state == test.state_
+    r1 = drift_check(test.state_.to_dict(), y[365:], mode="window")
+    r2 = test.test(y[365:])
+    assert r1[0].p_value == pytest.approx(r2[0].p_value)
+
+
+def test_fit_reference_state_and_drift_check_for_a_monitoring_run() -> None:
+    y = daily_series(500, seed=3)
+    state = fit_reference_state(y[:365].to_numpy(), ds=y.index[:365], season_length=7, n_sim=300)
+    assert state.freq == "D" and state.origin is not None
+    calm = drift_check(state, y[365:].to_numpy(), ds=y.index[365:], unique_id="a")
+    bumped = drift_check(state, y[365:].to_numpy() + 3.0, ds=y.index[365:], unique_id="b")
+    assert [r.method for r in calm] == ["cusum_prewhitened"]
+    assert calm[0].threshold_on == "p_value" and not calm[0].drift
+    assert bumped[0].drift and bumped[0].p_value < calm[0].p_value
+    adjusted = fdr_adjust(calm + bumped, alpha=0.05)
+    assert [r.drift for r in adjusted] == [False, True]
+    assert all("q_value" in r.details for r in adjusted)
+
+
+def test_one_sided_check_ignores_the_harmless_direction() -> None:
+    rng = np.random.default_rng(4)
+    y = ar1(1, 500, 0.3, rng)[0]
+    up = CalibratedDriftTest(
+        season_length=None, alternative="greater", n_sim=300, n_sim_window=300
+    ).fit(y[:365])
+    assert up.monitor(y[365:] + 2.0).drift
+    assert not up.monitor(y[365:] - 2.0).drift
+    assert up.test(y[365:] + 1.0)[0].drift
+    assert not up.test(y[365:] - 1.0)[0].drift
+
+
+def test_log_transform_for_positive_series() -> None:
+    y = daily_series(460) + 50.0
+    test = CalibratedDriftTest(season_length=7, n_sim=300, n_sim_window=300).fit(y[:365])
+    assert test.state_.transform == "log"
+    r = test.monitor(y[365:].where(y.index[365:] != y.index[370], 0.0))
+    assert r.drift  # a zero in a positive series is floored, not -inf, and stands out
+    raw = CalibratedDriftTest(season_length=7, transform="none", n_sim=300).fit(y[:365])
+    assert raw.state_.transform == "none"
+
+
+@pytest.mark.parametrize("method", ["ess", "bootstrap"])
+def test_alternative_methods_run_and_detect(method: str) -> None:
+    rng = np.random.default_rng(8)
+    y = ar1(1, 460, 0.5, rng)[0]
+    test = CalibratedDriftTest(season_length=None, method=method, n_sim=300, n_sim_window=300).fit(
+        y[:365]
+    )
+    calm = test.test(y[365:])[0]
+    moved = test.test(y[365:] + 3.0)[0]
+    assert calm.method != "prewhitened" and not calm.drift
+    assert moved.drift
+
+
+# ---------------------------------------------------------------------------------------
+# input errors
+# ---------------------------------------------------------------------------------------
+
+
+def good() -> np.ndarray:
+    return np.random.default_rng(0).normal(size=200)
+
+
+@pytest.mark.parametrize(
+    ("reference", "kwargs", "match"),
+    [
+        (np.r_[good(), np.nan], {}, "missing value"),
+        ([], {}, "empty"),
+        (np.ones((10, 2)), {}, "one series"),
+        (["a", "b", "c"], {}, "numeric"),
+        (np.r_[good(), np.inf], {}, "infinite"),
+        (good()[:10], {}, "needs at least"),
+        (good(), {"alternative": "up"}, "alternative"),
+        (good(), {"false_alarm_rate": 2.0}, "false_alarm_rate"),
+        (good(), {"season_length": 1}, "period"),
+        (good(), {"season_length": "weekly"}, "season_length"),
+        (good(), {"persistence": (3, 2)}, "persistence"),
+        (good() - 10, {"transform": "log"}, "strictly positive"),
+        (np.ones(100), {}, "constant"),
+        (np.tile([1.0, 2.0, 3.0, 4.0], 30), {"season_length": 4}, "no noise left"),
+    ],
+)
+def test_bad_reference_or_settings_raise_clear_errors(
+    reference: object, kwargs: dict, match: str
+) -> None:
+    with pytest.raises(DriftInputError, match=match) as info:
+        CalibratedDriftTest(**{"season_length": None, **kwargs}).fit(reference)
+    assert isinstance(info.value, ChronoguardError)
+
+
+def test_bad_current_inputs_raise_clear_errors() -> None:
+    test = CalibratedDriftTest(season_length=None, n_sim=300).fit(good())
+    with pytest.raises(DriftInputError, match="no finite value"):
+        test.monitor([np.nan, np.nan])
+    with pytest.raises(DriftInputError, match="infinite"):
+        test.monitor([1.0, np.inf])
+    with pytest.raises(DriftInputError, match="timestamps"):
+        test.monitor([1.0, 2.0], ds=pd.date_range("2020-01-01", periods=3))
+    with pytest.raises(DriftInputError, match="mode"):
+        drift_check(test.state_, [1.0, 2.0], mode="daily")
+    with pytest.raises(DriftInputError, match="format"):
+        ReferenceState.from_dict({"format": 99})
+    with pytest.raises(NotFittedError):
+        CalibratedDriftTest().monitor([1.0])
+
+
+def test_irregular_reference_timestamps_are_refused() -> None:
+    idx = pd.DatetimeIndex(
+        ["2020-01-01", "2020-01-02", "2020-01-05", "2020-01-06"]
+        + [f"2020-02-{d:02d}" for d in range(1, 29)]
+    )
+    with pytest.raises(DriftInputError, match="frequency"):
+        CalibratedDriftTest().fit(pd.Series(np.arange(len(idx), dtype=float), index=idx))
+
+
+def test_results_are_typed_drift_results() -> None:
+    test = CalibratedDriftTest(season_length=None, n_sim=300, n_sim_window=300).fit(good())
+    for r in [*test.test(good()[:50]), test.monitor(good()[:50])]:
+        assert isinstance(r, DriftResult)
+        json.dumps(r.to_dict())
+
+
+@pytest.mark.parametrize("name", ["chronoguard.drift.inference", "chronoguard.drift._calibrated"])
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(
+        importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE
+    )
+    assert result.attempted > 0 and result.failed == 0
