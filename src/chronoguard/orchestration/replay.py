@@ -13,7 +13,6 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -347,7 +346,3 @@ def _summarise(
     tmp.write_text(json.dumps(summary, indent=2, default=str))
     tmp.replace(out)
     return summary
-
-
-def summary_path(root: Path) -> Path:
-    return Path(root) / "summary.json"
