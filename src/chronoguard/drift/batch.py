@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from chronoguard.drift import _core
+from chronoguard.drift import _core, _core_rank
 from chronoguard.drift._columns import ColumnSet, to_columns, value_counts
 from chronoguard.drift._dispatch import (
     _bins,
@@ -303,9 +303,9 @@ def anderson_darling_test(
             )
         a2 = np.empty(len(grp.keys))
         ok = np.empty(len(grp.keys), dtype=bool)
-        for idx, (stat, good) in _merged_stat(grp, _core.ad_midrank_merged):
+        for idx, (stat, good) in _merged_stat(grp, _core_rank.ad_midrank_merged):
             a2[idx], ok[idx] = stat, good
-        p, capped = _core.ad_pvalues(a2)
+        p, capped = _core_rank.ad_pvalues(a2)
         out = []
         for j, key in enumerate(grp.keys):
             det = {**_sizes(grp), "p_capped": bool(capped[j])}
@@ -343,9 +343,9 @@ def cramer_von_mises_test(
                 f"(reference {grp.n}, current {grp.m}); use a longer window."
             )
         t = np.empty(len(grp.keys))
-        for idx, (stat, _) in _merged_stat(grp, _core.cvm_merged):
+        for idx, (stat, _) in _merged_stat(grp, _core_rank.cvm_merged):
             t[idx] = stat
-        exact = max(grp.n, grp.m) <= _core.CVM_EXACT_MAX_N
+        exact = max(grp.n, grp.m) <= _core_rank.CVM_EXACT_MAX_N
         if exact:  # tiny samples: scipy's exact null distribution on the samples themselves
             p = np.array(
                 [
@@ -354,7 +354,7 @@ def cramer_von_mises_test(
                 ]
             )
         else:
-            p = _core.cvm_pvalues_asymptotic(t, grp.n, grp.m)
+            p = _core_rank.cvm_pvalues_asymptotic(t, grp.n, grp.m)
         det = {**_sizes(grp), "p_method": "exact" if exact else "asymptotic"}
         return [
             _result("cramer_von_mises", key, t[j], p[j], threshold, kind, dict(det))
