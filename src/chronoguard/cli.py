@@ -222,7 +222,7 @@ def monitor(
 ) -> None:
     """Run one monitoring check of the champion over the recent window of DATA."""
     from chronoguard.alerts import AlertBook
-    from chronoguard.monitoring import run_monitoring
+    from chronoguard.monitoring import is_advisory, run_monitoring
 
     with _open(workspace) as ws:
         checked = _load(data, ws.config)
@@ -264,7 +264,9 @@ def monitor(
                 f"{r.statistic:.4g}",
                 "" if r.p_value is None else f"{r.p_value:.3g}",
                 f"{r.threshold:.3g}",
-                "[red]DRIFT[/]" if r.drift else "ok",
+                ("flag (advisory, iid test)" if is_advisory(r) else "[red]DRIFT[/]")
+                if r.drift
+                else "ok",
             )
         console.print(table)
 

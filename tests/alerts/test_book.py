@@ -48,3 +48,21 @@ def test_one_alert_per_episode_fire_then_resolve(tmp_path: Path, store_url: str)
         again.update(store, report("2020-07-01", True), now=pd.Timestamp("2020-07-01"))
         assert len(store.list_alerts()) == 2
         assert store.verify_audit_chain() is None
+
+
+def test_advisory_results_are_recorded_but_never_alert(store_url: str) -> None:
+    iid = DriftResult(
+        "ks",
+        0.9,
+        1e-6,
+        0.05,
+        True,
+        threshold_on="p_value",
+        unique_id="a",
+        details={"advisory": True},
+    )
+    rep = MonitoringReport(now=pd.Timestamp("2020-01-01"), version="1", results=[iid])
+    assert rep.fired() == [] and rep.fired_kinds == frozenset()
+    with Store.open(store_url) as store:
+        AlertBook().update(store, rep, now=pd.Timestamp("2020-01-01"))
+        assert store.list_alerts() == []

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from chronoguard.drift import DriftResult
-from chronoguard.monitoring import MonitoringReport
+from chronoguard.monitoring import MonitoringReport, is_advisory
 from chronoguard.store import Alert, Store
 
 AlertKey = tuple[str | None, str, str, str]
@@ -55,7 +55,7 @@ class AlertBook:
         for r in report.results:
             key = _key(r)
             seen.add(key)
-            if r.drift and key not in self.open:
+            if r.drift and not is_advisory(r) and key not in self.open:
                 new.append(
                     Alert(
                         ds=now.to_pydatetime(),

@@ -4,6 +4,8 @@ from chronoguard.monitoring.reference import PROFILE_FORMAT, build_reference, on
 from chronoguard.monitoring.run import (
     MonitoringReport,
     data_drift_checks,
+    iid_drift_checks,
+    is_advisory,
     performance_checks,
     quality_checks,
     run_monitoring,
@@ -14,6 +16,8 @@ __all__ = [
     "MonitoringReport",
     "build_reference",
     "data_drift_checks",
+    "iid_drift_checks",
+    "is_advisory",
     "one_step_errors",
     "performance_checks",
     "quality_checks",

@@ -12,7 +12,12 @@ import numpy as np
 import pandas as pd
 
 from chronoguard.config import ChronoguardConfig, MonitoringConfig
-from chronoguard.drift import CalibratedDriftTest, DriftInputError, fit_reference_state
+from chronoguard.drift import (
+    CalibratedDriftTest,
+    DriftInputError,
+    ReferenceProfile,
+    fit_reference_state,
+)
 from chronoguard.forecasting.metrics import scale_mase
 
 PROFILE_FORMAT = 1
@@ -160,10 +165,14 @@ def build_reference(
             },
             **_drift_states(g, features, freq, drift),
         }
+    # Sorted samples and bins of the training values, for the classic iid two-sample tests
+    # (KS, PSI, Wasserstein) that the monitoring run reports beside its calibrated check.
+    iid = ReferenceProfile.build(data[["unique_id", "ds", *features]], features=features)
     return {
         "format": PROFILE_FORMAT,
         "season_length": m,
         "freq": freq,
         "features": features,
         "series": series,
+        "iid_profile": iid.to_dict(),
     }

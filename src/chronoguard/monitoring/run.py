@@ -16,7 +16,16 @@ from scipy import stats
 
 from chronoguard.config import MonitoringConfig
 from chronoguard.data import find_problems
-from chronoguard.drift import DriftKind, DriftResult, Severity, drift_check
+from chronoguard.drift import (
+    DriftKind,
+    DriftResult,
+    ReferenceProfile,
+    Severity,
+    drift_check,
+    ks_test,
+    psi_test,
+    wasserstein_test,
+)
 from chronoguard.store import MonitoringResult
 
 
@@ -30,10 +39,11 @@ class MonitoringReport:
 
     @property
     def fired_kinds(self) -> frozenset[str]:
-        return frozenset(str(r.kind) for r in self.results if r.drift)
+        return frozenset(str(r.kind) for r in self.fired())
 
     def fired(self) -> list[DriftResult]:
-        return [r for r in self.results if r.drift]
+        """Positive results that count: advisory ones (iid tests) never alert or trigger."""
+        return [r for r in self.results if r.drift and not is_advisory(r)]
 
     def records(self) -> list[MonitoringResult]:
         """The results as store records."""
@@ -53,6 +63,11 @@ class MonitoringReport:
             )
             for r in self.results
         ]
+
+
+def is_advisory(r: DriftResult) -> bool:
+    """Reported for comparison only: never raises an alert or triggers a retrain."""
+    return bool(r.details.get("advisory"))
 
 
 def _json_safe(d: dict[str, Any]) -> dict[str, Any]:
@@ -262,6 +277,26 @@ def _backtest_mae(prof: dict[str, Any], h: int) -> float:
     return float(bt["mae"][i])
 
 
+def iid_drift_checks(reference: dict[str, Any], window: pd.DataFrame) -> list[DriftResult]:
+    """KS, PSI and normalised Wasserstein of the window against the training values.
+
+    These are the tests most tools run. They assume independent observations, so on
+    autocorrelated, seasonal series they flag most stable windows (see ``docs/drift.md``):
+    the run records them, marked advisory, next to the calibrated check, and only the
+    calibrated check alerts.
+    """
+    if "iid_profile" not in reference:
+        return []
+    profile = ReferenceProfile.from_dict(reference["iid_profile"])
+    features = [f for f in reference["features"] if f in window.columns]
+    current = window[["unique_id", "ds", *features]]
+    out: list[DriftResult] = []
+    for test in (ks_test, psi_test, wasserstein_test):
+        for r in test(profile, current, features=features):
+            out.append(replace(r, kind=DriftKind.DATA, details={**r.details, "advisory": True}))
+    return out
+
+
 def data_drift_checks(
     reference: dict[str, Any], since_reference: pd.DataFrame
 ) -> list[DriftResult]:
@@ -324,5 +359,6 @@ def run_monitoring(
     results = quality_checks(window, now=now, freq=freq, features=list(reference["features"]))
     current = window if since_reference is None else since_reference
     results += data_drift_checks(reference, current)
+    results += iid_drift_checks(reference, window)
     results += performance_checks(reference, served, window, monitoring=monitoring)
     return MonitoringReport(now=pd.Timestamp(now), version=version, results=results)
