@@ -174,7 +174,10 @@ def performance_checks(
             # more points than the backtest's one error per window.
             sd, ref_mase = prof["one_step"]["sd"], prof["one_step"]["mae"] / scale
         else:
-            sd, ref_mase = _backtest_mae(prof, h) * np.sqrt(np.pi / 2), _backtest_mase(prof, h)
+            sd, ref_mase = (
+                _backtest_at(prof, h, "mae") * np.sqrt(np.pi / 2),
+                _backtest_at(prof, h, "mase"),
+            )
         recent_mase = float(np.mean(np.abs(e)) / scale)
         chi = float(np.sum((e / sd) ** 2))
         p_decay = float(stats.chi2.sf(chi, df=n))
@@ -265,16 +268,11 @@ def performance_checks(
     return out
 
 
-def _backtest_mase(prof: dict[str, Any], h: int) -> float:
+def _backtest_at(prof: dict[str, Any], h: int, metric: str) -> float:
+    """The version's backtest ``metric`` ("mae" or "mase") at step ``h`` (the last step if beyond)."""
     bt = prof["backtest"]
     i = bt["horizons"].index(h) if h in bt["horizons"] else -1
-    return float(bt["mase"][i])
-
-
-def _backtest_mae(prof: dict[str, Any], h: int) -> float:
-    bt = prof["backtest"]
-    i = bt["horizons"].index(h) if h in bt["horizons"] else -1
-    return float(bt["mae"][i])
+    return float(bt[metric][i])
 
 
 def iid_drift_checks(reference: dict[str, Any], window: pd.DataFrame) -> list[DriftResult]:

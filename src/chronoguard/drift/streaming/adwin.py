@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Self
-
 from river import drift as river_drift
 
-from chronoguard.drift.streaming.base import StreamingDetector
-from chronoguard.drift.types import DriftInputError
+from chronoguard.drift.streaming.base import RiverDetector
 
 
-class ADWIN(StreamingDetector):
+class ADWIN(RiverDetector):
     """Adaptive windowing: drops the older part of a window whose mean differs from the newer.
 
     A thin adapter over ``river.drift.ADWIN``; the arguments are river's. Its bound assumes
@@ -41,6 +38,8 @@ class ADWIN(StreamingDetector):
     [1023]
     """
 
+    _river_class = river_drift.ADWIN
+
     def __init__(
         self,
         delta: float = 0.002,
@@ -56,24 +55,6 @@ class ADWIN(StreamingDetector):
         self.min_window_length = min_window_length
         self.grace_period = grace_period
         self._reset()
-
-    def _reset(self) -> None:
-        self._drift_detected = False
-        try:
-            self._detector = river_drift.ADWIN(
-                delta=self.delta,
-                clock=self.clock,
-                max_buckets=self.max_buckets,
-                min_window_length=self.min_window_length,
-                grace_period=self.grace_period,
-            )
-        except ValueError as exc:
-            raise DriftInputError(f"{type(self).__name__}: {exc}") from exc
-
-    def update(self, x: float) -> Self:
-        self._detector.update(self._check_x(x))
-        self._drift_detected = bool(self._detector.drift_detected)
-        return self
 
     @property
     def width(self) -> float:

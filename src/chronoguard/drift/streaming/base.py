@@ -65,3 +65,25 @@ class StreamingDetector(abc.ABC):
                 "impute it or hold the detector until the value arrives"
             )
         return v
+
+
+class RiverDetector(StreamingDetector):
+    """A thin adapter over one of river's detectors, built from the constructor arguments.
+
+    Subclasses name the river class in ``_river_class`` and store their arguments under
+    the same names river uses; river's own validation errors become ``DriftInputError``.
+    """
+
+    _river_class: Any
+
+    def _reset(self) -> None:
+        self._drift_detected = False
+        try:
+            self._detector = self._river_class(**self._get_params())
+        except ValueError as exc:
+            raise DriftInputError(f"{type(self).__name__}: {exc}") from exc
+
+    def update(self, x: float) -> Self:
+        self._detector.update(self._check_x(x))
+        self._drift_detected = bool(self._detector.drift_detected)
+        return self

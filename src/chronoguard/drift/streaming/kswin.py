@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Self
-
 from river import drift as river_drift
 
-from chronoguard.drift.streaming.base import StreamingDetector
-from chronoguard.drift.types import DriftInputError
+from chronoguard.drift.streaming.base import RiverDetector
 
 
-class KSWIN(StreamingDetector):
+class KSWIN(RiverDetector):
     """KS test of the newest ``stat_size`` values against a random sample of older ones.
 
     A thin adapter over ``river.drift.KSWIN``; the arguments are river's, except that the
@@ -39,6 +36,8 @@ class KSWIN(StreamingDetector):
     [1016]
     """
 
+    _river_class = river_drift.KSWIN
+
     def __init__(
         self,
         alpha: float = 0.005,
@@ -52,23 +51,6 @@ class KSWIN(StreamingDetector):
         self.stat_size = stat_size
         self.seed = seed
         self._reset()
-
-    def _reset(self) -> None:
-        self._drift_detected = False
-        try:
-            self._detector = river_drift.KSWIN(
-                alpha=self.alpha,
-                window_size=self.window_size,
-                stat_size=self.stat_size,
-                seed=self.seed,
-            )
-        except ValueError as exc:
-            raise DriftInputError(f"{type(self).__name__}: {exc}") from exc
-
-    def update(self, x: float) -> Self:
-        self._detector.update(self._check_x(x))
-        self._drift_detected = bool(self._detector.drift_detected)
-        return self
 
     @property
     def p_value(self) -> float:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Self
-
 from river import drift as river_drift
 
-from chronoguard.drift.streaming.base import StreamingDetector
-from chronoguard.drift.types import DriftInputError
+from chronoguard.drift.streaming.base import RiverDetector
 
 
-class PageHinkley(StreamingDetector):
+class PageHinkley(RiverDetector):
     """Cumulative deviation from the running mean, with a fixed threshold ``threshold``.
 
     A thin adapter over ``river.drift.PageHinkley``; the arguments are river's. Its
@@ -41,6 +38,8 @@ class PageHinkley(StreamingDetector):
     [1006]
     """
 
+    _river_class = river_drift.PageHinkley
+
     def __init__(
         self,
         min_instances: int = 30,
@@ -56,21 +55,3 @@ class PageHinkley(StreamingDetector):
         self.alpha = alpha
         self.mode = mode
         self._reset()
-
-    def _reset(self) -> None:
-        self._drift_detected = False
-        try:
-            self._detector = river_drift.PageHinkley(
-                min_instances=self.min_instances,
-                delta=self.delta,
-                threshold=self.threshold,
-                alpha=self.alpha,
-                mode=self.mode,
-            )
-        except ValueError as exc:
-            raise DriftInputError(f"{type(self).__name__}: {exc}") from exc
-
-    def update(self, x: float) -> Self:
-        self._detector.update(self._check_x(x))
-        self._drift_detected = bool(self._detector.drift_detected)
-        return self
