@@ -28,9 +28,15 @@ Design
   "matched oracle" is chronoguard's own statistic with the true parameters (and a
   Gaussian-calibrated threshold): the gap between it and chronoguard is the price of
   estimating the reference, the gap between it and the oracle the price of the statistic.
+* Plug-in oracle: the oracle's CUSUM when the mean and seasonal profile are learnt from the
+  365 reference days by GLS (phi and the innovation sd still known), with an exact
+  threshold. No detector that has to learn the reference does better, so the ratio of its
+  power to the oracle's is the best ratio reachable from a one-year reference.
 * Peers, one check and daily: naive two-sample KS (p < 0.05) and PSI (10 reference-decile
-  bins, > 0.1) on the raw values. Evidently and NannyML defaults are reported when those
-  packages are installed (a bench extra), else null.
+  bins, > 0.1) on the raw values; Evidently's and NannyML's default decisions when those
+  packages are installed (the ``bench`` extra; else null). Their decisions on every series
+  and day come from vectorised copies of the libraries' default rules, checked in the same
+  run against the real libraries on a subsample (``bench/_third_party_peers.py``).
 * Documented changes: Nile (annual, level drop ~1898) and UK drivers KSI (monthly, seat-belt
   law Feb 1983), monitored through the public API as the product does.
 
@@ -42,7 +48,6 @@ and the engine agree.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -59,6 +64,11 @@ from chronoguard.drift import _core, _engine
 from chronoguard.drift._sequential import level_llr_paths, monitor_paths
 from chronoguard.drift.inference import CalibratedDriftTest
 from chronoguard.drift.seasonal import SeasonalDesign
+
+try:  # run as a script: bench/ is on sys.path
+    import _third_party_peers as third_party
+except ImportError:  # imported as bench.drift_calibration
+    from bench import _third_party_peers as third_party  # type: ignore[no-redef]
 
 N_REF = 365
 N_CUR = 90
@@ -185,6 +195,49 @@ def matched_oracle_alarms(
     return monitor_paths(e, w, np.array([d]), alternative="two-sided", scale_ratio=None) > h
 
 
+def plug_in_oracle(
+    phi: float, season: str, fa: float, n_sim: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    """The oracle CUSUM when the reference's mean and season must be learnt from its 365 days.
+
+    It knows phi and the innovation sd (what no real detector knows) but, like any real
+    detector, estimates the mean and the seasonal profile by GLS (Prais–Winsten with the
+    true phi) on chronoguard's own seasonal design. Its threshold is exact: the estimation
+    error of a GLS fit is linear in the reference's innovations, so the null of the
+    monitored innovations is ``e_cur - X_cur (X_ref' X_ref)^-1 X_ref' e_ref`` with standard
+    normal ``e``, simulated directly. The ratio of its power to the oracle's bounds what
+    any detector that learns the reference can reach.
+    """
+    design, _ = SeasonalDesign.for_reference(SEASON_SPEC[season], N_REF)
+    x_all = design.matrix(np.arange(N_REF + N_CUR, dtype=np.float64))
+    x_ref = x_all[:N_REF].copy()
+    x_ref[1:] = x_all[1:N_REF] - phi * x_all[: N_REF - 1]
+    x_ref[0] = x_all[0] * np.sqrt(1.0 - phi**2)
+    x_cur = x_all[N_REF:] - phi * x_all[N_REF - 1 : -1]
+    proj = np.linalg.solve(x_ref.T @ x_ref, x_ref.T)  # (q, N_REF): whitened y -> beta
+    e_ref = rng.standard_normal((n_sim, N_REF))
+    e_cur = rng.standard_normal((n_sim, N_CUR))
+    null = _two_sided_cusum(e_cur - (e_ref @ proj.T) @ x_cur.T).max(axis=1)
+    return {"h": float(np.quantile(null, 1.0 - fa)), "proj": proj, "x_all": x_all, "phi": phi}
+
+
+def _two_sided_cusum(e: np.ndarray, k: float = 0.5) -> np.ndarray:
+    up = level_llr_paths(e, np.ones((1, 1)), np.array([2 * k]), 1.0)
+    dn = level_llr_paths(e, np.ones((1, 1)), np.array([2 * k]), -1.0)
+    return np.maximum(up, dn)
+
+
+def plug_in_oracle_alarms(y: np.ndarray, po: dict[str, Any]) -> np.ndarray:
+    phi = po["phi"]
+    yr = y[:, :N_REF]
+    yw = yr.copy()
+    yw[:, 1:] = yr[:, 1:] - phi * yr[:, :-1]
+    yw[:, 0] = yr[:, 0] * np.sqrt(1.0 - phi**2)
+    u = y[:, : N_REF + N_CUR] - (yw @ po["proj"].T) @ po["x_all"].T
+    e = u[:, N_REF:] - phi * u[:, N_REF - 1 : -1]
+    return _two_sided_cusum(e) > po["h"]
+
+
 def peer_pvalues_ks(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
     mg = _core.merge_sorted(ref.T, cur.T)
     d = _core.ks_merged(mg)
@@ -273,15 +326,27 @@ def run_config(
     res["oracle_fpr_daily"] = float(oracle_alarms(sim["y"], sim, phi, h_or).any(axis=1).mean())
     mo = matched_oracle(phi, sched["false_alarm_rate"], 50_000 if not args.quick else 10_000, rng)
     res["matched_oracle_power"] = {}
+    po = plug_in_oracle(
+        phi, season, sched["false_alarm_rate"], 40_000 if not args.quick else 10_000, rng
+    )
+    res["plug_in_oracle_fpr_daily"] = float(plug_in_oracle_alarms(sim["y"], po).any(axis=1).mean())
+    res["plug_in_oracle_power"] = {}
     # peers
     ref = sim["y"][:, :N_REF]
     cur = sim["y"][:, N_REF : N_REF + N_CUR]
     pd_ = peers_daily(sim["y"])
+    # Evidently's and NannyML's default decisions (those installed), on every day; the last
+    # day is the one check of the whole window.
+    tp_ = third_party.daily_alarms(sim["y"], N_REF, N_CUR)
+    pd_.update(tp_)
     res["peer_fpr_one_check"] = {
         "ks": float((peer_pvalues_ks(ref, cur) < 0.05).mean()),
         "psi": float((peer_psi(ref, cur) > 0.1).mean()),
+        **{k: float(v[:, N_CUR - 1].mean()) for k, v in tp_.items()},
     }
     res["peer_fpr_daily"] = {k: float(v.any(axis=1).mean()) for k, v in pd_.items()}
+    res["nannyml_default_facts"] = third_party.nannyml_facts(sim["y"], N_REF, N_CUR)
+    tp_ys = {"none": sim["y"]}
     res["power"] = {}
     res["oracle_power"] = {}
     res["peer_power"] = {}
@@ -295,10 +360,17 @@ def run_config(
         res["oracle_power"][change] = detection_stats(
             first_alarm(oracle_alarms(y, sim, phi, h_or)), tau
         )
+        res["plug_in_oracle_power"][change] = detection_stats(
+            first_alarm(plug_in_oracle_alarms(y, po)), tau
+        )["detected_14d"]
         pdc = peers_daily(y)
+        pdc.update(third_party.daily_alarms(y, N_REF, N_CUR))
+        tp_ys[change] = y
         res["peer_power"][change] = {
             k: detection_stats(first_alarm(v), tau)["detected_14d"] for k, v in pdc.items()
         }
+    # the vectorised third-party decisions against the real libraries, on a subsample
+    res["third_party_check"] = third_party.check(tp_ys, N_REF, args.quick)
     return res
 
 
@@ -355,13 +427,48 @@ def documented_changes() -> dict[str, Any]:
     return out
 
 
-def third_party_peers() -> dict[str, Any]:
-    found = {name: importlib.util.find_spec(name) is not None for name in ("evidently", "nannyml")}
+def third_party_peers(results: dict[str, Any], s: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Evidently's and NannyML's default decisions: what was measured, how, and how the
+    vectorised decisions compared with the real libraries (see ``bench/_third_party_peers.py``).
+    """
+    found = third_party.installed()
+    measured = third_party.measured()
+    missing = [lib for lib, ok in found.items() if not ok]
+    note = (
+        "vectorised copies of the libraries' default decisions on every series and check day, "
+        "checked against the real libraries on a subsample in this run (check_against_library)"
+    )
+    if missing:
+        note += f"; {', '.join(missing)} not installed: reported as null (install the bench extra)"
+    if not measured:
+        note = "not installed: reported as null (install the bench extra to measure them)"
+    checks: dict[str, Any] = {}
+    for peer in measured:
+        per = [v["third_party_check"][peer] for v in results.values()]
+        n = sum(c["column_checks"] for c in per)
+        agg: dict[str, Any] = {
+            "column_checks": n,
+            "disagreements": sum(c["disagreements"] for c in per),
+            "seconds_per_column_check": round(sum(c["seconds"] for c in per) / max(n, 1), 4),
+        }
+        for key in ("max_abs_pvalue_diff", "max_abs_distance_diff", "max_abs_threshold_diff"):
+            if key in per[0]:
+                agg[key] = max(c[key] for c in per)
+        for key in ("methods", "thresholds"):
+            if key in per[0]:
+                agg[key] = sorted(set().union(*(c[key] for c in per)))
+        checks[peer] = agg
     return {
         "installed": found,
-        "note": "not installed: reported as null (install the bench extra to measure them)"
-        if not any(found.values())
-        else "installed but not wired into this bench yet: reported as null",
+        "versions": third_party.versions(),
+        "note": note,
+        "peer_protocol": third_party.protocol(args.quick, s, N_CUR),
+        "check_against_library": checks,
+        "seconds_vectorised": {p: round(third_party.SECONDS[p], 2) for p in measured},
+        "seconds_import": {p: round(third_party.IMPORT_SECONDS.get(p, 0.0), 2) for p in measured},
+        "nannyml_default_facts": {k: v["nannyml_default_facts"] for k, v in results.items()}
+        if "nannyml_default" in measured
+        else None,
     }
 
 
@@ -416,6 +523,7 @@ def summarise(
     ratios: dict[str, float] = {}
     by_season: dict[str, dict[str, float]] = {}
     matched: dict[str, float] = {}
+    plug_in: dict[str, dict[str, Any]] = {}
     for phi in PHIS:
         for change in CHANGES:
             keys = [f"phi={phi:g},season={season}" for season in SEASONS]
@@ -441,20 +549,34 @@ def summarise(
                 matched[name] = float(
                     np.mean([results[k]["matched_oracle_power"][change] for k in keys])
                 )
+                pi = [results[k]["plug_in_oracle_power"][change] for k in keys]
+                plug_in[name] = {
+                    "detected_14d": float(np.mean(pi)),
+                    "by_season": dict(zip(SEASONS, pi, strict=True)),
+                    # the best ratio to the oracle that learning the reference allows
+                    "bound_ratio_to_oracle": float(np.mean(pi) / max(np.mean(orc), 1e-9)),
+                    "chronoguard_ratio_to_plug_in": float(np.mean(ours) / max(np.mean(pi), 1e-9)),
+                }
     p2 = [
         results[f"phi={phi:g},season={season}"]["power"]["level_2sd"]["detected_14d"]
         for phi in (0.0, 0.5)
         for season in SEASONS
     ]
-    peer_fpr = {
+    peer_fpr: dict[str, dict[str, float] | None] = {
         "ks_p<0.05": {k: v["peer_fpr_one_check"]["ks"] for k, v in results.items()},
         "psi>0.1": {k: v["peer_fpr_one_check"]["psi"] for k, v in results.items()},
         "ks_p<0.05_daily": {k: v["peer_fpr_daily"]["ks"] for k, v in results.items()},
         "psi>0.1_daily": {k: v["peer_fpr_daily"]["psi"] for k, v in results.items()},
-        "evidently_default": None,
-        "nannyml_default": None,
     }
-    peer_power = {
+    third = ("evidently_default", "nannyml_default")
+    measured = [p for p in third if all(p in v["peer_fpr_daily"] for v in results.values())]
+    for p in third:
+        got = p in measured
+        peer_fpr[p] = {k: v["peer_fpr_one_check"][p] for k, v in results.items()} if got else None
+        peer_fpr[f"{p}_daily"] = (
+            {k: v["peer_fpr_daily"][p] for k, v in results.items()} if got else None
+        )
+    by_change: dict[str, dict[str, float]] = {
         f"phi={phi:g},{change}": {
             p: float(
                 np.mean(
@@ -464,13 +586,14 @@ def summarise(
                     ]
                 )
             )
-            for p in ("ks", "psi")
+            for p in ("ks", "psi", *measured)
         }
         for phi in PHIS
         for change in CHANGES
     }
-    peer_power["evidently_default"] = None
-    peer_power["nannyml_default"] = None
+    peer_power: dict[str, Any] = dict(by_change)
+    for p in third:
+        peer_power[p] = {n: v[p] for n, v in by_change.items()} if p in measured else None
     return {
         "series_per_config": s,
         "nominal_alpha_one_check": 0.05,
@@ -486,6 +609,8 @@ def summarise(
         "oracle_ratio": ratios,
         "oracle_ratio_by_season": by_season,
         "matched_oracle_power": matched,
+        "plug_in_oracle": plug_in,
+        "plug_in_oracle_fpr_daily": {k: v["plug_in_oracle_fpr_daily"] for k, v in results.items()},
         "oracle_ratio_min": min(ratios.values()),
         "oracle_ratio_min_phi_le_0_5": min(
             v for k, v in ratios.items() if not k.startswith("phi=0.9")
@@ -495,7 +620,7 @@ def summarise(
         "power_2sd_14d_phi_le_0_5_min": float(np.min(p2)),
         "peer_fpr": peer_fpr,
         "peer_power": peer_power,
-        "third_party_peers": third_party_peers(),
+        "third_party_peers": third_party_peers(results, s, args),
         "documented_changes": docs,
         "documented_changes_detected": [k for k, v in docs.items() if v["detected"]],
         "settings": {

@@ -232,14 +232,19 @@ def monitor(
         lo = timeline[max(0, len(timeline) - ws.config.monitoring.window)]
         window = checked.df[(checked.df["ds"] >= lo) & (checked.df["ds"] <= t)]
         served = ws.store.get_forecasts(ds_from=lo, ds_to=t)
+        reference = loaded.artifacts["reference_profile"]
+        trained_to = min(pd.Timestamp(s["train_end"]) for s in reference["series"].values())
         report = run_monitoring(
-            loaded.artifacts["reference_profile"],
+            reference,
             window,
             served,
             now=t,
             freq=checked.freq,
             monitoring=ws.config.monitoring,
             version=loaded.version.version,
+            served_since_reference=ws.store.get_forecasts(
+                ds_from=trained_to, ds_to=t, version=loaded.version.version
+            ),
         )
         ws.store.record_monitoring_results(f"cli-{t.isoformat()}", t, report.records())
         AlertBook.from_store(ws.store).update(ws.store, report, now=t)

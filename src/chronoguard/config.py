@@ -16,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from chronoguard.errors import ConfigError
 from chronoguard.forecasting import MODEL_NAMES
 
-Trigger = Literal["performance_decay", "data_drift", "concept_drift", "schedule"]
+Trigger = Literal[
+    "performance_decay", "data_drift", "concept_drift", "prediction_drift", "schedule"
+]
+# Prediction drift alerts but is not a default trigger: forecasts that move with their inputs
+# are not wrong by themselves; the error checks say whether they are.
 DEFAULT_TRIGGERS: tuple[Trigger, ...] = ("performance_decay", "concept_drift", "data_drift")
 
 

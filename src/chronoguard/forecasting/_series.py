@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from statsforecast.models import Naive as _SFNaive
@@ -58,6 +58,23 @@ class SeriesModel(Protocol):
         ...
 
 
+@runtime_checkable
+class InSampleForecasts(Protocol):
+    """A series model whose backend gives its one-step forecasts over a history in one pass.
+
+    Implemented only where that pass equals, point by point, the forecast of
+    :meth:`SeriesModel.forward` with ``h=1`` on the points before (parameters frozen).
+    """
+
+    def fitted(self, y: np.ndarray, X: np.ndarray | None, offset: int) -> np.ndarray:
+        """One-step forecast of every point of ``y`` from the points before it.
+
+        NaN where the model has no forecast (before its first season, for a seasonal naive).
+        ``offset`` is as in :meth:`SeriesModel.forward`.
+        """
+        ...
+
+
 def statsforecast_levels(levels: Sequence[int]) -> list[int] | None:
     # statsforecast treats an empty list differently from None (it still builds interval keys).
     return list(levels) if levels else None
@@ -100,6 +117,10 @@ class NaiveSeries:
         return SeriesForecast.from_statsforecast(
             moved.predict(h=h, level=statsforecast_levels(levels)), levels
         )
+
+    def fitted(self, y: np.ndarray, X: np.ndarray | None, offset: int) -> np.ndarray:
+        """statsforecast's in-sample fitted values: ``y[t - season_length]``, NaN before."""
+        return np.asarray(self.model.forward(y=y.astype(float), h=1, fitted=True)["fitted"], float)
 
 
 def fit_naive(y: np.ndarray, season_length: int) -> NaiveSeries:

@@ -40,7 +40,12 @@ from chronoguard.forecasting._frames import (
     periods_between,
     take_exog,
 )
-from chronoguard.forecasting._series import SeriesForecast, SeriesModel, fit_fallback
+from chronoguard.forecasting._series import (
+    InSampleForecasts,
+    SeriesForecast,
+    SeriesModel,
+    fit_fallback,
+)
 
 __all__ = ["Forecaster", "interval_columns"]
 
@@ -368,6 +373,71 @@ class Forecaster(abc.ABC):
             forecasts.append(fc)
         return self._to_frame(ids, dates, forecasts, levels, h)
 
+    def fitted_values(self, data: pd.DataFrame, *, method: str = "auto") -> pd.DataFrame:
+        """One-step-ahead forecasts of every row of ``data``, parameters frozen.
+
+        The forecast of row ``t`` is ``predict(1, history=<the rows before t>)``: what the
+        served model would have forecast for that period. Over the training data these are
+        the in-sample one-step forecasts.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            ``unique_id``, ``ds``, ``y`` and the ``exog`` columns, sorted by ``unique_id, ds``;
+            as for ``predict(history=...)``, each series should start at its training start.
+        method : {"auto", "rolling"}, default "auto"
+            ``"auto"`` takes the backend's in-sample one-step forecasts from one pass of its
+            recursion where they equal the rolling forecasts (ETS, SARIMAX, naive models) and
+            rolls elsewhere; ``"rolling"`` calls the one-step forecast once per row (the
+            history grows by one row each time, so the cost is quadratic in the length).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``unique_id``, ``ds``, ``yhat``, one row per row of ``data`` in its order.
+            ``yhat`` is NaN where the model has no forecast: the first row, and for the
+            rolling method every row whose history is shorter than the model accepts (a
+            season for a seasonal naive, the differences of an ARIMA). The first forecasts of
+            a filter (SARIMAX's diffuse start, ETS from its initial state) are returned as
+            the model gives them: drop a burn-in where they matter.
+
+        Raises
+        ------
+        NotFittedError
+            If called before :meth:`fit`.
+        DataContractError
+            If ``data`` is malformed, or a series' model cannot forecast from its history.
+        """
+        self._check_fitted()
+        if method not in ("auto", "rolling"):
+            raise InvalidParameterError(
+                f"fitted_values: method must be 'auto' or 'rolling', got {method!r}"
+            )
+        ids, _, hist = self._read_history(data)
+        values: list[np.ndarray] = []
+        for uid, (y, X, offset) in zip(ids, hist, strict=True):
+            model = self.models_[uid]
+            try:
+                if method == "auto" and isinstance(model, InSampleForecasts):
+                    yhat = model.fitted(y, X, offset)
+                else:
+                    yhat = _rolling_one_step(model, y, X, offset)
+            except Exception as exc:  # name the series the forecasts failed for
+                raise DataContractError(
+                    [f"series {uid!r}: no one-step forecasts over its {y.size} points: {exc}"],
+                    "fitted_values data",
+                ) from exc
+            if yhat.shape != y.shape:  # a backend bug must not shift rows between series
+                raise RuntimeError(f"series {uid!r}: expected {y.size} forecasts, got {yhat.shape}")
+            values.append(yhat)
+        return pd.DataFrame(
+            {
+                ID: data[ID].astype(str).to_numpy(dtype=object),
+                DS: data[DS].to_numpy(dtype="datetime64[ns]"),
+                "yhat": np.concatenate(values) if values else np.empty(0),
+            }
+        )
+
     def _read_history(
         self, history: pd.DataFrame
     ) -> tuple[list[str], list[pd.Timestamp], list[tuple[np.ndarray, np.ndarray | None, int]]]:
@@ -434,3 +504,37 @@ class Forecaster(abc.ABC):
         1         a 2024-01-06   4.0
         """
         return self.fit(df).predict(h, X_future=X_future)
+
+
+def _rolling_one_step(
+    model: SeriesModel, y: np.ndarray, X: np.ndarray | None, offset: int
+) -> np.ndarray:
+    """``forward(y[:t], h=1)`` for every ``t``: the forecast ``predict(1, history=...)`` makes.
+
+    Errors before the first forecast mean the history is still shorter than the model can
+    condition on (statsforecast's ARIMA and the naive models raise a ValueError, its ETS an
+    IndexError on a single point): those rows stay NaN. Once one forecast is made, any error
+    propagates; a model that forecasts no row at all raises its last error.
+    """
+    out = np.full(y.size, np.nan)
+    first_error: Exception | None = None
+    started = False
+    # Information criteria and variances of a history a few points longer than the model's
+    # parameters divide by zero in statsforecast; the point forecast does not use them.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for t in range(1, y.size):
+            x_hist = None if X is None else X[:t]
+            x_next = None if X is None else X[t : t + 1]
+            if started:
+                fc = model.forward(y[:t], x_hist, 1, x_next, [], offset)
+            else:
+                try:
+                    fc = model.forward(y[:t], x_hist, 1, x_next, [], offset)
+                except Exception as exc:  # the start-up: too short a history
+                    first_error = exc
+                    continue
+                started = True
+            out[t] = float(fc.mean[0])
+    if not started and first_error is not None:
+        raise first_error
+    return out

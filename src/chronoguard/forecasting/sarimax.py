@@ -93,14 +93,23 @@ class SARIMAXSeries:
         offset: int,
     ) -> SeriesForecast:
         """Filter ``y`` from the default initial state with the fitted parameters, then forecast."""
+        return _from_prediction(self._filter(y, X, offset).get_forecast(h, exog=X_future), levels)
+
+    def fitted(self, y: np.ndarray, X: np.ndarray | None, offset: int) -> np.ndarray:
+        """The filter's one-step predictions over ``y`` (statsmodels' ``fittedvalues``).
+
+        The first values come from the diffuse initial state (the filter's start-up).
+        """
+        return np.asarray(self._filter(y, X, offset).fittedvalues, dtype=float)
+
+    def _filter(self, y: np.ndarray, X: np.ndarray | None, offset: int) -> Any:
         model = self.spec.model(y.astype(float), X, offset + 1, validate=False)
         # The fit concentrated the scale out, so its diffuse prior variance was relative to
         # sigma2; scaling it the same way here makes a history equal to the training data
         # reproduce the training state exactly.
         sigma2 = float(self.params[-1])
         model.initialize_default(approximate_diffuse_variance=model.ssm.initial_variance * sigma2)
-        results = model.filter(self.params)
-        return _from_prediction(results.get_forecast(h, exog=X_future), levels)
+        return model.filter(self.params)
 
 
 def _is_order(value: object, size: int) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from statsforecast.ets import forward_ets
@@ -60,13 +61,7 @@ class ETSSeries:
         intervals keep the fitted uncertainty.
         """
         fitted = self.model.model_
-        par = np.array(fitted["par"], dtype=float)
-        components = str(fitted["components"])
-        m = int(fitted["m"])
-        if components[2] != "N" and m > 1:
-            first_season = 4 + 1 + (components[1] != "N")  # alpha..phi, level, trend
-            par[first_season:] = np.roll(par[first_season:], offset % m)
-        state = forward_ets({**fitted, "par": par, "fit": None}, y.astype(float))
+        state = self._run(y, offset)
         state["sigma2"] = fitted["sigma2"]
         state["distribution"] = fitted.get("distribution", "normal")
         moved = self.model.new()
@@ -75,10 +70,35 @@ class ETSSeries:
             moved.predict(h=h, level=statsforecast_levels(levels)), levels
         )
 
+    def fitted(self, y: np.ndarray, X: np.ndarray | None, offset: int) -> np.ndarray:
+        """The recursion's one-step forecasts over ``y`` (statsforecast's fitted values).
+
+        The forecast of ``y[0]`` comes from the fitted initial state.
+        """
+        return np.asarray(self._run(y, offset)["fitted"], dtype=float)
+
+    def _run(self, y: np.ndarray, offset: int) -> dict[str, Any]:
+        """statsforecast's ETS recursion over ``y`` from the fitted initial state."""
+        fitted = self.model.model_
+        par = np.array(fitted["par"], dtype=float)
+        components = str(fitted["components"])
+        m = int(fitted["m"])
+        if components[2] != "N" and m > 1:
+            first_season = 4 + 1 + (components[1] != "N")  # alpha..phi, level, trend
+            par[first_season:] = np.roll(par[first_season:], offset % m)
+        state: dict[str, Any] = forward_ets({**fitted, "par": par, "fit": None}, y.astype(float))
+        return state
+
 
 @dataclass
 class ARIMASeries:
-    """A fitted (Auto)ARIMA model of one series: coefficients and the Kalman filter state."""
+    """A fitted (Auto)ARIMA model of one series: coefficients and the Kalman filter state.
+
+    It has no one-pass ``fitted``: statsforecast's ARIMA fitted values are ``y`` minus
+    residuals divided by the filter's relative prediction sd (R's ``arima`` convention), so
+    they differ from the one-step forecasts until that sd settles at 1, which takes several
+    seasons for a seasonal MA term near -1.
+    """
 
     model: _SFAutoARIMA
 

@@ -30,6 +30,8 @@ class _Predicts(Protocol):
         self, h: int, X_future: pd.DataFrame | None = None, history: pd.DataFrame | None = None
     ) -> pd.DataFrame: ...
 
+    def fitted_values(self, data: pd.DataFrame, *, method: str = "auto") -> pd.DataFrame: ...
+
 
 class _Backtest(Protocol):
     @property
@@ -112,6 +114,44 @@ def _drift_states(
     return {"drift": states, "drift_skipped": skipped}
 
 
+def prediction_burn_in(n: int, season_length: int) -> int:
+    """Leading one-step forecasts left out of the prediction reference.
+
+    The first forecasts over the training data come from the model's start-up, not from the
+    state it serves from: SARIMAX's filter starts from a diffuse state and needs the
+    differences of a season or more, a seasonal MA term near -1 settles over several seasons,
+    and ETS's initial states are parameters fitted to the first observations, so its first
+    forecasts fit them more closely than any later forecast fits (a reference that keeps
+    them expects too small forecast moves). Two seasons cover these start-ups. Short series
+    give up less, so that at least two seasons remain for the drift engine's seasonal profile.
+    """
+    m = max(1, season_length)
+    return max(0, min(2 * m, n - 2 * m))
+
+
+def _prediction_states(
+    g: pd.DataFrame, fitted: pd.DataFrame, freq: str, m: int, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """The drift reference of the one-step forecasts over the training window of one series.
+
+    ``fitted`` holds the series' one-step forecasts, parameters frozen, row for row with
+    ``g``. A series whose forecasts the engine cannot model (constant forecasts, too few
+    after the burn-in) is named in ``prediction_skipped``.
+    """
+    burn = prediction_burn_in(len(g), m)
+    kept = fitted.iloc[burn:]
+    kept = kept[np.isfinite(kept["yhat"].to_numpy(float))]
+    states: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    try:
+        states["yhat_h1"] = fit_reference_state(
+            kept["yhat"].to_numpy(float), ds=pd.DatetimeIndex(kept["ds"]), freq=freq, **settings
+        ).to_dict()
+    except DriftInputError as exc:
+        skipped["yhat_h1"] = str(exc)
+    return {"prediction": states, "prediction_skipped": skipped, "prediction_burn_in": burn}
+
+
 def build_reference(
     forecaster: _Predicts,
     data: pd.DataFrame,
@@ -126,7 +166,10 @@ def build_reference(
     * ``backtest``: MAE and MASE per horizon from the version's rolling-origin backtest;
     * ``one_step``: mean and sd of one-step errors over the last periods of training;
     * ``drift``: the drift engine's fitted reference state for the target and each
-      exogenous feature (seasonal profile, pre-whitening filter, sorted innovations).
+      exogenous feature (seasonal profile, pre-whitening filter, sorted innovations);
+    * ``prediction``: the same engine's reference state (``yhat_h1``) for the model's
+      one-step forecasts over the training window, parameters frozen, after a burn-in of
+      ``prediction_burn_in`` periods (see :func:`prediction_burn_in`).
     """
     m = cfg.data.season_length
     drift = drift_settings(freq, m, cfg.monitoring)
@@ -134,6 +177,8 @@ def build_reference(
     steps = one_step_errors(
         forecaster, data, n_last=min(n_last, int(data.groupby("unique_id").size().min()) - 2 * m)
     )
+    # One-step forecasts over the training rows, row for row with ``data``.
+    fitted = forecaster.fitted_values(data).set_axis(data.index)
     bt = backtest.forecasts
     features = ["y", *cfg.data.exog]
     series: dict[str, Any] = {}
@@ -164,6 +209,7 @@ def build_reference(
                 "mae": float(np.mean(np.abs(e1))),
             },
             **_drift_states(g, features, freq, drift),
+            **_prediction_states(g, fitted.loc[g.index], freq, m, drift),
         }
     # Sorted samples and bins of the training values, for the classic iid two-sample tests
     # (KS, PSI, Wasserstein) that the monitoring run reports beside its calibrated check.

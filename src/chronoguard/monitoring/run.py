@@ -17,6 +17,7 @@ from scipy import stats
 from chronoguard.config import MonitoringConfig
 from chronoguard.data import find_problems
 from chronoguard.drift import (
+    DriftInputError,
     DriftKind,
     DriftResult,
     ReferenceProfile,
@@ -326,15 +327,79 @@ def data_drift_checks(
                 unique_id=str(uid),
                 kind=DriftKind.DATA,
             )
-    tested = [i for i, r in enumerate(results) if r.p_value is not None]
+    return _fdr_control(results)
+
+
+def _fdr_control(results: list[DriftResult]) -> list[DriftResult]:
+    """One family of results re-decided with Benjamini–Hochberg (a single result is kept).
+
+    A result stays positive when its alarm is on and its q-value is within its own level
+    (the false-alarm rate it was calibrated for); each result gets ``details["q_value"]``.
+    """
+    out = list(results)
+    tested = [i for i, r in enumerate(out) if r.p_value is not None]
     if len(tested) > 1:
-        pvals = [float(results[i].p_value or 1.0) for i in tested]
+        pvals = [float(out[i].p_value or 1.0) for i in tested]
         adjusted = stats.false_discovery_control(pvals)
         for i, q in zip(tested, adjusted, strict=True):
-            r = results[i]
+            r = out[i]
             fired = bool(r.drift and q <= r.threshold)
-            results[i] = replace(r, drift=fired, details={**r.details, "q_value": float(q)})
-    return results
+            out[i] = replace(r, drift=fired, details={**r.details, "q_value": float(q)})
+    return out
+
+
+def prediction_drift_checks(
+    reference: dict[str, Any],
+    served: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    version: str | None = None,
+) -> list[DriftResult]:
+    """Drift of the served one-step forecasts, with FDR control across series.
+
+    The forecasts served at step 1 for periods after the version's training end up to
+    ``now`` (of ``version`` only, when ``served`` has a ``version`` column) run through the
+    drift engine's sequential check against the reference fitted at training time on the
+    same model's one-step forecasts over its training window. The p-values of one run are
+    adjusted with Benjamini–Hochberg across series (a family of its own, apart from the
+    data-drift family).
+
+    Skipped without a result: series whose profile has no prediction reference (profiles
+    written before this check existed, or whose forecasts could not be modelled), and series
+    with too few forecasts since a gap after the reference to pre-whiten (a version promoted
+    some periods after its training end serves its first forecasts then).
+    """
+    results: list[DriftResult] = []
+    if served.empty:
+        return results
+    mine = (served["horizon"] == 1) & (served["ds"] <= now)
+    if version is not None and "version" in served.columns:
+        mine &= served["version"].astype(str) == str(version)
+    for uid, g in served[mine].groupby("unique_id", sort=False):
+        prof = reference["series"].get(str(uid))
+        state = None if prof is None else (prof.get("prediction") or {}).get("yhat_h1")
+        if state is None:
+            continue
+        g = g[g["ds"] > pd.Timestamp(prof["train_end"])]
+        # One forecast per period: a period served twice keeps the last one served.
+        g = g.sort_values("ds", kind="stable").drop_duplicates("ds", keep="last")
+        window = (state.get("calibration") or {}).get("window")
+        recent = g.tail(int(window)) if window else g
+        if recent.empty:
+            continue
+        try:
+            results += drift_check(
+                state,
+                recent["yhat"].to_numpy(float),
+                ds=pd.DatetimeIndex(recent["ds"]),
+                mode="sequential",
+                feature="yhat_h1",
+                unique_id=str(uid),
+                kind=DriftKind.PREDICTION,
+            )
+        except DriftInputError:
+            continue  # too few consecutive forecasts after a gap to pre-whiten yet
+    return _fdr_control(results)
 
 
 def run_monitoring(
@@ -347,16 +412,20 @@ def run_monitoring(
     monitoring: MonitoringConfig,
     version: str,
     since_reference: pd.DataFrame | None = None,
+    served_since_reference: pd.DataFrame | None = None,
 ) -> MonitoringReport:
     """One monitoring run over ``window`` (actuals and features) and the forecasts ``served``.
 
     ``since_reference`` holds every observation after the version's training end up to
     ``now`` (the sequential drift check needs the whole run since then); without it the
-    window is used, which is conservative.
+    window is used, which is conservative. ``served_since_reference`` is the same for the
+    forecasts served (the prediction-drift check); without it ``served`` is used.
     """
     results = quality_checks(window, now=now, freq=freq, features=list(reference["features"]))
     current = window if since_reference is None else since_reference
     results += data_drift_checks(reference, current)
+    forecasts = served if served_since_reference is None else served_since_reference
+    results += prediction_drift_checks(reference, forecasts, now=now, version=version)
     results += iid_drift_checks(reference, window)
     results += performance_checks(reference, served, window, monitoring=monitoring)
     return MonitoringReport(now=pd.Timestamp(now), version=version, results=results)

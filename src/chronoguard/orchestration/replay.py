@@ -159,6 +159,10 @@ def _check(
     )
     served = ws.store.get_forecasts(ds_from=lo, ds_to=now)
     since = _since_reference(ws, df, state.reference, now)
+    trained_to = min(pd.Timestamp(s["train_end"]) for s in state.reference["series"].values())
+    served_since = ws.store.get_forecasts(
+        ds_from=trained_to, ds_to=now, version=state.champion_version
+    )
     report = run_monitoring(
         state.reference,
         window,
@@ -168,6 +172,7 @@ def _check(
         monitoring=cfg.monitoring,
         version=state.champion_version,
         since_reference=since,
+        served_since_reference=served_since,
     )
     run_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{ws.root}/{now}").hex
     ws.store.record_monitoring_results(run_id, now, report.records())

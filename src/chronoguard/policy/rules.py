@@ -38,7 +38,8 @@ class RetrainRule:
     ----------
     triggers
         Kinds that may trigger a retrain (``performance_decay``, ``concept_drift``,
-        ``data_drift``; ``schedule`` enables the schedule).
+        ``data_drift``, ``prediction_drift``: the ``kind`` of a fired monitoring result, as
+        in :attr:`CheckSummary.fired`; ``schedule`` enables the schedule).
     k, n
         Fire when a kind was raised in at least ``k`` of the last ``n`` checks.
     cooldown
