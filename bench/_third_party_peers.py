@@ -119,7 +119,7 @@ def ks_critical_h(n: int, m: int, alpha: float = EVIDENTLY_KS_THRESHOLD) -> int:
     return hi
 
 
-def _ks_lattice_daily(y: FloatArray, n_ref: int, days: npt.ArrayLike) -> npt.NDArray[np.int64]:
+def ks_lattice_daily(y: FloatArray, n_ref: int, days: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """KS statistic ``h`` (on the ``lcm(n_ref, d)`` lattice) of the reference against the
     first ``d`` current points, for every series and every ``d`` in ``days``: ``(S, D)``.
 
@@ -172,7 +172,7 @@ def evidently_alarms(y: FloatArray, n_ref: int, days: npt.ArrayLike) -> BoolArra
             f"Evidently's default for {n_ref} reference rows and {n_unique} distinct values "
             "is not the KS test this copy implements"
         )
-    h = _ks_lattice_daily(y, n_ref, days)
+    h = ks_lattice_daily(y, n_ref, days)
     crit = np.array([ks_critical_h(n_ref, int(d)) for d in days])
     return h >= crit[None, :]
 

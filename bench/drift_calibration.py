@@ -257,10 +257,13 @@ def peers_daily(y: np.ndarray, min_points: int = 7) -> dict[str, np.ndarray]:
     ref = y[:, :N_REF]
     ks = np.zeros((y.shape[0], N_CUR), dtype=bool)
     psi = np.zeros((y.shape[0], N_CUR), dtype=bool)
-    for d in range(min_points, N_CUR + 1):
-        cur = y[:, N_REF : N_REF + d]
-        ks[:, d - 1] = peer_pvalues_ks(ref, cur) < 0.05
-        psi[:, d - 1] = peer_psi(ref, cur) > 0.1
+    days = np.arange(min_points, N_CUR + 1)
+    # p < 0.05 as one critical KS statistic per window length (scipy's p-value depends on the
+    # sizes and the statistic only); tests/bench check it against scipy's p-values.
+    crit = np.array([third_party.ks_critical_h(N_REF, int(d), np.nextafter(0.05, 0)) for d in days])
+    ks[:, days - 1] = third_party.ks_lattice_daily(y, N_REF, days) >= crit[None, :]
+    for d in days:
+        psi[:, d - 1] = peer_psi(ref, y[:, N_REF : N_REF + d]) > 0.1
     return {"ks": ks, "psi": psi}
 
 
