@@ -109,3 +109,24 @@ def test_a_constant_feature_is_left_to_quality_checks_not_profiled() -> None:
     series = ref["series"]["uk_drivers_ksi"]
     assert set(series["drift"]) == {"y"}
     assert "flat" in series["drift_skipped"]
+
+
+def test_one_step_errors_are_the_served_models_errors_period_by_period() -> None:
+    """The baseline errors equal ``y - predict(1, history=<rows before>)`` at each period."""
+    from chronoguard.data import load_dataset
+    from chronoguard.forecasting import AutoETS
+    from chronoguard.monitoring import one_step_errors
+
+    one = load_dataset("seatbelts").iloc[:120]
+    two = one.assign(unique_id="b", y=one["y"] * 1.5 + 40.0)
+    data = pd.concat([one.assign(unique_id="a"), two], ignore_index=True)
+    data = data[["unique_id", "ds", "y"]]
+    model = AutoETS(season_length=12, level=[]).fit(data)
+    errors = one_step_errors(model, data, n_last=6)
+    assert len(errors) == 12 and set(errors["unique_id"]) == {"a", "b"}
+    for t in np.sort(data["ds"].unique())[-6:]:
+        fc = model.predict(1, history=data[data["ds"] < t])
+        actual = data[data["ds"] == t].merge(fc, on=["unique_id", "ds"])
+        got = errors[errors["ds"] == t].merge(actual, on=["unique_id", "ds"])
+        assert len(got) == 2
+        np.testing.assert_allclose(got["error"], got["y"] - got["yhat"], rtol=1e-9)

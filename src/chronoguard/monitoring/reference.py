@@ -38,32 +38,33 @@ class _Backtest(Protocol):
     def forecasts(self) -> pd.DataFrame: ...
 
 
-def one_step_errors(forecaster: _Predicts, data: pd.DataFrame, n_last: int) -> pd.DataFrame:
+def one_step_errors(
+    forecaster: _Predicts, data: pd.DataFrame, n_last: int, fitted: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One-step-ahead errors over the last ``n_last`` periods, parameters frozen.
 
     At each of those periods the model is conditioned on the rows strictly before it, so
     the errors are what the served model would have made: the baseline for concept-drift
-    and performance checks. Returns ``unique_id, ds, error``.
+    and performance checks. They come from :meth:`Forecaster.fitted_values` (one pass of
+    the model's recursion where the backend allows, equal to rolling ``predict(1,
+    history=...)``); pass ``fitted`` when they are already computed, row for row with
+    ``data``. Returns ``unique_id, ds, error``.
     """
     timeline = np.sort(data["ds"].unique())
-    exog = list(forecaster.exog_)  # only the features the model was fitted with
-    rows = []
-    for t in timeline[-n_last:]:
-        history = data[data["ds"] < t]
-        target = data[data["ds"] == t]
-        x = target[["unique_id", "ds", *exog]] if exog else None
-        fc = forecaster.predict(1, X_future=x, history=history)
-        merged = fc.merge(target[["unique_id", "ds", "y"]], on=["unique_id", "ds"])
-        rows.append(
-            pd.DataFrame(
-                {
-                    "unique_id": merged["unique_id"],
-                    "ds": merged["ds"],
-                    "error": merged["y"] - merged["yhat"],
-                }
-            )
+    last = data["ds"] >= timeline[-n_last]
+    if fitted is None:
+        fitted = forecaster.fitted_values(data).set_axis(data.index)
+    return (
+        pd.DataFrame(
+            {
+                "unique_id": data.loc[last, "unique_id"].to_numpy(),
+                "ds": data.loc[last, "ds"].to_numpy(),
+                "error": (data.loc[last, "y"] - fitted.loc[last, "yhat"]).to_numpy(float),
+            }
         )
-    return pd.concat(rows, ignore_index=True)
+        .dropna(subset=["error"])
+        .reset_index(drop=True)
+    )
 
 
 def drift_settings(freq: str, season_length: int, monitoring: MonitoringConfig) -> dict[str, Any]:
@@ -174,11 +175,14 @@ def build_reference(
     m = cfg.data.season_length
     drift = drift_settings(freq, m, cfg.monitoring)
     n_last = max(12, min(3 * m, 48))
-    steps = one_step_errors(
-        forecaster, data, n_last=min(n_last, int(data.groupby("unique_id").size().min()) - 2 * m)
-    )
     # One-step forecasts over the training rows, row for row with ``data``.
     fitted = forecaster.fitted_values(data).set_axis(data.index)
+    steps = one_step_errors(
+        forecaster,
+        data,
+        n_last=min(n_last, int(data.groupby("unique_id").size().min()) - 2 * m),
+        fitted=fitted,
+    )
     bt = backtest.forecasts
     features = ["y", *cfg.data.exog]
     series: dict[str, Any] = {}
