@@ -483,9 +483,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20240601)
     args = ap.parse_args(argv)
     s = 100 if args.quick else 500
-    args.n_boot = 40 if args.quick else 100
-    args.n_sim = 300 if args.quick else 1000
-    args.n_sim_window = 300 if args.quick else 1000
+    # The full run uses the product's defaults (bootstrap and simulation sizes included).
+    defaults = CalibratedDriftTest().get_params()
+    args.n_boot = 40 if args.quick else defaults["n_boot"]
+    args.n_sim = 300 if args.quick else defaults["n_sim"]
+    args.n_sim_window = 300 if args.quick else defaults["n_sim_window"]
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
     cfg = CalibratedDriftTest()
