@@ -179,7 +179,8 @@ def matched_oracle(
     """chronoguard's own statistic with the true parameters: threshold, weights, design."""
     sd_u = 1.0 / np.sqrt(1.0 - phi**2)
     design = float(np.clip(1.0 / ((1.0 - phi) * sd_u), *_engine.AUTO_SHIFT))
-    w = np.array([[1.0, 1.0 - phi]]) if phi else np.ones((1, 1))
+    jump = phi >= _engine.JUMP_MIN_PERSISTENCE  # the same rule as _engine.monitor_weights
+    w = np.array([[1.0, 1.0 - phi]]) if jump else np.array([[1.0 - phi]])
     d = np.array([design * sd_u])
     z = rng.standard_normal((n_sim, N_CUR))
     g = monitor_paths(z, w, d, alternative="two-sided", scale_ratio=None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from chronoguard.drift import _engine
-from chronoguard.drift._prewhiten import step_weights
 from chronoguard.drift._sequential import monitor_paths
 from chronoguard.drift.streaming import CUSUM
 
@@ -31,7 +30,7 @@ def test_in_control_run_length_is_close_to_the_target() -> None:
         z = _engine.innovations(f, u[:, 300:], contiguous=True)
         g = monitor_paths(
             z,
-            step_weights(f.phi),
+            _engine.monitor_weights(f),
             _engine.shift_in_innovations(f, det.shift),
             alternative="two-sided",
             scale_ratio=None,
@@ -41,7 +40,7 @@ def test_in_control_run_length_is_close_to_the_target() -> None:
         while start < horizon:
             seg = monitor_paths(
                 z[:, start:],
-                step_weights(f.phi),
+                _engine.monitor_weights(f),
                 _engine.shift_in_innovations(f, det.shift),
                 alternative="two-sided",
                 scale_ratio=None,
@@ -72,7 +71,7 @@ def test_streaming_updates_equal_the_batch_statistic() -> None:
     z = _engine.innovations(f, u[:, 300:400], contiguous=True)
     g = monitor_paths(
         z,
-        step_weights(f.phi),
+        _engine.monitor_weights(f),
         _engine.shift_in_innovations(f, det.shift),
         alternative="two-sided",
         scale_ratio=None,

@@ -140,6 +140,31 @@ def design_shift(f: Fitted, shift: float | str) -> FloatArray:
     return np.full(f.sigma.shape, float(shift))
 
 
+#: The sequential check watches the jump of a level shift (its first whitened innovation)
+#: only on series at least this persistent (``sum(phi)``); below, every age carries the
+#: steady weight and the check is Page's CUSUM on the innovations.
+JUMP_MIN_PERSISTENCE = 0.65
+
+
+def monitor_weights(f: Fitted) -> FloatArray:
+    """Weights by age of the level CUSUM ``(S, p + 1)``: the whitened step, or its steady part.
+
+    The likelihood ratio of a shift's whitened image (:func:`step_weights`) keeps one state
+    per young age, and the maximum over them raises the threshold for the same false-alarm
+    budget. The jump at the change is ``1 / c`` times the steady weight ``c = 1 - sum(phi)``,
+    so it pays for that only on persistent series. With the true parameters and the design
+    shift (40,000 simulated AR(1) series per case, shift at day 10-70 of 90), the share of
+    shifts found within 14 days, jump-aware against steady-weight: at phi = 0.5, 0.208
+    against 0.224 for 1 sd and 0.895 against 0.902 for 2 sd; at 0.6, 0.143 against 0.161 and
+    0.801 against 0.809; at 0.7, 0.112 against 0.124 and 0.717 against 0.695; at 0.9, 0.149
+    against 0.056 and 0.886 against 0.341. The cut lies where the two cross.
+    """
+    w = step_weights(f.phi)
+    steady = f.phi.sum(axis=1) < JUMP_MIN_PERSISTENCE
+    w[steady] = w[steady][:, -1:]
+    return w
+
+
 def shift_in_innovations(f: Fitted, shift: float | str) -> FloatArray:
     """The design level shift (see :func:`design_shift`) in innovation sds."""
     return design_shift(f, shift) * f.sd_u / f.sigma
@@ -200,7 +225,7 @@ def calibrate(
     positions = np.arange(f.n, f.n + horizon, dtype=np.float64)
     null_max = null_statistics(
         null_model(f, positions, contiguous=True),
-        weights=step_weights(f.phi),
+        weights=monitor_weights(f),
         d=shift_in_innovations(f, shift),
         horizon=horizon,
         alternative=alternative,
@@ -236,7 +261,7 @@ def monitor(
     """The persistent monitored statistic path ``(S, m)``; an alarm is ``path > threshold``."""
     g = monitor_paths(
         z,
-        step_weights(f.phi),
+        monitor_weights(f),
         shift_in_innovations(f, shift),
         alternative=alternative,
         scale_ratio=effective_scale_ratio(alternative, scale_ratio),

@@ -9,7 +9,6 @@ from typing import Any, Self
 import numpy as np
 
 from chronoguard.drift import _engine
-from chronoguard.drift._prewhiten import step_weights
 from chronoguard.drift._sequential import monitor_paths, simulate_null
 from chronoguard.drift.seasonal import SeasonalDesign, as_periods
 from chronoguard.drift.streaming.base import StreamingDetector
@@ -113,7 +112,7 @@ class CUSUM(StreamingDetector):
         self._position = y.size
         u = _engine.deseasonalise(f, y[None], np.arange(y.size, dtype=np.float64))[0]
         self._lags = deque(u[y.size - f.p :].tolist() if f.p else [], maxlen=max(f.p, 1))
-        a = step_weights(f.phi).shape[1]
+        a = _engine.monitor_weights(f).shape[1]
         self._states = np.full((2, a), -np.inf)
         self._statistic = 0.0
         self._buffer = []
@@ -152,7 +151,7 @@ class CUSUM(StreamingDetector):
             self._lags.append(u)
         self._position += 1
         z = e / float(f.sigma[0])
-        w = step_weights(f.phi)[0]
+        w = _engine.monitor_weights(f)[0]
         d = float(_engine.shift_in_innovations(f, self.shift)[0])
         best = 0.0
         for side, sign in enumerate((1.0, -1.0)):
@@ -192,7 +191,7 @@ def _threshold_for_arl(
     ]
     g = monitor_paths(
         z,
-        step_weights(f.phi)[0][None],
+        _engine.monitor_weights(f)[0][None],
         _engine.shift_in_innovations(f, shift),
         alternative="two-sided",
         scale_ratio=None,
