@@ -18,7 +18,7 @@ from chronoguard.drift.inference import (
     fit_reference_state,
 )
 from chronoguard.drift.seasonal import SeasonalDesign
-from chronoguard.drift.types import DriftInputError, DriftResult
+from chronoguard.drift.types import DriftInputError, DriftResult, InsufficientDataError
 from chronoguard.errors import ChronoguardError, NotFittedError
 
 N_REF, N_CUR = 365, 90
@@ -326,6 +326,19 @@ def test_bad_current_inputs_raise_clear_errors() -> None:
         ReferenceState.from_dict({"format": 99})
     with pytest.raises(NotFittedError):
         CalibratedDriftTest().monitor([1.0])
+
+
+def test_too_short_a_window_after_a_gap_says_to_wait() -> None:
+    """Valid data that cannot be tested yet is its own error, so callers can wait for more."""
+    rng = np.random.default_rng(2)
+    test = CalibratedDriftTest(season_length=None, n_sim=300).fit(ar1(1, 300, 0.7, rng)[0])
+    assert len(test.state_.phi) >= 1
+    with pytest.raises(InsufficientDataError, match="consecutive"):
+        test.monitor([0.3], start=400)  # one value, 100 periods after the reference
+    assert issubclass(InsufficientDataError, DriftInputError)
+    # ... while one more value than the filter's order can be tested.
+    later = test.monitor(list(rng.normal(size=len(test.state_.phi) + 1)), start=400)
+    assert isinstance(later, DriftResult)
 
 
 def test_irregular_reference_timestamps_are_refused() -> None:

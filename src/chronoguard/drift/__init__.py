@@ -22,12 +22,24 @@ from chronoguard.drift.profile import (
     NumericSummary,
     ReferenceProfile,
 )
-from chronoguard.drift.types import DriftInputError, DriftKind, DriftResult, Severity
+from chronoguard.drift.types import (
+    DriftInputError,
+    DriftKind,
+    DriftResult,
+    InsufficientDataError,
+    Severity,
+)
 
 # One block per area; each engineer extends ``__all__`` in their own block.
 
 # --- result types and errors (types.py) ---
-__all__ = ["DriftInputError", "DriftKind", "DriftResult", "Severity"]
+__all__ = [
+    "DriftInputError",
+    "DriftKind",
+    "DriftResult",
+    "InsufficientDataError",
+    "Severity",
+]
 
 # --- batch two-sample tests, reference profiles, multivariate tests ---
 # (batch.py, profile.py, multivariate.py)

@@ -13,7 +13,7 @@ from chronoguard.drift._settings import PARAMS, check_settings, grid_ds, tail_pv
 from chronoguard.drift.alerting import severity_from_pvalue
 from chronoguard.drift.reference_state import MonitoringCalibration, ReferenceState
 from chronoguard.drift.seasonal import SeasonalDesign, as_periods, default_seasons
-from chronoguard.drift.types import DriftInputError, DriftKind, DriftResult
+from chronoguard.drift.types import DriftInputError, DriftKind, DriftResult, InsufficientDataError
 from chronoguard.errors import NotFittedError
 
 
@@ -344,7 +344,7 @@ class CalibratedDriftTest:
         u = _engine.deseasonalise(f, y[None], pos)
         z = _engine.innovations(f, u, contiguous)[0]
         if not np.isfinite(z).any():
-            raise DriftInputError(
+            raise InsufficientDataError(
                 f"the current window yields no innovation: it needs more than {f.p} consecutive "
                 "values when it does not directly follow the reference"
             )

@@ -60,3 +60,8 @@ class DriftInputError(ChronoguardError):
     column of the wrong kind, or a profile that does not hold what a test needs. The
     message names the offending column(s) and says how to fix the input.
     """
+
+
+class InsufficientDataError(DriftInputError):
+    """The data is valid but too short to test yet (e.g. fewer consecutive values than the
+    pre-whitening filter needs after a gap). Waiting for more data is the fix."""

@@ -17,9 +17,9 @@ from scipy import stats
 from chronoguard.config import MonitoringConfig
 from chronoguard.data import find_problems
 from chronoguard.drift import (
-    DriftInputError,
     DriftKind,
     DriftResult,
+    InsufficientDataError,
     ReferenceProfile,
     Severity,
     drift_check,
@@ -397,7 +397,7 @@ def prediction_drift_checks(
                 unique_id=str(uid),
                 kind=DriftKind.PREDICTION,
             )
-        except DriftInputError:
+        except InsufficientDataError:
             continue  # too few consecutive forecasts after a gap to pre-whiten yet
     return _fdr_control(results)
 
