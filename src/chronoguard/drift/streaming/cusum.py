@@ -88,6 +88,8 @@ class CUSUM(StreamingDetector):
         self._position = 0
         self._lags: deque[float] = deque()
         self._states = np.zeros((2, 0))
+        self._weights = np.zeros(0)
+        self._d = 0.0
         self._statistic = 0.0
         self._n_fits = 0
 
@@ -112,8 +114,10 @@ class CUSUM(StreamingDetector):
         self._position = y.size
         u = _engine.deseasonalise(f, y[None], np.arange(y.size, dtype=np.float64))[0]
         self._lags = deque(u[y.size - f.p :].tolist() if f.p else [], maxlen=max(f.p, 1))
-        a = _engine.monitor_weights(f).shape[1]
-        self._states = np.full((2, a), -np.inf)
+        # Per-fit constants of the update: the level weights by age and the design shift.
+        self._weights = _engine.monitor_weights(f)[0]
+        self._d = float(_engine.shift_in_innovations(f, self.shift)[0])
+        self._states = np.full((2, self._weights.size), -np.inf)
         self._statistic = 0.0
         self._buffer = []
         self._n_fits += 1
@@ -151,8 +155,7 @@ class CUSUM(StreamingDetector):
             self._lags.append(u)
         self._position += 1
         z = e / float(f.sigma[0])
-        w = _engine.monitor_weights(f)[0]
-        d = float(_engine.shift_in_innovations(f, self.shift)[0])
+        w, d = self._weights, self._d
         best = 0.0
         for side, sign in enumerate((1.0, -1.0)):
             dw = sign * d * w
