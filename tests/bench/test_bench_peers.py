@@ -32,3 +32,15 @@ def test_ks_critical_value_is_the_smallest_rejecting_statistic() -> None:
     h = peers.ks_critical_h(n, m, 0.05)
     below = calib._core.ks_pvalues(np.array([(h - 1) / lcm, h / lcm]), n, m)[1]
     assert below[0] > 0.05 >= below[1]
+
+
+def test_paired_ratio_interval_covers_the_ratio_and_narrows_with_pairing() -> None:
+    rng = np.random.default_rng(5)
+    orc = rng.random(500) < 0.4
+    same = calib.paired_ratio_ci([(orc, orc)], np.random.default_rng(0))
+    assert same == [1.0, 1.0]  # a detector paired with itself: no sampling error in the ratio
+    ours = orc & (rng.random(500) < 0.8)  # finds 80 % of what the oracle finds
+    lo, hi = calib.paired_ratio_ci([(ours, orc), (ours, orc)], np.random.default_rng(0))
+    ratio = ours.sum() / orc.sum()
+    assert lo < ratio < hi
+    assert hi - lo < 0.1  # paired: far narrower than the interval of either power alone
