@@ -204,6 +204,21 @@ def test_timestamps_place_a_later_window_at_its_season() -> None:
     assert test.test(wrong)[0].p_value < r.p_value
 
 
+@pytest.mark.parametrize(("n_ref", "warned"), [(365, True), (730, False)])
+def test_a_season_learnt_from_one_cycle_is_noted_on_every_check(n_ref: int, warned: bool) -> None:
+    y = daily_series(n_ref + 90, seed=3)
+    test = CalibratedDriftTest(season_length=(7, 365.25), n_boot=20, n_sim=300, n_sim_window=300)
+    test.fit(y[:n_ref])
+    window = y[n_ref:]
+    for r in (test.monitor(window), test.test(window)[0]):
+        noted = [n for n in r.details["notes"] if "learnt from one cycle" in n]
+        assert bool(noted) is warned
+        if warned:
+            assert "season 365.25" in noted[0] and "two cycles" in noted[0]
+    # the weekly season is covered many times over: never noted
+    assert not any("season 7 " in n for n in test.monitor(window).details["notes"])
+
+
 def test_missing_days_inside_the_window_are_skipped() -> None:
     y = daily_series(500)
     test = CalibratedDriftTest(season_length=(7,), n_sim=300, n_sim_window=300).fit(y[:365])

@@ -348,7 +348,9 @@ class CalibratedDriftTest:
                 f"the current window yields no innovation: it needs more than {f.p} consecutive "
                 "values when it does not directly follow the reference"
             )
-        return state, f, u[0], z, pos, contiguous, notes, idx
+        # What the reference's fit noted (e.g. a season learnt from one cycle) stays visible
+        # on every check made against it.
+        return state, f, u[0], z, pos, contiguous, [*state.notes, *notes], idx
 
     def test(
         self,

@@ -138,6 +138,13 @@ class SeasonalDesign:
                 kept.append(p)
                 kinds.append("fourier")
                 terms.append(max(1, min(int(fourier_terms), int(p // 2))))
+                if n_reference < 2 * p - 1:
+                    notes.append(
+                        f"season {p:g} is learnt from one cycle ({n_reference} points): its "
+                        "profile carries that cycle's noise, so small level shifts are found "
+                        "later; a reference of two cycles or more recovers most of that power "
+                        "(docs/drift.md, 'What a one-year reference allows')"
+                    )
             else:
                 notes.append(
                     f"season {p:g} skipped: the reference ({n_reference} points) is shorter "
