@@ -10,6 +10,7 @@ import pytest
 
 from chronoguard.data import load_dataset
 from chronoguard.drift import _engine
+from chronoguard.drift._sequential import monitor_paths
 from chronoguard.drift.alerting import fdr_adjust
 from chronoguard.drift.inference import (
     CalibratedDriftTest,
@@ -381,3 +382,25 @@ def test_docstring_examples(name: str) -> None:
         importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE
     )
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_monitor_weights_drop_repeated_ages_without_changing_the_path() -> None:
+    rng = np.random.default_rng(11)
+    design, _ = SeasonalDesign.for_reference((), N_REF)
+    steady = _engine.fit(ar1(3, N_REF, 0.3, rng), design, max_order=10, n_boot=0, rng=rng)
+    steady.phi = np.array([[0.2, 0.05, 0.05], [0.3, 0.0, 0.0], [0.1, 0.1, 0.1]])
+    mixed = steady.take([0, 1, 2])
+    mixed.phi = np.array([[0.5, 0.3, 0.1], [0.3, 0.0, 0.0], [0.1, 0.1, 0.1]])  # row 0 persistent
+    z = rng.standard_normal((3, 90)) + 0.5
+    d = np.array([1.0, 1.5, 2.0])
+    for f, width in ((steady, 1), (mixed, 4)):
+        w = _engine.monitor_weights(f)
+        assert w.shape == (3, width)
+        full = np.concatenate([w, np.repeat(w[:, -1:], 6, axis=1)], axis=1)  # ages repeated
+        for alt in ("two-sided", "greater"):
+            np.testing.assert_allclose(
+                monitor_paths(z, w, d, alternative=alt, scale_ratio=None),
+                monitor_paths(z, full, d, alternative=alt, scale_ratio=None),
+                rtol=0,
+                atol=1e-12,
+            )

@@ -16,6 +16,7 @@ from scipy import stats
 from chronoguard.drift._prewhiten import fit_regression_ar, step_weights, whiten
 from chronoguard.drift._sequential import (
     NullModel,
+    last_change,
     monitor_paths,
     null_statistics,
     persistent_level,
@@ -147,7 +148,8 @@ JUMP_MIN_PERSISTENCE = 0.65
 
 
 def monitor_weights(f: Fitted) -> FloatArray:
-    """Weights by age of the level CUSUM ``(S, p + 1)``: the whitened step, or its steady part.
+    """Weights by age of the level CUSUM ``(S, A)``, ``A <= p + 1``: the whitened step, or its
+    steady part.
 
     The likelihood ratio of a shift's whitened image (:func:`step_weights`) keeps one state
     per young age, and the maximum over them raises the threshold for the same false-alarm
@@ -162,7 +164,9 @@ def monitor_weights(f: Fitted) -> FloatArray:
     w = step_weights(f.phi)
     steady = f.phi.sum(axis=1) < JUMP_MIN_PERSISTENCE
     w[steady] = w[steady][:, -1:]
-    return w
+    # Ages past the last change of weight share one state: the same path with fewer states
+    # (all of them when every series is steady, which leaves Page's CUSUM).
+    return w[:, : last_change(w) + 1]
 
 
 def shift_in_innovations(f: Fitted, shift: float | str) -> FloatArray:

@@ -308,7 +308,7 @@ def null_statistics(
         hi = min(s, lo + chunk)
         z = simulate_null(model, lo, hi, n_sim, horizon, rng)
         # Ages beyond the largest AR order in the chunk share the steady weight: drop them.
-        a = _last_change(weights[lo:hi]) + 1
+        a = last_change(weights[lo:hi]) + 1
         g = monitor_paths(
             z,
             weights[None, lo:hi, :a],
@@ -361,7 +361,7 @@ def _filter_error(
     return err
 
 
-def _last_change(weights: FloatArray) -> int:
+def last_change(weights: FloatArray) -> int:
     """Largest age at which any row's weight still differs from its next one."""
     if weights.shape[1] < 2:
         return 0
