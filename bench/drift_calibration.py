@@ -40,8 +40,8 @@ Design
 * Precision: the ratio of chronoguard's power to the oracle's comes with a 95 % interval
   from a paired bootstrap over the simulated series (``oracle_ratio_ci95``).
 * ``--reference-days N`` lengthens the reference (the current window stays the 90 days
-  after it); the issue's protocol is 365. A longer reference shrinks the price of learning
-  it, which is how much of the gap to the oracle that price is can be read off.
+  after it); the default protocol is 365. A longer reference shrinks the price of learning
+  it, so comparing runs shows how much of the gap to the oracle that price accounts for.
 * Documented changes: Nile (annual, level drop ~1898) and UK drivers KSI (monthly, seat-belt
   law Feb 1983), monitored through the public API as the product does.
 
@@ -498,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         "--reference-days",
         type=int,
         default=365,
-        help="reference length in days (default 365, the issue's protocol); a longer one "
+        help="reference length in days (default 365); a longer one "
         "shows how much of the gap to the oracle is the price of learning the reference",
     )
     args = ap.parse_args(argv)
