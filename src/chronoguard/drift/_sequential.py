@@ -24,8 +24,8 @@ A second CUSUM watches the scale: the log-likelihood ratio of an innovation sd r
 nats, so one threshold serves both.
 
 Thresholds are not textbook constants: :func:`null_statistics` simulates the monitoring
-scheme itself under the null (standardised innovations drawn from the reference's own by a
-smoothed stationary bootstrap, Politis & Romano 1994; or Gaussian), including the
+scheme itself under the null (standardised innovations resampled, smoothed, from the
+reference's own residual innovations; or Gaussian), including the
 uncertainty of the estimated mean and seasonal profile, and the threshold is a quantile of
 the simulated path maxima.
 """
@@ -193,7 +193,8 @@ class NullModel:
     """What the null simulation needs about ``S`` fitted series (leading axis ``S``).
 
     ``pool``/``pool_valid``: standardised reference innovations to resample (None:
-    Gaussian). ``regressors`` ``(S, T, k)``: the whitened mean/seasonal regressors at the
+    Gaussian); ``mean_block`` their mean block length (1: independent draws, see
+    :func:`simulate_null`). ``regressors`` ``(S, T, k)``: the whitened mean/seasonal regressors at the
     monitored positions divided by the innovation sd; ``beta_chol`` ``(S, k, k)``: Cholesky
     factor of the GLS covariance of their coefficients; ``frequencies`` ``(k,)``: each
     regressor's frequency in cycles per step (NaN for seasonal dummies). ``dof``: degrees
@@ -204,7 +205,7 @@ class NullModel:
 
     pool: FloatArray | None = None
     pool_valid: npt.NDArray[np.bool_] | None = None
-    mean_block: float = 2.0
+    mean_block: float = 1.0
     regressors: FloatArray | None = None
     beta_chol: FloatArray | None = None
     frequencies: FloatArray | None = None
@@ -219,8 +220,24 @@ def simulate_null(
 ) -> FloatArray:
     """Standardised innovations ``(n_sim, hi - lo, t_len)`` as a plug-in filter would see them.
 
-    Innovations come from the reference pool by the smoothed stationary bootstrap (or are
-    Gaussian). The estimation errors of a model fitted on a finite reference are added,
+    Innovations come from the reference pool (or are Gaussian). The pool holds residual
+    innovations of a fitted model, which are smaller and less wandering than the true ones,
+    so two corrections keep the null from being too narrow (measured on 1,500 simulated
+    AR(1) series with phi = 0.5 and a yearly season learnt from one year, nominal 0.05 over
+    90 daily checks: 0.068 false alarms uncorrected, 0.054 corrected):
+
+    * each series' pool is centred and rescaled to unit mean square before it is drawn
+      from: a residual's variance is ``dof / n`` of the innovation's (the modified
+      residuals of Davison & Hinkley 1997, §6.2.3), and the sd's own sampling error is
+      added below;
+    * draws are independent by default (``mean_block`` 1) rather than in blocks. The pool's
+      serial correlation is mostly an artefact of the fit: the seasonal regressors absorb
+      low-frequency noise, and the bias-corrected filter is more persistent than the
+      residuals it whitens, which leaves them slightly negatively correlated. Blocks would
+      copy that artefact into the null and shrink a CUSUM's long-run variance; the AR order
+      (by BIC) is what carries the genuine dependence.
+
+    The estimation errors of a model fitted on a finite reference are added,
     since each makes monitored innovations less well-behaved than the reference's own
     residuals and, over a long horizon, a CUSUM accumulates them into false alarms:
 
@@ -237,8 +254,9 @@ def simulate_null(
         z = rng.standard_normal((n_sim, s, t_len))
     else:
         assert model.pool_valid is not None
+        valid = model.pool_valid[lo:hi]
         z = stationary_bootstrap_draws(
-            model.pool[lo:hi], model.pool_valid[lo:hi], (n_sim, t_len), model.mean_block, rng
+            standardise_pool(model.pool[lo:hi], valid), valid, (n_sim, t_len), model.mean_block, rng
         )
     truth = None
     if (
@@ -263,6 +281,17 @@ def simulate_null(
         nu = model.dof[lo:hi][None, :, None]
         z = z / np.sqrt(rng.chisquare(nu, size=(n_sim, s, 1)) / nu)
     return z
+
+
+def standardise_pool(pool: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
+    """Each row's valid values centred and scaled to unit mean square (others untouched)."""
+    cnt = np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    x = np.where(valid, pool, 0.0)
+    mean = x.sum(axis=1, keepdims=True) / cnt
+    c = np.where(valid, x - mean, 0.0)
+    rms = np.sqrt((c**2).sum(axis=1, keepdims=True) / cnt)
+    out = np.where(valid, c / np.where(rms > 0, rms, 1.0), pool)
+    return np.asarray(out, dtype=np.float64)
 
 
 def _spectral_ratio(phi: FloatArray, truth: FloatArray, freqs: FloatArray) -> FloatArray:

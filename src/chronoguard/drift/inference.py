@@ -23,8 +23,9 @@ removes the dependence before testing:
 3. **Estimation-aware calibration.** The reference's mean, profile, filter and scale are
    estimates; their errors make monitored innovations drift slightly, and a CUSUM summing
    90 days turns that into false alarms. Null distributions are therefore simulated with
-   those errors drawn from their sampling distributions, and innovations resampled from the
-   reference by a smoothed stationary bootstrap (Politis & Romano 1994).
+   those errors drawn from their sampling distributions, and innovations resampled (smoothed,
+   independently) from the reference's residual innovations, rescaled to unit variance
+   (Davison & Hinkley 1997, §6.2.3).
 4. **Effective sample size** (``method="ess"``): KS and mean tests on the deseasonalised
    values with ``n_eff = n (1 - sum(phi))² var(u) / sigma²`` (= ``n (1 - rho) / (1 + rho)``
    for AR(1)). Cheap and familiar, but only approximate for KS; kept for comparison.
