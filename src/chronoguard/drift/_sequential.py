@@ -194,8 +194,8 @@ class NullModel:
 
     ``pool``/``pool_valid``: standardised reference innovations to resample (None:
     Gaussian); ``mean_block`` their mean block length (1: independent draws, see
-    :func:`simulate_null`). ``regressors`` ``(S, T, k)``: the whitened mean/seasonal regressors at the
-    monitored positions divided by the innovation sd; ``beta_chol`` ``(S, k, k)``: Cholesky
+    :func:`simulate_null`). ``regressors`` ``(S, T, k)``: the whitened mean/seasonal
+    regressors at the monitored positions divided by the innovation sd; ``beta_chol`` ``(S, k, k)``: Cholesky
     factor of the GLS covariance of their coefficients; ``frequencies`` ``(k,)``: each
     regressor's frequency in cycles per step (NaN for seasonal dummies). ``dof``: degrees
     of freedom of the innovation sd. ``phi``, ``phi_chol`` ``(S, p, p)`` and ``start`` (last

@@ -23,8 +23,9 @@ class CUSUM(StreamingDetector):
     filter, and from then on whitens and standardises each value before updating a
     two-sided likelihood-ratio CUSUM tuned to the whitened shape of a level shift (see
     :mod:`chronoguard.drift._sequential`). The threshold is not a textbook constant: it is
-    set by simulation — innovations resampled from the reference by a smoothed stationary
-    bootstrap, plus the estimation error of the fitted filter and profile — so that the
+    set by simulation — innovations resampled from the reference's residual innovations,
+    rescaled to unit variance, plus the estimation error of the fitted filter and profile
+    (:func:`~chronoguard.drift._sequential.simulate_null`) — so that the
     in-control average run length is ``arl0``. After a detection the detector learns a
     new reference from the values that follow, as river's detectors restart.
 
@@ -180,8 +181,8 @@ def _threshold_for_arl(
 ) -> float:
     """Threshold whose simulated in-control average run length is ``arl0``.
 
-    Paths of length ``L = 3 arl0`` are simulated under the null (reference innovations by
-    smoothed stationary bootstrap plus estimation error). For a threshold ``h`` the run
+    Paths of length ``L = 3 arl0`` are simulated under the null (resampled reference
+    innovations plus estimation error). For a threshold ``h`` the run
     length of a path is its first crossing; the ARL is estimated by the renewal-reward
     ratio ``E[min(RL, L)] / P(RL <= L)``, exact when run lengths are geometric (CUSUMs
     restart near zero, so they nearly are) and unbiased by the censoring at ``L``.
