@@ -175,7 +175,7 @@ def shift_in_innovations(f: Fitted, shift: float | str) -> FloatArray:
 
 
 def null_model(
-    f: Fitted, positions: FloatArray, contiguous: bool, mean_block: float = 1.0
+    f: Fitted, positions: FloatArray, contiguous: bool, mean_block: float = NullModel.mean_block
 ) -> NullModel:
     """The :class:`NullModel` for monitoring the series at ``positions``."""
     p = f.p
