@@ -23,6 +23,10 @@ A second CUSUM watches the scale: the log-likelihood ratio of an innovation sd r
 (Hawkins & Olwell 1998, §6). The monitored statistic is the larger of the two; both are in
 nats, so one threshold serves both.
 
+On series without a jump state the innovations are winsorised at ``WINSOR`` sds before
+either CUSUM sees them (Huber's psi, Huber 1964), in monitoring and in the null alike; see
+:data:`WINSOR`.
+
 Thresholds are not textbook constants: :func:`null_statistics` simulates the monitoring
 scheme itself under the null (standardised innovations resampled, smoothed, from the
 reference's own residual innovations; or Gaussian), including the
@@ -39,6 +43,19 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+#: Standardised innovations are winsorised at this many sds before a CUSUM sees them, on
+#: series whose level CUSUM has no jump state (see ``_engine.innovation_limits``). One
+#: innovation beyond the range of the reference's own innovations is where a resampled
+#: null knows nothing: its tail beyond the pool's largest value is only the smoothing
+#: kernel's. On heavy-tailed series (Student t with 5 df, phi = 0.5, 600 series, nominal
+#: 0.05 over 90 daily checks) raw innovations gave 0.135 false alarms, and the threshold
+#: raised against their outliers cost power: 0.098 of 1 sd shifts found within 14 days.
+#: Winsorised at 3 sds: 0.057 false alarms and 0.182 of the shifts. On Gaussian series the
+#: cut changes neither (0.052 against 0.055, 0.177 against 0.175). A level shift moves
+#: the bulk of the innovations, which winsorising keeps; a variance change still pushes
+#: more of them to the limits.
+WINSOR = 3.0
 
 
 def level_llr_paths(
@@ -322,12 +339,14 @@ def null_statistics(
     n_sim: int,
     rng: np.random.Generator,
     window: int | None = None,
+    limits: FloatArray | None = None,
     chunk: int = 64,
 ) -> FloatArray:
     """Maximum over ``horizon`` checks of the monitored statistic under the null ``(S, n_sim)``.
 
     The null innovations come from :func:`simulate_null`; the monitored statistic and the
-    persistence rule are applied exactly as in monitoring, so the quantile of these maxima
+    persistence rule are applied exactly as in monitoring (``limits`` ``(S,)``: where each
+    series' innovations are winsorised, ``inf`` for none), so the quantile of these maxima
     is the threshold that gives the wanted false-alarm probability over the horizon.
     """
     s = weights.shape[0]
@@ -336,6 +355,8 @@ def null_statistics(
     for lo in range(0, s, chunk):
         hi = min(s, lo + chunk)
         z = simulate_null(model, lo, hi, n_sim, horizon, rng)
+        if limits is not None:
+            z = winsorise(z, limits[None, lo:hi, None])
         # Ages beyond the largest AR order in the chunk share the steady weight: drop them.
         a = last_change(weights[lo:hi]) + 1
         g = monitor_paths(
@@ -348,6 +369,11 @@ def null_statistics(
         )
         out[lo:hi] = persistent_level(g, k, n).max(axis=-1).T
     return out
+
+
+def winsorise(z: FloatArray, limits: FloatArray | float) -> FloatArray:
+    """``z`` clipped to ``[-limits, limits]`` (NaN kept; ``inf`` leaves values unchanged)."""
+    return np.asarray(np.clip(z, -np.asarray(limits), np.asarray(limits)), dtype=np.float64)
 
 
 def _draw_truth(

@@ -21,8 +21,14 @@ from chronoguard.drift.types import DriftInputError
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Bumped when the stored layout changes; ``from_dict`` refuses other versions.
-STATE_FORMAT = 1
+#: Bumped when the stored layout or the meaning of a stored value changes; ``from_dict``
+#: refuses other versions, except those listed in ``_RECALIBRATE``.
+STATE_FORMAT = 2
+#: Earlier formats whose fit is still valid but whose calibrated threshold is not: format 1
+#: thresholds were simulated for a statistic on raw innovations, before they were winsorised
+#: (:data:`chronoguard.drift._sequential.WINSOR`). They load without their calibration,
+#: which is simulated again, deterministically, on first use.
+_RECALIBRATE = (1,)
 #: At most this many reference innovations (and deseasonalised values) are stored.
 MAX_STORED = 2000
 
@@ -185,14 +191,14 @@ class ReferenceState:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReferenceState:
         """Rebuild a state stored by :meth:`to_dict`."""
-        if not isinstance(d, dict) or d.get("format") != STATE_FORMAT:
+        if not isinstance(d, dict) or d.get("format") not in (STATE_FORMAT, *_RECALIBRATE):
             got = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise DriftInputError(
                 f"reference state format {got!r} is not {STATE_FORMAT}: refit the reference "
                 "with this chronoguard version (fit_reference_state)"
             )
         try:
-            cal = d.get("calibration")
+            cal = d.get("calibration") if d["format"] == STATE_FORMAT else None
             return cls(
                 n=int(d["n"]),
                 freq=d["freq"],

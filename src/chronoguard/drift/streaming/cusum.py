@@ -9,7 +9,7 @@ from typing import Any, Self
 import numpy as np
 
 from chronoguard.drift import _engine
-from chronoguard.drift._sequential import monitor_paths, simulate_null
+from chronoguard.drift._sequential import monitor_paths, simulate_null, winsorise
 from chronoguard.drift.seasonal import SeasonalDesign, as_periods
 from chronoguard.drift.streaming.base import StreamingDetector
 from chronoguard.drift.types import DriftInputError
@@ -91,6 +91,7 @@ class CUSUM(StreamingDetector):
         self._states = np.zeros((2, 0))
         self._weights = np.zeros(0)
         self._d = 0.0
+        self._limit = math.inf
         self._statistic = 0.0
         self._n_fits = 0
 
@@ -118,6 +119,7 @@ class CUSUM(StreamingDetector):
         # Per-fit constants of the update: the level weights by age and the design shift.
         self._weights = _engine.monitor_weights(f)[0]
         self._d = float(_engine.shift_in_innovations(f, self.shift)[0])
+        self._limit = float(_engine.innovation_limits(f)[0])
         self._states = np.full((2, self._weights.size), -np.inf)
         self._statistic = 0.0
         self._buffer = []
@@ -155,7 +157,7 @@ class CUSUM(StreamingDetector):
         if p:
             self._lags.append(u)
         self._position += 1
-        z = e / float(f.sigma[0])
+        z = float(winsorise(np.array(e / float(f.sigma[0])), self._limit))
         w, d = self._weights, self._d
         best = 0.0
         for side, sign in enumerate((1.0, -1.0)):
@@ -194,7 +196,7 @@ def _threshold_for_arl(
         :, 0
     ]
     g = monitor_paths(
-        z,
+        winsorise(z, float(_engine.innovation_limits(f)[0])),
         _engine.monitor_weights(f)[0][None],
         _engine.shift_in_innovations(f, shift),
         alternative="two-sided",
