@@ -39,6 +39,30 @@ def yearly(s: int, n: int, amplitude: float, rng: np.random.Generator) -> np.nda
     return amplitude * np.sin(2 * np.pi * np.arange(n) / 365.25 + phase)
 
 
+def monitor_path(f: _engine.Fitted, z: np.ndarray, settings: dict) -> np.ndarray:
+    """The monitored statistic path with the monitoring settings of a configuration."""
+    keys = ("shift", "alternative", "persistence", "scale_ratio", "window")
+    return _engine.monitor(f, z, **{k: settings[k] for k in keys})
+
+
+def daily_false_alarm_rate(
+    y: np.ndarray,
+    n: int,
+    cfg: CalibratedDriftTest,
+    periods: tuple[float, ...],
+    rng: np.random.Generator,
+) -> tuple[float, _engine.Fitted]:
+    """Share of the rows of ``y`` (reference ``y[:, :n]``, then one daily check per later
+    column) that alarm at least once, fitted and calibrated as ``cfg`` does; and the fits."""
+    settings = cfg.monitoring_settings()
+    design, _ = SeasonalDesign.for_reference(periods, n)
+    f = _engine.fit(y[:, :n], design, max_order=cfg.resolved_max_order(n), n_boot=60, rng=rng)
+    h, _ = _engine.calibrate(f, n_sim=1000, rng=rng, **settings)
+    pos = np.arange(n, y.shape[1], dtype=np.float64)
+    z = _engine.innovations(f, _engine.deseasonalise(f, y[:, n:], pos), contiguous=True)
+    return float((monitor_path(f, z, settings) > h[:, None]).any(axis=1).mean()), f
+
+
 @pytest.fixture(scope="module")
 def persistent_seasonal() -> dict:
     """300 stable AR(1) phi = 0.9 series with a yearly season, fitted as the class does."""
@@ -78,23 +102,11 @@ def test_sequential_check_keeps_its_false_alarm_budget(persistent_seasonal: dict
     case = persistent_seasonal
     settings = CalibratedDriftTest().monitoring_settings()
     h, _ = _engine.calibrate(case["f"], n_sim=400, rng=case["rng"], **settings)
-    path = _engine.monitor(
-        case["f"],
-        innovations(case, case["y"]),
-        **{
-            k: settings[k] for k in ("shift", "alternative", "persistence", "scale_ratio", "window")
-        },
-    )
+    path = monitor_path(case["f"], innovations(case, case["y"]), settings)
     # Budget 0.05 over 90 daily checks; 300 series leave room for sampling noise.
     assert (path > h[:, None]).any(axis=1).mean() <= 0.10
     shifted = case["y"] + np.where(np.arange(N_REF + N_CUR) >= N_REF + 30, 2 * case["sigma"], 0.0)
-    path = _engine.monitor(
-        case["f"],
-        innovations(case, shifted),
-        **{
-            k: settings[k] for k in ("shift", "alternative", "persistence", "scale_ratio", "window")
-        },
-    )
+    path = monitor_path(case["f"], innovations(case, shifted), settings)
     alarm = path > h[:, None]
     first = np.where(alarm.any(axis=1), alarm.argmax(axis=1), N_CUR)
     assert ((first >= 30) & (first < 44)).mean() >= 0.6
@@ -176,13 +188,7 @@ def test_class_and_batched_engine_agree() -> None:
         _engine.deseasonalise(f, y[None, N_REF:], np.arange(N_REF, N_REF + N_CUR, dtype=float)),
         True,
     )
-    path = _engine.monitor(
-        f,
-        z,
-        **{
-            k: settings[k] for k in ("shift", "alternative", "persistence", "scale_ratio", "window")
-        },
-    )
+    path = monitor_path(f, z, settings)
     assert test.monitor(y[N_REF:]).statistic == pytest.approx(float(path[0, -1]), rel=1e-12)
 
 
@@ -429,22 +435,8 @@ def test_sequential_check_keeps_its_budget_on_heavy_tailed_series() -> None:
     for t in range(1, e.shape[1]):
         u[:, t] = 0.5 * u[:, t - 1] + e[:, t]
     y = u[:, 200:]
-    cfg = CalibratedDriftTest(season_length=None)
-    settings = cfg.monitoring_settings()
-    design, _ = SeasonalDesign.for_reference((), n)
-    f = _engine.fit(y[:, :n], design, max_order=cfg.resolved_max_order(n), n_boot=60, rng=rng)
+    fpr, f = daily_false_alarm_rate(y, n, CalibratedDriftTest(season_length=None), (), rng)
     assert np.all(_engine.innovation_limits(f) == 3.0)  # no jump state at phi = 0.5
-    h, _ = _engine.calibrate(f, n_sim=1000, rng=rng, **settings)
-    pos = np.arange(n, n + horizon, dtype=np.float64)
-    z = _engine.innovations(f, _engine.deseasonalise(f, y[:, n:], pos), contiguous=True)
-    path = _engine.monitor(
-        f,
-        z,
-        **{
-            k: settings[k] for k in ("shift", "alternative", "persistence", "scale_ratio", "window")
-        },
-    )
-    fpr = (path > h[:, None]).any(axis=1).mean()
     # Budget 0.05; 500 series give a standard error of about 0.01.
     assert fpr <= 0.08
 
@@ -497,20 +489,6 @@ def test_sequential_check_keeps_its_budget_on_a_short_monthly_reference() -> Non
         ar1(s, n + horizon, 0.0, rng)
         + 2 * rng.standard_normal((s, 12))[:, np.arange(n + horizon) % 12]
     )
-    cfg = CalibratedDriftTest.monthly()
-    settings = cfg.monitoring_settings()
-    design, _ = SeasonalDesign.for_reference((12.0,), n)
-    f = _engine.fit(y[:, :n], design, max_order=cfg.resolved_max_order(n), n_boot=60, rng=rng)
-    h, _ = _engine.calibrate(f, n_sim=1000, rng=rng, **settings)
-    pos = np.arange(n, n + horizon, dtype=np.float64)
-    z = _engine.innovations(f, _engine.deseasonalise(f, y[:, n:], pos), contiguous=True)
-    path = _engine.monitor(
-        f,
-        z,
-        **{
-            k: settings[k] for k in ("shift", "alternative", "persistence", "scale_ratio", "window")
-        },
-    )
-    fpr = (path > h[:, None]).any(axis=1).mean()
+    fpr, _ = daily_false_alarm_rate(y, n, CalibratedDriftTest.monthly(), (12.0,), rng)
     # Budget 0.10; 600 series give a standard error of about 0.012.
     assert fpr <= 0.13
