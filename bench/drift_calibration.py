@@ -1,6 +1,6 @@
 """Calibration and power of chronoguard's dependence-aware drift checks on time series.
 
-Run ``python bench/drift_calibration.py`` (about 7 minutes on 2 cores) or ``--quick`` (under a
+Run ``python bench/drift_calibration.py`` (about 12 minutes on 2 cores) or ``--quick`` (under a
 minute). The last line of output is one JSON object with every number.
 
 Design
