@@ -492,3 +492,44 @@ def test_sequential_check_keeps_its_budget_on_a_short_monthly_reference() -> Non
     fpr, _ = daily_false_alarm_rate(y, n, CalibratedDriftTest.monthly(), (12.0,), rng)
     # Budget 0.10; 600 series give a standard error of about 0.012.
     assert fpr <= 0.13
+
+
+def ar_t(s: int, n: int, phi: float, df: float | None, rng: np.random.Generator) -> np.ndarray:
+    """AR(1) series with unit-variance Student t (``df``) or Gaussian (None) innovations."""
+    e = rng.standard_normal((s, n + 200)) if df is None else rng.standard_t(df, (s, n + 200))
+    e = e if df is None else e / np.sqrt(df / (df - 2.0))
+    u = np.zeros_like(e)
+    for t in range(1, n + 200):
+        u[:, t] = phi * u[:, t - 1] + e[:, t]
+    return u[:, 200:]
+
+
+@pytest.mark.parametrize(
+    ("phi", "df", "noted"), [(0.9, 3.0, True), (0.9, None, False), (0.3, 3.0, False)]
+)
+def test_a_heavy_tailed_persistent_reference_is_noted_on_every_check(
+    phi: float, df: float | None, noted: bool
+) -> None:
+    # Only where the calibration is known to run over budget: persistent series (a jump
+    # state, raw innovations) with heavy tails. Steady series are winsorised and keep it.
+    y = ar_t(1, 455, phi, df, np.random.default_rng(4))[0]
+    test = CalibratedDriftTest(season_length=None, n_boot=20, n_sim=300, n_sim_window=300)
+    test.fit(y[:365])
+    for r in (test.monitor(y[365:]), test.test(y[365:])[0]):
+        found = [n for n in r.details["notes"] if "heavier-tailed than Gaussian" in n]
+        assert bool(found) is noted
+        if noted:
+            assert "persistent series" in found[0] and "budget" in found[0]
+    again = ReferenceState.from_dict(json.loads(json.dumps(test.state_.to_dict())))
+    assert again.notes == test.state_.notes
+
+
+def test_heavy_tail_notes_are_rare_on_gaussian_series_and_common_on_t_ones() -> None:
+    rng = np.random.default_rng(8)
+    design, _ = SeasonalDesign.for_reference((), 365)
+    rates = {}
+    for df in (None, 5.0):
+        f = _engine.fit(ar_t(300, 365, 0.9, df, rng), design, max_order=5, n_boot=20, rng=rng)
+        rates[df] = np.mean([n is not None for n in _engine.heavy_tail_notes(f)])
+    assert rates[None] <= 0.03  # the test's level is 0.01
+    assert rates[5.0] >= 0.8

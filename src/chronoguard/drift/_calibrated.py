@@ -262,6 +262,9 @@ class CalibratedDriftTest:
                 "profile (no noise left): a drift test has nothing to calibrate on; use fewer "
                 "seasons or a data-quality rule"
             )
+        heavy = _engine.heavy_tail_notes(fitted)[0]
+        if heavy is not None:
+            notes = [*notes, heavy]
         resid = _engine.deseasonalise(fitted, values[None], np.arange(n, dtype=np.float64))[0]
         state = ReferenceState.from_fitted(
             fitted,
