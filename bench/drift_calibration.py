@@ -672,6 +672,29 @@ def paired_ratio_ci(
     return [float(np.quantile(r, 0.025)), float(np.quantile(r, 0.975))]
 
 
+def equal_fpr_comparison(
+    results: dict[str, Any],
+    keys: list[str],
+    change: str,
+    ours: list[float],
+    orc_eq_mean: float,
+    prefix: str,
+    label: str,
+    ratio_key: str,
+    hits_key: str,
+) -> dict[str, Any]:
+    """A reference detector's power at chronoguard's false-alarm rate, and the two ratios."""
+    power = [results[k][f"{prefix}_power_equal_fpr"][change] for k in keys]
+    return {
+        "detected_14d_equal_fpr": float(np.mean(power)),
+        ratio_key: float(np.mean(power) / orc_eq_mean),
+        f"chronoguard_ratio_to_{label}_equal_fpr": float(np.mean(ours) / max(np.mean(power), 1e-9)),
+        f"chronoguard_ratio_to_{label}_equal_fpr_ci95": paired_ratio_ci(
+            [results[k][hits_key][change] for k in keys], np.random.default_rng(0)
+        ),
+    }
+
+
 def summarise(
     results: dict[str, Any], docs: dict[str, Any], s: int, fa: float, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -728,35 +751,33 @@ def summarise(
                     "bound_ratio_to_oracle": float(np.mean(pi) / max(np.mean(orc), 1e-9)),
                     "chronoguard_ratio_to_plug_in": float(np.mean(ours) / max(np.mean(pi), 1e-9)),
                 }
-                pi_eq = [results[k]["plug_in_oracle_power_equal_fpr"][change] for k in keys]
                 orc_eq_mean = max(float(np.mean(orc_eq)), 1e-9)
+                # the price of learning phi and the innovation sd, at equal false alarms (the
+                # plug-in knows both)
                 plug_in[name].update(
-                    {
-                        "detected_14d_equal_fpr": float(np.mean(pi_eq)),
-                        "bound_ratio_to_oracle_equal_fpr": float(np.mean(pi_eq) / orc_eq_mean),
-                        # the price of learning phi and the innovation sd, at equal false
-                        # alarms (the plug-in knows both)
-                        "chronoguard_ratio_to_plug_in_equal_fpr": float(
-                            np.mean(ours) / max(np.mean(pi_eq), 1e-9)
-                        ),
-                        "chronoguard_ratio_to_plug_in_equal_fpr_ci95": paired_ratio_ci(
-                            [results[k]["_hits_plug_in_eq"][change] for k in keys],
-                            np.random.default_rng(0),
-                        ),
-                    }
+                    equal_fpr_comparison(
+                        results,
+                        keys,
+                        change,
+                        ours,
+                        orc_eq_mean,
+                        "plug_in_oracle",
+                        "plug_in",
+                        "bound_ratio_to_oracle_equal_fpr",
+                        "_hits_plug_in_eq",
+                    )
                 )
-                lp_eq = [results[k]["learnt_plug_in_power_equal_fpr"][change] for k in keys]
-                learnt[name] = {
-                    "detected_14d_equal_fpr": float(np.mean(lp_eq)),
-                    "ratio_to_oracle_equal_fpr": float(np.mean(lp_eq) / orc_eq_mean),
-                    "chronoguard_ratio_to_learnt_plug_in_equal_fpr": float(
-                        np.mean(ours) / max(np.mean(lp_eq), 1e-9)
-                    ),
-                    "chronoguard_ratio_to_learnt_plug_in_equal_fpr_ci95": paired_ratio_ci(
-                        [results[k]["_hits_learnt_eq"][change] for k in keys],
-                        np.random.default_rng(0),
-                    ),
-                }
+                learnt[name] = equal_fpr_comparison(
+                    results,
+                    keys,
+                    change,
+                    ours,
+                    orc_eq_mean,
+                    "learnt_plug_in",
+                    "learnt_plug_in",
+                    "ratio_to_oracle_equal_fpr",
+                    "_hits_learnt_eq",
+                )
     p2 = [
         results[f"phi={phi:g},season={season}"]["power"]["level_2sd"]["detected_14d"]
         for phi in (0.0, 0.5)
