@@ -149,6 +149,11 @@ def design_shift(f: Fitted, shift: float | str) -> FloatArray:
 JUMP_MIN_PERSISTENCE = 0.65
 
 
+def has_jump_state(f: Fitted) -> npt.NDArray[np.bool_]:
+    """Which series ``(S,)`` are persistent enough for the level CUSUM's jump state."""
+    return np.asarray(f.phi.sum(axis=1) >= JUMP_MIN_PERSISTENCE)
+
+
 def monitor_weights(f: Fitted) -> FloatArray:
     """Weights by age of the level CUSUM ``(S, A)``, ``A <= p + 1``: the whitened step, or its
     steady part.
@@ -164,7 +169,7 @@ def monitor_weights(f: Fitted) -> FloatArray:
     against 0.056 and 0.886 against 0.341. The cut lies where the two cross.
     """
     w = step_weights(f.phi)
-    steady = f.phi.sum(axis=1) < JUMP_MIN_PERSISTENCE
+    steady = ~has_jump_state(f)
     w[steady] = w[steady][:, -1:]
     # Ages past the last change of weight share one state: the same path with fewer states
     # (all of them when every series is steady, which leaves Page's CUSUM).
@@ -182,8 +187,7 @@ def innovation_limits(f: Fitted) -> FloatArray:
     heavy-tailed persistent series the check alarms more often than its budget (0.17
     against 0.05 with Student t innovations, 5 df, at phi = 0.9); docs/drift.md says so.
     """
-    steady = f.phi.sum(axis=1) < JUMP_MIN_PERSISTENCE
-    return np.where(steady, WINSOR, np.inf)
+    return np.where(has_jump_state(f), np.inf, WINSOR)
 
 
 #: Below this p-value of D'Agostino's kurtosis test the reference innovations of a series
@@ -205,9 +209,10 @@ def heavy_tail_notes(f: Fitted) -> list[str | None]:
     """
     out: list[str | None] = []
     persistence = f.phi.sum(axis=1)
+    jump = has_jump_state(f)
     for i in range(f.pool.shape[0]):
         pool = f.pool[i][np.isfinite(f.pool[i])]
-        if persistence[i] < JUMP_MIN_PERSISTENCE or pool.size < 20:
+        if not jump[i] or pool.size < 20:
             out.append(None)
             continue
         test = stats.kurtosistest(pool, alternative="greater")
