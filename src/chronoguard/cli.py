@@ -6,13 +6,13 @@ the wall clock may be read: it passes ``now`` into the core, which never reads i
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -21,8 +21,33 @@ from rich.table import Table
 
 from chronoguard import __version__
 from chronoguard.config import ChronoguardConfig, load_config, parse_config
-from chronoguard.data import ValidatedFrame, dataset_info, dataset_path, load_frame, validate_frame
 from chronoguard.errors import ChronoguardError, WorkspaceError
+
+
+class _OnFirstUse:
+    """A module imported when one of its attributes is first read, not when the CLI starts.
+
+    pandas takes half a second to import, more than the rest of ``--help`` together; the
+    commands read ``pd.Timestamp`` and the like freely and pay for pandas only when they run.
+    Everything heavier (the data layer, MLflow, the forecasting backends) is imported inside
+    the commands that use it; tests/cli/test_cli_startup.py checks that importing this module
+    leaves them all out. (importlib.util.LazyLoader would put a half-loaded pandas in
+    ``sys.modules`` for every other importer to see; this touches nothing outside this module.)
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from chronoguard.data import ValidatedFrame
+else:
+    pd = _OnFirstUse("pandas")
 
 app = typer.Typer(
     name="chronoguard",
@@ -63,6 +88,8 @@ def _now(at: str | None) -> pd.Timestamp:
 
 
 def _load(path: Path, cfg: ChronoguardConfig) -> ValidatedFrame:
+    from chronoguard.data import load_frame, validate_frame
+
     return validate_frame(
         load_frame(path), freq=cfg.data.freq, exog=cfg.data.exog or [], source=str(path)
     )
@@ -116,8 +143,13 @@ def train(
     ] = "manual",
     by: ByOpt = "cli",
 ) -> None:
-    """Train the configured model on a window of DATA and register a new version."""
-    from chronoguard.lifecycle import promote, train_version, training_window
+    """Train the configured model on a window of DATA and register a new version.
+
+    The first version is deployed to every series it was trained on; later ones only with
+    --promote (or through the gate: `chronoguard retrain`, `chronoguard cycle`).
+    """
+    from chronoguard.lifecycle import train_version, training_window
+    from chronoguard.lifecycle.fleet import deploy_series
 
     with _open(workspace) as ws:
         checked = _load(data, ws.config)
@@ -139,21 +171,22 @@ def train(
         )
         v = trained.version.version
         ws.store.set_version_status(ws.model_name, v, "candidate", at=end, by=by, reason=reason)
-        if promote_ or parent is None:
-            promote(
-                ws.registry,
-                ws.store,
-                ws.model_name,
-                v,
-                by=by,
-                reason=reason if parent else "first version",
-                at=end,
-            )
+        first = not len(ws.store.get_deployment(ws.model_name))
+        if promote_ or first:
+            series = sorted(window["unique_id"].astype(str).unique())
+            with ws.store.lock(f"cycle-{ws.model_name}", holder=f"train by {by}", at=_now(None)):
+                deploy_series(
+                    ws,
+                    dict.fromkeys(series, v),
+                    by=by,
+                    reason="first version" if first else reason,
+                    at=end,
+                )
         console.print(
             f"registered [bold]{ws.model_name}[/] version [bold]{v}[/] "
             f"(train {window['ds'].min().date()} – {end.date()}, backtest MASE "
             f"{trained.metrics.get('backtest_mase', float('nan')):.3f})"
-            + (" → champion" if (promote_ or parent is None) else "")
+            + (" → deployed" if (promote_ or first) else "")
         )
 
 
@@ -212,45 +245,133 @@ def forecast(
             console.print(table)
 
 
+SeriesOpt = Annotated[
+    list[str] | None,
+    typer.Option("--series", "-s", help="Series id (repeat for several; default: all)."),
+]
+NowOpt = Annotated[
+    str | None, typer.Option("--now", help="The cycle's time (default: DATA's last timestamp).")
+]
+
+
+def _cycle_time(checked: ValidatedFrame, now: str | None) -> pd.Timestamp:
+    t = pd.Timestamp(now) if now else pd.Timestamp(checked.df["ds"].max())
+    if t not in set(pd.DatetimeIndex(checked.df["ds"].unique())):
+        raise ChronoguardError(
+            f"--now {t} is not a timestamp of the data; cycles run at the data's timestamps "
+            f"(from {checked.df['ds'].min()} to {checked.df['ds'].max()} at {checked.freq})"
+        )
+    return t
+
+
+def _print_cycle(outcome: Any) -> None:
+    head = f"cycle {outcome.model_name} at {outcome.now}"
+    if outcome.already_done:
+        console.print(f"{head}: already done, nothing changed")
+        return
+    parts = [
+        f"{outcome.n_series} series",
+        "checked" if outcome.checked else "no check due",
+        f"{outcome.alerts_raised} alerts raised",
+    ]
+    if outcome.retrained:
+        parts.append(
+            f"retrained {len(outcome.retrained)} as v{outcome.challenger_version}: "
+            f"{len(outcome.promoted)} promoted, {len(outcome.rejected)} rejected"
+        )
+    parts.append(f"{outcome.forecasts_served} forecasts served")
+    console.print(f"{head}: " + "; ".join(parts))
+
+
+@app.command()
+def cycle(
+    workspace: WorkspaceOpt,
+    data: DataOpt,
+    now: NowOpt = None,
+    by: ByOpt = "chronoguard cycle",
+) -> None:
+    """Run one production cycle at --now: record actuals, check, decide, retrain, gate, deploy, serve.
+
+    Running it again for the same --now changes nothing; a cycle that stopped half-way
+    resumes where it stopped. The first cycle of a workspace trains and deploys the first
+    version.
+    """
+    from chronoguard.orchestration import run_cycle
+
+    with _open(workspace) as ws:
+        checked = _load(data, ws.config)
+        t = _cycle_time(checked, now)
+        outcome = run_cycle(ws, checked.df, freq=checked.freq, now=t, by=by, recorded_at=_now(None))
+        _print_cycle(outcome)
+
+
+@app.command()
+def schedule(
+    workspace: WorkspaceOpt,
+    data: DataOpt,
+    poll: Annotated[
+        float, typer.Option(help="Seconds between looks at DATA while a period is late.")
+    ] = 60.0,
+    ticks: Annotated[
+        int | None, typer.Option(help="Stop after this many ticks (default: run until stopped).")
+    ] = None,
+) -> None:
+    """Run the production cycle on the real clock, at the data's frequency (Ctrl-C stops).
+
+    At each tick DATA is read again; every timestamp that has arrived and had no cycle yet
+    gets one, oldest first.
+    """
+    import time
+
+    from chronoguard.orchestration import LoadedData, run_schedule
+
+    with _open(workspace) as ws:
+
+        def load() -> LoadedData:
+            checked = _load(data, ws.config)
+            return LoadedData(checked.df, checked.freq)
+
+        run_schedule(
+            ws,
+            load,
+            clock=lambda: _now(None),
+            sleep=time.sleep,
+            poll_seconds=poll,
+            max_ticks=ticks,
+            on_cycle=_print_cycle,
+        )
+
+
 @app.command()
 def monitor(
     workspace: WorkspaceOpt,
     data: DataOpt,
-    now: Annotated[
-        str | None, typer.Option(help="Check time (default: DATA's last timestamp).")
-    ] = None,
+    now: NowOpt = None,
 ) -> None:
-    """Run one monitoring check of the champion over the recent window of DATA."""
-    from chronoguard.alerts import AlertBook
-    from chronoguard.monitoring import is_advisory, run_monitoring
+    """Run the check step of the cycle at --now and show its results.
+
+    The same check the cycle runs (and records, once: `chronoguard cycle` at the same
+    --now continues from it without checking again).
+    """
+    from chronoguard.orchestration import run_cycle
 
     with _open(workspace) as ws:
         checked = _load(data, ws.config)
-        t = pd.Timestamp(now) if now else checked.df["ds"].max()
-        loaded = ws.registry.load(ws.model_name, "champion")
-        timeline = pd.DatetimeIndex(sorted(checked.df.loc[checked.df["ds"] <= t, "ds"].unique()))
-        lo = timeline[max(0, len(timeline) - ws.config.monitoring.window)]
-        window = checked.df[(checked.df["ds"] >= lo) & (checked.df["ds"] <= t)]
-        served = ws.store.get_forecasts(ds_from=lo, ds_to=t)
-        reference = loaded.artifacts["reference_profile"]
-        trained_to = min(pd.Timestamp(s["train_end"]) for s in reference["series"].values())
-        report = run_monitoring(
-            reference,
-            window,
-            served,
-            now=t,
+        t = _cycle_time(checked, now)
+        run_cycle(
+            ws,
+            checked.df,
             freq=checked.freq,
-            monitoring=ws.config.monitoring,
-            version=loaded.version.version,
-            served_since_reference=ws.store.get_forecasts(
-                ds_from=trained_to, ds_to=t, version=loaded.version.version
-            ),
+            now=t,
+            by="chronoguard monitor",
+            recorded_at=_now(None),
+            stop_after="checked",
         )
-        ws.store.record_monitoring_results(f"cli-{t.isoformat()}", t, report.records())
-        AlertBook.from_store(ws.store).update(ws.store, report, now=t)
-        table = Table(title=f"monitoring of v{loaded.version.version} at {t}")
+        results = ws.store.get_monitoring_results(ds_from=t, ds_to=t)
+        table = Table(title=f"monitoring of {ws.model_name} at {t}")
         for col in (
             "series",
+            "version",
             "kind",
             "method",
             "feature",
@@ -260,98 +381,174 @@ def monitor(
             "decision",
         ):
             table.add_column(col)
-        for r in report.results:
+        for r in results.itertuples(index=False):
+            advisory = bool((r.details or {}).get("advisory"))
             table.add_row(
                 str(r.unique_id),
+                str(r.version),
                 str(r.kind),
-                r.method,
-                r.feature,
+                str(r.method),
+                str(r.feature),
                 f"{r.statistic:.4g}",
-                "" if r.p_value is None else f"{r.p_value:.3g}",
+                "" if pd.isna(r.p_value) else f"{r.p_value:.3g}",
                 f"{r.threshold:.3g}",
-                ("flag (advisory, iid test)" if is_advisory(r) else "[red]DRIFT[/]")
-                if r.drift
+                ("flag (advisory, iid test)" if advisory else "[red]DRIFT[/]")
+                if r.decision
                 else "ok",
             )
         console.print(table)
+        if results.empty:
+            console.print(f"no check at {t}: the first cycle trains, checks start after it")
 
 
 @app.command()
 def retrain(
     workspace: WorkspaceOpt,
     data: DataOpt,
+    series: SeriesOpt = None,
     reason: Annotated[str, typer.Option(help="Trigger recorded in the lineage.")] = "manual",
-    promote_: Annotated[
-        bool, typer.Option("--promote/--no-promote", help="Promote when the gate passes.")
-    ] = True,
+    now: NowOpt = None,
     by: ByOpt = "cli",
 ) -> None:
-    """Train a challenger, validate it against the champion on a held-out window, promote if it wins."""
-    from chronoguard.lifecycle import retrain as run_retrain
+    """Retrain series now (all by default) as one version, gate each, deploy the winners.
+
+    The same retrain step the cycle runs for the series its decision engine chose.
+    """
+    from chronoguard.lifecycle.fleet import VersionCache
+    from chronoguard.orchestration.cycle import retrain_batch
 
     with _open(workspace) as ws:
         checked = _load(data, ws.config)
-        champion = ws.registry.load(ws.model_name, "champion")
-        res = run_retrain(
-            ws,
-            checked.df,
-            freq=checked.freq,
-            now=checked.df["ds"].max(),
-            trigger=reason,
-            champion=champion.forecaster,
-            champion_version=champion.version.version,
-            by=by,
-            promote_if_passed=promote_,
-        )
-        passed = res.gate.passed
-        shown = (
-            res.outcome if res.outcome == "promoted" or not passed else "validated, not promoted"
-        )
-        colour = "green" if passed else "red"
+        t = _cycle_time(checked, now)
+        deployment = ws.store.get_deployment(ws.model_name)
+        ids = sorted(deployment.versions) if not series else list(series)
+        unknown = [u for u in ids if deployment.version_of(u) is None]
+        if not ids or unknown:
+            raise ChronoguardError(
+                f"no model serves {', '.join(unknown) or 'any series yet'}; run "
+                "`chronoguard cycle` (or `train`) first, or name deployed series"
+            )
+        with ws.store.lock(f"cycle-{ws.model_name}", holder=f"retrain by {by}", at=_now(None)):
+            from chronoguard.store import SeriesDecision
+
+            ws.store.record_series_decisions(
+                [
+                    SeriesDecision(
+                        model_name=ws.model_name,
+                        ds=t.to_pydatetime(),
+                        unique_id=u,
+                        action="retrain",
+                        trigger=reason,
+                        reason=f"manual retrain by {by}",
+                        outcome="pending",
+                        champion_version=deployment.versions[u],
+                    )
+                    for u in ids
+                ]
+            )
+            res = retrain_batch(
+                ws,
+                checked.df,
+                dict.fromkeys(ids, reason),
+                now=t,
+                freq=checked.freq,
+                by=by,
+                cache=VersionCache(ws),
+                at=_now(None),
+                in_cycle=False,
+            )
+        colour = "green" if res.promoted else "red"
         console.print(
-            f"challenger v{res.challenger.version.version}: [{colour}]{shown}[/] — {res.gate.reason}"
+            f"challenger v{res.version}: [{colour}]{len(res.promoted)} promoted[/], "
+            f"{len(res.rejected)} rejected"
         )
+        for u, g in sorted(res.gates.items())[:20]:
+            console.print(f"  {u}: {'promoted' if g.passed else 'rejected'} — {g.reason}")
 
 
 @app.command("promote")
 def promote_cmd(
     workspace: WorkspaceOpt,
-    version: Annotated[str, typer.Argument(help="Version number to make champion.")],
+    version: Annotated[str, typer.Argument(help="Version number to deploy.")],
+    series: SeriesOpt = None,
     reason: Annotated[
-        str, typer.Option(help="Why (recorded in the alias history).")
+        str, typer.Option(help="Why (recorded in the deployment history).")
     ] = "manual promotion",
     by: ByOpt = "cli",
-    at: Annotated[str | None, typer.Option(help="Time of the move (default: now).")] = None,
 ) -> None:
-    """Make VERSION the champion, recording who, when and why."""
-    from chronoguard.lifecycle import promote
+    """Deploy VERSION to the series it was trained on (or --series), recording who, when and why."""
+    from chronoguard.lifecycle.fleet import deploy_series
 
     with _open(workspace) as ws:
-        change = promote(
-            ws.registry, ws.store, ws.model_name, version, by=by, reason=reason, at=_now(at)
+        v = ws.registry.resolve(ws.model_name, version)
+        trained_on = sorted(
+            ws.registry.load(ws.model_name, v).artifacts["reference_profile"]["series"]
         )
-        console.print(f"champion: v{change.previous_version} → [bold]v{change.version}[/]")
+        ids = list(series) if series else trained_on
+        missing = sorted(set(ids) - set(trained_on))
+        if missing:
+            raise ChronoguardError(
+                f"version {v} has no model for {', '.join(missing[:5])}; it was trained on "
+                f"{len(trained_on)} series ({', '.join(trained_on[:5])}…)"
+            )
+        at = _now(None)
+        with ws.store.lock(f"cycle-{ws.model_name}", holder=f"promote by {by}", at=at):
+            before = ws.store.get_deployment(ws.model_name)
+            moves = deploy_series(ws, dict.fromkeys(ids, v), by=by, reason=reason, at=at)
+        if not moves:
+            console.print(f"v{v} already serves {'these' if series else 'its'} series: no change")
+            return
+        was = sorted({before.versions.get(m.unique_id, "-") for m in moves})
+        console.print(f"deployed [bold]v{v}[/] to {len(moves)} series (from v{', v'.join(was)})")
 
 
 @app.command()
 def rollback(
     workspace: WorkspaceOpt,
+    series: SeriesOpt = None,
     reason: Annotated[
-        str, typer.Option(help="Why (recorded in the alias history).")
+        str, typer.Option(help="Why (recorded in the deployment history).")
     ] = "manual rollback",
     by: ByOpt = "cli",
-    at: Annotated[str | None, typer.Option(help="Time of the move (default: now).")] = None,
 ) -> None:
-    """Restore the previous champion in one step."""
-    from chronoguard.lifecycle import rollback as do_rollback
+    """Move series (all by default) back to the version that served them before, in one step."""
+    from collections import Counter
+
+    from chronoguard.lifecycle.fleet import rollback_series
 
     with _open(workspace) as ws:
-        change = do_rollback(
-            ws.registry, ws.store, ws.model_name, by=by, reason=reason, at=_now(at)
-        )
-        console.print(
-            f"rolled back: champion v{change.previous_version} → [bold]v{change.version}[/]"
-        )
+        at = _now(None)
+        with ws.store.lock(f"cycle-{ws.model_name}", holder=f"rollback by {by}", at=at):
+            moves = rollback_series(ws, series, by=by, reason=reason, at=at)
+        pairs = Counter((m.previous_version, m.version) for m in moves)
+        for (a, b), n in sorted(pairs.items()):
+            console.print(f"rolled back {n} series: v{a} → [bold]v{b}[/]")
+
+
+@app.command()
+def deployment(
+    workspace: WorkspaceOpt,
+    series: SeriesOpt = None,
+) -> None:
+    """Which version serves which series, and the history of the moves."""
+    with _open(workspace) as ws:
+        dep = ws.store.get_deployment(ws.model_name)
+        table = Table(title=f"deployment of {ws.model_name} ({len(dep)} series)")
+        for col in ("version", "series", "examples"):
+            table.add_column(col)
+        for v in dep.versions_in_use():
+            ids = dep.series_of(v)
+            table.add_row(v, str(len(ids)), ", ".join(ids[:5]) + (" …" if len(ids) > 5 else ""))
+        console.print(table)
+        if series:
+            hist = Table(title="history")
+            for col in ("series", "at", "from", "to", "by", "reason"):
+                hist.add_column(col)
+            for m in ws.store.deployment_history(ws.model_name, list(series)):
+                hist.add_row(
+                    m.unique_id, str(m.at), m.previous_version or "", m.version, m.by, m.reason
+                )
+            console.print(hist)
 
 
 @app.command()
@@ -397,7 +594,7 @@ def _run_replay(
     events: list[tuple[str, str]],
 ) -> None:
     from chronoguard.lifecycle import CONFIG_FILE, init_workspace
-    from chronoguard.orchestration import replay as run
+    from chronoguard.orchestration.replay import replay as run_replay
 
     if (workspace / CONFIG_FILE).exists() or (workspace.exists() and any(workspace.iterdir())):
         raise WorkspaceError(
@@ -422,7 +619,7 @@ def _run_replay(
             def step(i: int, total: int, now: pd.Timestamp) -> None:
                 bar.update(task, completed=i, total=total, description=str(now.date()))
 
-            summary = run.replay(checked, ws, source=source, events=events, progress=step)
+            summary = run_replay(checked, ws, source=source, events=events, progress=step)
     except BaseException:
         if created:  # nothing half-written: a failed replay leaves no workspace behind
             shutil.rmtree(workspace, ignore_errors=True)
@@ -502,6 +699,8 @@ DEMO_CONFIG: dict[str, Any] = {
 @app.command()
 def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
     """Replay the bundled seatbelts data (UK road casualties, seat-belt law of Feb 1983)."""
+    from chronoguard.data import dataset_info, dataset_path, load_frame, validate_frame
+
     cfg = parse_config(DEMO_CONFIG, source="built-in demo config")
     info = dataset_info("seatbelts")
     checked = validate_frame(
@@ -522,24 +721,21 @@ def _main(
 
 
 def main() -> None:
-    """Entry point: ChronoguardError becomes a clear message and exit code 2."""
+    """Entry point: ChronoguardError becomes a clear message and exit code 2.
+
+    typer runs in its standalone mode, which owns everything about the command line itself: a
+    usage mistake (unknown command or option, missing or malformed value) prints the usage, a
+    "Try 'chronoguard --help'" hint and the error, and exits 2; ``--help``, ``--version`` and
+    ``typer.Exit`` exit with their code; Ctrl-C exits 130. typer vendors its click (since 0.26),
+    so its usage errors are no ``click.ClickException``: catching them here would rely on
+    typer's private modules. The program name is fixed so that ``python -m chronoguard`` gives
+    the same hints.
+    """
     try:
-        app(standalone_mode=False)
+        app(prog_name="chronoguard")
     except ChronoguardError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        err.print("aborted")
-        sys.exit(130)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 __all__ = ["app", "main"]

@@ -127,6 +127,15 @@ class ChronoguardConfig(_Section):
     monitoring: MonitoringConfig = Field(default_factory=lambda: MonitoringConfig())
     retraining: RetrainingConfig = Field(default_factory=lambda: RetrainingConfig())
     gate: GateConfig = Field(default_factory=lambda: GateConfig())
+    groups: list[GroupConfig] = Field(
+        default_factory=list, description="groups of series; the first whose rule matches wins"
+    )
+    budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig())
+
+    @model_validator(mode="after")
+    def _groups_fit_budget(self) -> ChronoguardConfig:
+        _check_groups_against_budget(self.groups, self.budget)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -162,6 +171,12 @@ def dump_config(cfg: ChronoguardConfig) -> str:
     """The configuration as TOML text (every section, every key)."""
     out: list[str] = []
     for section, values in cfg.to_dict().items():
+        if isinstance(values, list):  # an array of tables: [[groups]]
+            for item in values:
+                out.append(f"[[{section}]]")
+                out.extend(f"{k} = {_toml_value(v)}" for k, v in item.items() if v is not None)
+                out.append("")
+            continue
         out.append(f"[{section}]")
         for key, val in values.items():
             if val is None:
@@ -183,3 +198,175 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+# Retraining policy: groups of series (tier, cost of error, model) and the budget of a cycle.
+# chronoguard.policy reads them; they are validated here so that a bad file fails at load time.
+
+Tier = Literal["critical", "high", "standard", "low"]
+TIERS: tuple[Tier, ...] = ("critical", "high", "standard", "low")
+
+
+def _finite_at_least_zero(v: float) -> bool:
+    return 0 <= v < float("inf")  # False for NaN, negatives and infinity
+
+
+class GroupConfig(_Section):
+    """One ``[[groups]]`` table: which series it holds and what their errors cost.
+
+    A group selects series by exactly one rule: ``match``, a glob on ``unique_id``
+    (``"NSW*"``), or ``column`` with ``value``, a column of the data and the value a series
+    holds in it. Groups are tried in file order; the first that matches a series wins.
+    """
+
+    name: str = Field(min_length=1)
+    match: str | None = Field(None, description="glob on unique_id, e.g. 'NSW*'")
+    column: str | None = Field(None, description="a column of the data that selects the group")
+    value: bool | int | float | str | None = Field(
+        None, description="the value of `column` that puts a series in the group"
+    )
+    tier: Tier = Field("standard", description="critical | high | standard | low")
+    cost_per_unit_error: float | None = Field(
+        None, description="money per unit of y of absolute forecast error per period"
+    )
+    model: str | None = Field(None, description="model for this group (default: model.name)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_tier(cls, raw: Any) -> Any:
+        # Checked before the fields so the message names the group, not only its index.
+        if isinstance(raw, dict) and "tier" in raw and raw["tier"] not in TIERS:
+            raise ValueError(
+                f"group '{raw.get('name', '?')}': tier = {raw['tier']!r} is unknown; "
+                f"set tier to one of {', '.join(TIERS)}"
+            )
+        return raw
+
+    @model_validator(mode="after")
+    def _valid_group(self) -> GroupConfig:
+        g = f"group '{self.name}'"
+        by_glob, by_column = self.match is not None, self.column is not None
+        if by_glob == by_column:
+            has = "sets both" if by_glob else "sets neither"
+            raise ValueError(
+                f"{g} {has} of match and column: set exactly one, "
+                'match = "NSW*" (a glob on unique_id) or column = "region" with value = "North"'
+            )
+        if by_glob and not self.match:
+            raise ValueError(f'{g}: match is empty; give a glob on unique_id such as "NSW*"')
+        if by_column and not self.column:
+            raise ValueError(f"{g}: column is empty; name a column of the data")
+        if by_column and self.value is None:
+            raise ValueError(
+                f'{g}: column = {self.column!r} needs a value (e.g. value = "North"), '
+                "the value a series holds in that column"
+            )
+        if by_glob and self.value is not None:
+            raise ValueError(
+                f"{g}: value is only read with column; remove value or replace match with column"
+            )
+        if self.cost_per_unit_error is not None and not _finite_at_least_zero(
+            self.cost_per_unit_error
+        ):
+            raise ValueError(
+                f"{g}: cost_per_unit_error = {self.cost_per_unit_error} must be a finite "
+                "number ≥ 0 (money per unit of y of absolute error per period, e.g. 35.0)"
+            )
+        if self.model is not None and self.model not in MODEL_NAMES:
+            raise ValueError(
+                f"{g}: unknown model name '{self.model}'; valid names: {', '.join(MODEL_NAMES)}"
+            )
+        return self
+
+    def rule(self) -> str:
+        """The group's rule as written in the file, for messages."""
+        if self.match is not None:
+            return f'match = "{self.match}"'
+        return f"column = {self.column!r}, value = {self.value!r}"
+
+
+class BudgetConfig(_Section):
+    """The ``[budget]`` table: what the retrains of one cycle may spend (0 = unlimited)."""
+
+    cpu_seconds_per_cycle: float = Field(
+        0.0, description="CPU seconds all retrains of a cycle may use (0 = unlimited)"
+    )
+    money_per_cycle: float = Field(
+        0.0, description="money all retrains of a cycle may cost (0 = unlimited)"
+    )
+    price_per_cpu_second: float = Field(
+        0.0, description="price of one CPU second; needed when money_per_cycle is set"
+    )
+    default_cost_per_unit_error: float = Field(
+        1.0, description="money per unit of error of series that no group holds"
+    )
+    default_fit_cpu_seconds: float = Field(
+        1.0, description="CPU seconds assumed for a fit when none has been measured yet"
+    )
+    staleness_periods: int = Field(
+        24, ge=1, description="periods after a retrain at which age alone doubts the model"
+    )
+    currency: str = Field("$", min_length=1, description="symbol written in decision reasons")
+
+    @model_validator(mode="after")
+    def _valid_budget(self) -> BudgetConfig:
+        problems = []
+        for key in ("cpu_seconds_per_cycle", "money_per_cycle", "price_per_cpu_second"):
+            v = getattr(self, key)
+            if not _finite_at_least_zero(v):
+                problems.append(
+                    f"budget.{key} = {v} must be a finite number ≥ 0; "
+                    "use 0 (or leave it out) for no limit"
+                )
+        v = self.default_cost_per_unit_error
+        if not _finite_at_least_zero(v):
+            problems.append(
+                f"budget.default_cost_per_unit_error = {v} must be a finite number ≥ 0 "
+                "(money per unit of y of absolute error per period, e.g. 1.0)"
+            )
+        v = self.default_fit_cpu_seconds
+        if not (_finite_at_least_zero(v) and v > 0):
+            problems.append(
+                f"budget.default_fit_cpu_seconds = {v} must be a finite number > 0 "
+                "(CPU seconds of one fit, e.g. 1.0)"
+            )
+        if self.money_per_cycle > 0 and self.price_per_cpu_second <= 0:
+            problems.append(
+                f"budget.money_per_cycle = {self.money_per_cycle} needs "
+                "budget.price_per_cpu_second: set the price of one CPU second "
+                "(e.g. price_per_cpu_second = 0.0001), or remove money_per_cycle"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def limited(self) -> bool:
+        """Whether a budget limits the cycle (CPU seconds or money)."""
+        return self.cpu_seconds_per_cycle > 0 or self.money_per_cycle > 0
+
+
+def _check_groups_against_budget(groups: list[GroupConfig], budget: BudgetConfig) -> None:
+    names = [g.name for g in groups]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(
+            f"groups: the name(s) {', '.join(repr(n) for n in twice)} appear more than once; "
+            "give every [[groups]] table its own name"
+        )
+    if budget.money_per_cycle > 0:
+        missing = [
+            f"groups.{i} ('{g.name}', tier {g.tier})"
+            for i, g in enumerate(groups)
+            if g.cost_per_unit_error is None
+        ]
+        if missing:
+            raise ValueError(
+                f"{', '.join(missing)}: cost_per_unit_error is missing, but "
+                f"budget.money_per_cycle = {budget.money_per_cycle} weighs errors in money; "
+                "set cost_per_unit_error in each group (money per unit of y of absolute error "
+                "per period)"
+            )
+
+
+ChronoguardConfig.model_rebuild()

@@ -53,6 +53,11 @@ class SchemaOutdatedError(StoreError):
     """The store's schema is older than this chronoguard; run ``chronoguard init`` to migrate."""
 
 
+class WorkspaceBusyError(ChronoguardError):
+    """Another process holds the workspace lock (a cycle, a promotion or a rollback runs);
+    the message names the lock, its holder and since when."""
+
+
 class WorkspaceError(ChronoguardError):
     """The workspace directory is missing or not initialised."""
 

@@ -198,6 +198,9 @@ def test_every_command_has_help() -> None:
         "promote",
         "rollback",
         "versions",
+        "cycle",
+        "schedule",
+        "deployment",
         "replay",
         "demo",
     ):
@@ -214,7 +217,7 @@ def test_operator_workflow_train_forecast_monitor_retrain_promote_rollback(tmp_p
     seat.to_csv(late, index=False)
     assert cg("init", "--workspace", ws, "--config", cfg).returncode == 0
     res = cg("train", "--workspace", ws, "--data", early, "--until", "1980-12-01")
-    assert res.returncode == 0 and "version 1" in res.stdout and "champion" in res.stdout, (
+    assert res.returncode == 0 and "version 1" in res.stdout and "deployed" in res.stdout, (
         res.stderr
     )
     res = cg("forecast", "--workspace", ws, "--data", early, "--record")
@@ -234,14 +237,13 @@ def test_operator_workflow_train_forecast_monitor_retrain_promote_rollback(tmp_p
         "planning approved",
         "--by",
         "alice",
-        "--at",
-        "1985-01-05",
     )
-    assert res.returncode == 0 and "→ v2" in res.stdout, res.stderr
-    res = cg(
-        "rollback", "--workspace", ws, "--reason", "bad week", "--by", "bob", "--at", "1985-01-09"
-    )
-    assert res.returncode == 0 and "v2 → v1" in res.stdout, res.stderr
+    assert res.returncode == 0, res.stderr
+    assert "deployed v2 to 1 series (from v1)" in res.stdout or "already serves" in res.stdout
+    res = cg("rollback", "--workspace", ws, "--reason", "bad week", "--by", "bob")
+    assert res.returncode == 0 and "rolled back 1 series: v2 → v1" in res.stdout, res.stderr
+    res = cg("deployment", "--workspace", ws, "--series", "uk_drivers_ksi")
+    assert res.returncode == 0 and "rollback: bad week" in res.stdout, res.stderr
     from chronoguard.store import Store
 
     with Store.open(f"sqlite:///{ws / 'state.db'}", migrate=False) as store:

@@ -29,6 +29,13 @@ TABLES = {
     "cg_version_status_history",
     "cg_retrain_decisions",
     "cg_audit_log",
+    "cg_deployments",
+    "cg_deployment_moves",
+    "cg_series_checks",
+    "cg_series_decisions",
+    "cg_cycles",
+    "cg_intents",
+    "cg_lock_holders",
 }
 
 
@@ -39,7 +46,7 @@ def _engine(url: str) -> Engine:
 
 def test_open_migrates_an_empty_database_to_head(store_url: str) -> None:
     with Store.open(store_url) as store:
-        assert store.schema_revision() == head_revision() == "r0002_audit_append_only"
+        assert store.schema_revision() == head_revision() == "r0003_fleet_cycle"
     engine = create_engine(store_url)
     try:
         names = set(inspect(engine).get_table_names())
@@ -67,7 +74,7 @@ def test_refuses_an_outdated_schema_without_migrate(store_url: str) -> None:
         Store.open(store_url, migrate=False)
     message = str(err.value)
     assert "'r0001_initial'" in message
-    assert "'r0002_audit_append_only'" in message
+    assert "'r0003_fleet_cycle'" in message
     assert "run `chronoguard init`" in message
 
 

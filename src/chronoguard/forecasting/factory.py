@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 from typing import Any
 
 from chronoguard.errors import UnknownModelError
 from chronoguard.forecasting._errors import InvalidParameterError
+from chronoguard.forecasting._names import MODEL_MODULES, MODEL_NAMES
 from chronoguard.forecasting.base import Forecaster
-from chronoguard.forecasting.sarimax import SARIMAX
-from chronoguard.forecasting.statsforecast_models import AutoARIMA, AutoETS, Naive, SeasonalNaive
 
 __all__ = ["MODEL_NAMES", "make_forecaster"]
 
-_MODELS: dict[str, type[Forecaster]] = {
-    cls.__name__: cls for cls in (AutoARIMA, AutoETS, Naive, SARIMAX, SeasonalNaive)
-}
 
-#: Names accepted by :func:`make_forecaster`, sorted.
-MODEL_NAMES: tuple[str, ...] = tuple(sorted(_MODELS))
+def _model_class(name: str) -> type[Forecaster]:
+    # The classes come from the one table of names (chronoguard.forecasting._names), which the
+    # configuration reads without importing any backend; an entry naming no Forecaster fails here,
+    # at import, rather than when a user first asks for that model.
+    cls = getattr(importlib.import_module(MODEL_MODULES[name]), name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Forecaster)):
+        raise TypeError(f"{MODEL_MODULES[name]} defines no Forecaster named {name!r}")
+    return cls
+
+
+_MODELS: dict[str, type[Forecaster]] = {name: _model_class(name) for name in MODEL_NAMES}
 
 
 def make_forecaster(name: str, **params: Any) -> Forecaster:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pandas as pd
 
 from chronoguard.forecasting import Forecaster
@@ -50,8 +52,13 @@ def serve_forecasts(
     model_name: str,
     version: str,
     alias: str = "champion",
+    if_exists: Literal["error", "skip"] = "error",
 ) -> pd.DataFrame:
-    """Forecast from ``origin`` and record what was served (widest interval level kept)."""
+    """Forecast from ``origin`` and record what was served (widest interval level kept).
+
+    ``if_exists="skip"`` keeps forecasts already recorded for the same series, origin, target
+    and version as they are (a resumed cycle serves each series once).
+    """
     fc = forecast_from(forecaster, data, origin=origin, horizon=horizon)
     if fc.empty:
         return fc
@@ -68,5 +75,5 @@ def serve_forecasts(
         alias,
         origin,
     )
-    store.record_forecasts(fc)
+    store.record_forecasts(fc, if_exists=if_exists)
     return fc

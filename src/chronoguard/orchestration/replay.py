@@ -1,56 +1,34 @@
-"""Replay real history as if it arrived period by period: the whole lifecycle in one run.
+"""Replay real history as if it arrived period by period: the production cycle on a simulated clock.
 
-At each period the actuals arrive and are stored, a monitoring check compares the recent
-window against the champion's reference profile, the retraining rule decides, a challenger
-is trained on data that ends before a held-out window, the gate decides, aliases move,
-and the champion serves the next forecasts. The clock is the replayed timestamp: nothing
-here reads the wall clock, so a replay is deterministic.
+At each period one production cycle runs (:func:`~chronoguard.orchestration.cycle.run_cycle`):
+the actuals arrive and are stored, every series is checked against the reference of the
+version serving it, the retraining rule decides per series, the chosen series are
+retrained and gated series by series, the winners are deployed, and the next forecasts are
+served. The clock is the replayed timestamp: nothing here reads the wall clock, so a replay
+is deterministic.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from chronoguard import __version__
-from chronoguard.alerts import AlertBook
 from chronoguard.dashboard import ReportData, write_report
 from chronoguard.data import ValidatedFrame
 from chronoguard.errors import ChronoguardError, WorkspaceError
-from chronoguard.forecasting import Forecaster
 from chronoguard.forecasting.metrics import coverage, mae, rmse, scale_mase, smape
-from chronoguard.lifecycle import (
-    Workspace,
-    promote,
-    retrain,
-    serve_forecasts,
-    train_version,
-    training_window,
-)
-from chronoguard.monitoring import run_monitoring
-from chronoguard.policy import CheckSummary, RetrainRule
+from chronoguard.lifecycle import Workspace
+from chronoguard.lifecycle.fleet import VersionCache
+from chronoguard.orchestration.cycle import run_cycle
+from chronoguard.store import Alert
 
 ACTOR = "chronoguard replay"
 ProgressFn = Callable[[int, int, pd.Timestamp], None]
-
-
-@dataclass
-class ReplayState:
-    """What the replay keeps between periods (the store keeps the rest)."""
-
-    champion: Forecaster
-    champion_version: str
-    reference: dict[str, Any]
-    last_retrain: int
-    checks: list[CheckSummary] = field(default_factory=list)
-    retrains: list[dict[str, Any]] = field(default_factory=list)
-    champion_history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def replay(
@@ -61,7 +39,13 @@ def replay(
     events: Sequence[tuple[str, str]] = (),
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
-    """Replay validated data through the lifecycle in workspace ``ws``; return the summary.
+    """Replay validated data through the production cycle in workspace ``ws``; return the summary.
+
+    The replay is :func:`~chronoguard.orchestration.cycle.run_cycle` driven by a simulated
+    clock: the first cycle (at the end of ``training.initial_window``) trains and deploys the
+    first version, then one cycle runs at every later timestamp of the data. Everything the
+    cycles keep between them is in the store, so the same cycles run one by one
+    (``chronoguard cycle --now T``) reach the same state.
 
     Validate first (:func:`chronoguard.data.validate_frame` with the config's ``freq`` and
     ``exog``), so bad input fails before the workspace is touched.
@@ -87,164 +71,71 @@ def replay(
             f"workspace {ws.root} already holds versions of '{model}'; a replay starts "
             "from nothing: use a new --workspace directory"
         )
-    rule = RetrainRule(
-        tuple(cfg.retraining.triggers),
-        k=cfg.retraining.k,
-        n=cfg.retraining.n,
-        cooldown=cfg.retraining.cooldown,
-        schedule_every=cfg.retraining.schedule_every,
-    )
-    t0 = timeline[start - 1]
-    first = train_version(
-        training_window(df, t0, start), cfg, ws.registry, freq=freq, now=t0, trigger="initial"
-    )
-    v1 = first.version.version
-    promote(ws.registry, ws.store, model, v1, by=ACTOR, reason="initial training", at=t0)
-    state = ReplayState(first.forecaster, v1, first.reference, last_retrain=start - 1)
-    state.champion_history.append(
-        {"ds": str(t0.date()), "version": v1, "reason": "initial training"}
-    )
-    alerts = AlertBook()
-    serve_forecasts(
-        ws.store,
-        state.champion,
-        df,
-        origin=t0,
-        horizon=cfg.forecast.horizon,
-        model_name=model,
-        version=v1,
-    )
-
+    cache = VersionCache(ws)
     total = len(timeline) - start
-    for i in range(start, len(timeline)):
+    for i in range(start - 1, len(timeline)):
         now = timeline[i]
-        arrived = df[df["ds"] == now]
-        ws.store.record_actuals(arrived[["unique_id", "ds", "y"]], received_at=now)
-        if (i - start) % cfg.monitoring.every == 0:
-            _check(ws, df, timeline, i, state, alerts, rule, freq)
-        if i < len(timeline) - 1:
-            serve_forecasts(
-                ws.store,
-                state.champion,
-                df,
-                origin=now,
-                horizon=cfg.forecast.horizon,
-                model_name=model,
-                version=state.champion_version,
-            )
-        if progress is not None:
+        run_cycle(ws, df, freq=freq, now=now, by=ACTOR, cache=cache)
+        if progress is not None and i >= start:
             progress(i - start + 1, total, now)
-
-    summary = _summarise(ws, df, timeline, start, state, alerts, events, source)
-    return summary
+    return _summarise(ws, df, timeline, start, events, source)
 
 
-def _check(
-    ws: Workspace,
-    df: pd.DataFrame,
-    timeline: pd.DatetimeIndex,
-    i: int,
-    state: ReplayState,
-    alerts: AlertBook,
-    rule: RetrainRule,
-    freq: str,
-) -> None:
+def _alert_dict(a: Alert) -> dict[str, Any]:
+    return {
+        "ds": str(pd.Timestamp(a.ds).date()),
+        "unique_id": a.unique_id,
+        "kind": a.kind,
+        "method": a.method,
+        "feature": a.feature,
+        "statistic": a.statistic,
+        "p_value": a.p_value,
+        "threshold": a.threshold,
+        "severity": a.severity,
+        "message": a.message,
+        "version": a.version,
+    }
+
+
+def retrain_history(ws: Workspace, timeline: pd.DatetimeIndex) -> list[dict[str, Any]]:
+    """Every retrain batch in the store, with its validation and training windows."""
     cfg = ws.config
-    now = timeline[i]
-    lo = timeline[max(0, i - cfg.monitoring.window + 1)]
-    window = df[(df["ds"] >= lo) & (df["ds"] <= now)]
-    stored = ws.store.get_actuals(ds_from=lo, ds_to=now)
-    window = window.drop(columns="y").merge(
-        stored[["unique_id", "ds", "y"]], on=["unique_id", "ds"]
-    )
-    served = ws.store.get_forecasts(ds_from=lo, ds_to=now)
-    since = _since_reference(ws, df, state.reference, now)
-    trained_to = min(pd.Timestamp(s["train_end"]) for s in state.reference["series"].values())
-    served_since = ws.store.get_forecasts(
-        ds_from=trained_to, ds_to=now, version=state.champion_version
-    )
-    report = run_monitoring(
-        state.reference,
-        window,
-        served,
-        now=now,
-        freq=freq,
-        monitoring=cfg.monitoring,
-        version=state.champion_version,
-        since_reference=since,
-        served_since_reference=served_since,
-    )
-    run_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{ws.root}/{now}").hex
-    ws.store.record_monitoring_results(run_id, now, report.records())
-    alerts.update(ws.store, report, now=now)
-    state.checks.append(CheckSummary(now, report.fired_kinds))
-    decision = rule.decide(state.checks, periods_since_retrain=i - state.last_retrain)
-    if decision.retrain:
-        _retrain(ws, df, timeline, i, state, decision.trigger, freq)
-
-
-def _since_reference(
-    ws: Workspace, df: pd.DataFrame, reference: dict[str, Any], now: pd.Timestamp
-) -> pd.DataFrame:
-    """Observations after each series' reference (training) end up to ``now``.
-
-    Targets come from the store (the actuals as received); exogenous features from the data.
-    """
-    ends = {uid: pd.Timestamp(s["train_end"]) for uid, s in reference["series"].items()}
-    first = min(ends.values())
-    stored = ws.store.get_actuals(ds_from=first, ds_to=now)[["unique_id", "ds", "y"]]
-    rows = df[(df["ds"] > first) & (df["ds"] <= now)].drop(columns="y")
-    rows = rows.merge(stored, on=["unique_id", "ds"], how="inner")
-    after = rows["ds"] > rows["unique_id"].map(ends)
-    return rows[after].reset_index(drop=True)
-
-
-def _retrain(
-    ws: Workspace,
-    df: pd.DataFrame,
-    timeline: pd.DatetimeIndex,
-    i: int,
-    state: ReplayState,
-    trigger: str,
-    freq: str,
-) -> None:
-    now = timeline[i]
-    res = retrain(
-        ws,
-        df,
-        freq=freq,
-        now=now,
-        trigger=trigger,
-        champion=state.champion,
-        champion_version=state.champion_version,
-        by=ACTOR,
-    )
-    version, result, outcome = res.challenger.version.version, res.gate, res.outcome
-    if outcome == "promoted":
-        state.champion, state.champion_version, state.reference = (
-            res.challenger.forecaster,
-            version,
-            res.challenger.reference,
+    out = []
+    for r in ws.store.list_retrains(ws.model_name):
+        ds = pd.Timestamp(r.ds)
+        upto = timeline[timeline <= ds]
+        window_start = upto[-cfg.gate.validation_window]
+        lineage = ws.registry.get_version(ws.model_name, r.challenger_version).lineage
+        out.append(
+            {
+                "ds": str(ds.date()),
+                "trigger": r.trigger,
+                "version": r.challenger_version,
+                "outcome": r.outcome,
+                "challenger_error": round(float(r.challenger_error or np.nan), 6),
+                "champion_error": round(float(r.champion_error or np.nan), 6),
+                "metric": cfg.gate.metric,
+                "validation_window": [str(window_start.date()), str(ds.date())],
+                "train_window": [
+                    str(pd.Timestamp(lineage.train_start).date()),
+                    str(pd.Timestamp(lineage.train_end).date()),
+                ],
+                "reason": r.reason,
+            }
         )
-        state.champion_history.append(
-            {"ds": str(now.date()), "version": version, "reason": trigger}
-        )
-        state.checks.clear()  # the new champion starts with a clean record
-    state.last_retrain = i
-    state.retrains.append(
-        {
-            "ds": str(now.date()),
-            "trigger": trigger,
-            "version": version,
-            "outcome": outcome,
-            "challenger_error": round(result.challenger_error, 6),
-            "champion_error": round(result.champion_error, 6),
-            "metric": result.metric,
-            "validation_window": [str(res.window_start.date()), str(now.date())],
-            "train_window": [str(res.train_start.date()), str(res.train_end.date())],
-            "reason": result.reason,
-        }
-    )
+    return out
+
+
+def deployment_history(ws: Workspace) -> list[dict[str, Any]]:
+    """Deployment moves grouped by time, version and reason (one row per move of a batch)."""
+    groups: dict[tuple[str, str, str], int] = {}
+    for m in ws.store.deployment_history(ws.model_name):
+        key = (str(pd.Timestamp(m.at).date()), m.version, m.reason)
+        groups[key] = groups.get(key, 0) + 1
+    return [
+        {"ds": ds, "version": v, "reason": reason, "n_series": n}
+        for (ds, v, reason), n in groups.items()
+    ]
 
 
 def _summarise(
@@ -252,12 +143,13 @@ def _summarise(
     df: pd.DataFrame,
     timeline: pd.DatetimeIndex,
     start: int,
-    state: ReplayState,
-    alerts: AlertBook,
     events: Sequence[tuple[str, str]],
     source: str,
 ) -> dict[str, Any]:
     cfg = ws.config
+    retrains = retrain_history(ws, timeline)
+    champion_history = deployment_history(ws)
+    deployment = ws.store.get_deployment(ws.model_name)
     m = cfg.data.season_length
     fc = ws.store.get_forecasts()
     actual = ws.store.get_actuals()
@@ -286,7 +178,7 @@ def _summarise(
         .agg(mae=("abs_err", "mean"), mase=("scaled", "mean"), n=("abs_err", "size"))
         .reset_index()
     )
-    alert_list = alerts.as_dicts()
+    alert_list = [_alert_dict(a) for a in ws.store.list_alerts()]
     detection = []
     for ds, label in events:
         t = pd.Timestamp(ds)
@@ -321,9 +213,10 @@ def _summarise(
         "n_periods": len(timeline) - start,
         "n_checks": int(checks["run_id"].nunique()) if len(checks) else 0,
         "alerts": alert_list,
-        "retrains": state.retrains,
-        "champion_history": state.champion_history,
-        "champion": state.champion_version,
+        "retrains": retrains,
+        "champion_history": champion_history,
+        "champion": ws.store.current_alias(ws.model_name, "champion"),
+        "deployment": {v: len(deployment.series_of(v)) for v in deployment.versions_in_use()},
         **{k: round(float(v), 6) for k, v in metrics.items()},
         "errors_by_horizon": per_h.round(6).to_dict(orient="records"),
         "known_changes": detection,
@@ -338,8 +231,8 @@ def _summarise(
             forecasts=fc,
             checks=checks,
             alerts=alert_list,
-            retrains=state.retrains,
-            champion_history=state.champion_history,
+            retrains=retrains,
+            champion_history=champion_history,
             metrics=metrics,
             config=cfg.to_dict(),
             events=[{"ds": ds, "label": label} for ds, label in events],

@@ -24,10 +24,18 @@ class CheckSummary:
 
 @dataclass(frozen=True)
 class RetrainDecision:
+    """The rule's verdict for one model or series.
+
+    ``counts`` holds, per trigger kind, how many of the last ``checks`` checks raised it;
+    ``in_cooldown`` is set when a persistent kind waits out the cooldown.
+    """
+
     retrain: bool
     trigger: str  # e.g. "performance_decay 2/3", "schedule", or "" when no retrain
     reason: str
     counts: dict[str, int] = field(default_factory=dict)
+    checks: int = 0
+    in_cooldown: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,11 @@ class RetrainRule:
         if hits and not in_cooldown:
             trig = ", ".join(f"{kind} {counts[kind]}/{len(recent)}" for kind in hits)
             return RetrainDecision(
-                True, trig, f"{trig} checks raised it (rule {self.k} of {self.n})", counts
+                True,
+                trig,
+                f"{trig} checks raised it (rule {self.k} of {self.n})",
+                counts,
+                len(recent),
             )
         if (
             "schedule" in self.triggers
@@ -85,7 +97,11 @@ class RetrainRule:
             and periods_since_retrain >= self.schedule_every
         ):
             return RetrainDecision(
-                True, "schedule", f"scheduled every {self.schedule_every} periods", counts
+                True,
+                "schedule",
+                f"scheduled every {self.schedule_every} periods",
+                counts,
+                len(recent),
             )
         if hits:
             return RetrainDecision(
@@ -93,5 +109,17 @@ class RetrainRule:
                 "",
                 f"{', '.join(hits)} persistent but in cooldown ({periods_since_retrain}/{self.cooldown})",
                 counts,
+                len(recent),
+                in_cooldown=True,
             )
-        return RetrainDecision(False, "", "no trigger", counts)
+        raised = [f"{kind} {c}/{len(recent)}" for kind, c in counts.items() if c > 0]
+        if raised:
+            # Still "no trigger" first: callers read that prefix as "nothing to do now".
+            return RetrainDecision(
+                False,
+                "",
+                f"no trigger yet: {', '.join(raised)} checks raised it (rule {self.k} of {self.n})",
+                counts,
+                len(recent),
+            )
+        return RetrainDecision(False, "", "no trigger", counts, len(recent))

@@ -1,7 +1,9 @@
 """chronoguard.store: the state store of the lifecycle.
 
 Forecasts served, actuals, monitoring results, alerts, alias history, model version
-status, retrain decisions and an append-only, hash-chained audit log, in SQLite (the
+status, retrain decisions, the per-series state of the production cycle (deployments,
+check history, decisions, the cycle ledger, intents, the workspace lock) and an
+append-only, hash-chained audit log, in SQLite (the
 embedded default, WAL mode) or PostgreSQL, chosen by URL. The schema is migrated by
 Alembic revisions shipped in this package; callers get typed records and frames back,
 never ORM objects.
@@ -22,12 +24,23 @@ from chronoguard.store._records import (
     AlertStatus,
     AliasMove,
     AuditEntry,
+    CycleRecord,
+    CycleStatus,
+    DecisionAction,
+    DecisionOutcome,
+    DecisionOutcomeUpdate,
+    Deployment,
+    DeploymentMove,
     ForecastRecord,
+    Intent,
+    IntentStatus,
     ModelVersion,
     MonitoringResult,
     ResultKind,
     RetrainDecision,
     RetrainOutcome,
+    SeriesCheck,
+    SeriesDecision,
     StatusChange,
     VersionStatus,
 )
@@ -39,12 +52,23 @@ __all__ = [
     "AlertStatus",
     "AliasMove",
     "AuditEntry",
+    "CycleRecord",
+    "CycleStatus",
+    "DecisionAction",
+    "DecisionOutcome",
+    "DecisionOutcomeUpdate",
+    "Deployment",
+    "DeploymentMove",
     "ForecastRecord",
+    "Intent",
+    "IntentStatus",
     "ModelVersion",
     "MonitoringResult",
     "ResultKind",
     "RetrainDecision",
     "RetrainOutcome",
+    "SeriesCheck",
+    "SeriesDecision",
     "StatusChange",
     "Store",
     "VersionStatus",

@@ -21,6 +21,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Float,
+    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -30,7 +31,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from chronoguard.store._records import AlertStatus, ResultKind, RetrainOutcome, VersionStatus
+from chronoguard.store._records import (
+    AlertStatus,
+    CycleStatus,
+    DecisionAction,
+    DecisionOutcome,
+    IntentStatus,
+    ResultKind,
+    RetrainOutcome,
+    VersionStatus,
+)
 
 # Deterministic constraint names, so migrations can drop or alter them by name later.
 NAMING_CONVENTION = {
@@ -199,6 +209,120 @@ class RetrainDecisionRow(Base):
     champion_error: Mapped[float | None] = mapped_column(Float())
     outcome: Mapped[str] = mapped_column(String(NAME_LEN))
     reason: Mapped[str] = mapped_column(String())
+
+
+class DeploymentMoveRow(Base):
+    __tablename__ = "cg_deployment_moves"
+    __table_args__ = (
+        Index("ix_cg_deployment_moves_model_name_unique_id", "model_name", "unique_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(ID_LEN))
+    unique_id: Mapped[str] = mapped_column(String(ID_LEN))
+    version: Mapped[str] = mapped_column(String(ID_LEN))
+    previous_version: Mapped[str | None] = mapped_column(String(ID_LEN))
+    at: Mapped[datetime] = mapped_column(DateTime())
+    by: Mapped[str] = mapped_column(String(NAME_LEN))
+    reason: Mapped[str] = mapped_column(String())
+    batch: Mapped[str | None] = mapped_column(String(ID_LEN))
+
+
+class DeploymentRow(Base):
+    """The current version of each series; its history is in ``cg_deployment_moves``."""
+
+    __tablename__ = "cg_deployments"
+
+    model_name: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    unique_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    version: Mapped[str] = mapped_column(String(ID_LEN))
+    since: Mapped[datetime] = mapped_column(DateTime())
+    move_id: Mapped[int] = mapped_column(BigId, ForeignKey("cg_deployment_moves.id"))
+
+
+class SeriesCheckRow(Base):
+    __tablename__ = "cg_series_checks"
+    # The key (model_name, unique_id, ds) serves the per-series history; this index serves
+    # the idempotency lookup of one cycle's checks (one ds, every series).
+    __table_args__ = (Index("ix_cg_series_checks_model_name_ds", "model_name", "ds"),)
+
+    model_name: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    unique_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    ds: Mapped[datetime] = mapped_column(DateTime(), primary_key=True)
+    version: Mapped[str] = mapped_column(String(ID_LEN))
+    # The fired kinds, a sorted JSON list of strings (sorted so equal sets compare equal).
+    fired: Mapped[list[str]] = mapped_column(JSON())
+
+
+class SeriesDecisionRow(Base):
+    __tablename__ = "cg_series_decisions"
+    __table_args__ = (
+        UniqueConstraint("model_name", "ds", "unique_id"),
+        CheckConstraint(_in("action", DecisionAction), name="action"),
+        CheckConstraint(_in("outcome", DecisionOutcome), name="outcome"),
+        Index("ix_cg_series_decisions_model_name_unique_id_ds", "model_name", "unique_id", "ds"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(ID_LEN))
+    ds: Mapped[datetime] = mapped_column(DateTime())
+    unique_id: Mapped[str] = mapped_column(String(ID_LEN))
+    action: Mapped[str] = mapped_column(String(NAME_LEN))
+    trigger: Mapped[str] = mapped_column(String(NAME_LEN))
+    reason: Mapped[str] = mapped_column(String())
+    expected_loss: Mapped[float | None] = mapped_column(Float())
+    retrain_cost: Mapped[float | None] = mapped_column(Float())
+    cpu_seconds: Mapped[float | None] = mapped_column(Float())
+    tier: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    outcome: Mapped[str] = mapped_column(String(NAME_LEN))
+    challenger_version: Mapped[str | None] = mapped_column(String(ID_LEN))
+    champion_version: Mapped[str | None] = mapped_column(String(ID_LEN))
+    challenger_error: Mapped[float | None] = mapped_column(Float())
+    champion_error: Mapped[float | None] = mapped_column(Float())
+    gate_reason: Mapped[str | None] = mapped_column(String())
+
+
+class CycleRow(Base):
+    __tablename__ = "cg_cycles"
+    __table_args__ = (CheckConstraint(_in("status", CycleStatus), name="status"),)
+
+    model_name: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    now: Mapped[datetime] = mapped_column(DateTime(), primary_key=True)
+    status: Mapped[str] = mapped_column(String(NAME_LEN))
+    stage: Mapped[str] = mapped_column(String(NAME_LEN))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON())
+    started_at: Mapped[datetime] = mapped_column(DateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+
+class IntentRow(Base):
+    __tablename__ = "cg_intents"
+    __table_args__ = (
+        UniqueConstraint("model_name", "kind", "key"),
+        CheckConstraint(_in("status", IntentStatus), name="status"),
+        Index("ix_cg_intents_model_name_status", "model_name", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(ID_LEN))
+    kind: Mapped[str] = mapped_column(String(NAME_LEN))
+    key: Mapped[str] = mapped_column(String(ID_LEN * 2))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON())
+    status: Mapped[str] = mapped_column(String(NAME_LEN))
+    opened_at: Mapped[datetime] = mapped_column(DateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+
+class LockHolderRow(Base):
+    """Who holds a PostgreSQL workspace lock, for the busy message only: the lock itself
+    is an advisory lock of the holder's connection, so a row left by a dead process
+    means nothing (the next holder overwrites it)."""
+
+    __tablename__ = "cg_lock_holders"
+
+    name: Mapped[str] = mapped_column(String(NAME_LEN), primary_key=True)
+    holder: Mapped[str] = mapped_column(String())
+    acquired_at: Mapped[datetime] = mapped_column(DateTime())
 
 
 class AuditRow(Base):

@@ -8,6 +8,7 @@ same values.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -218,3 +219,191 @@ class AuditEntry:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+
+
+# --- the per-series production cycle --------------------------------------------------
+
+
+class DecisionAction(StrEnum):
+    """What the decision engine chose for one series in one cycle."""
+
+    RETRAIN = "retrain"
+    KEEP = "keep"
+    WAIT = "wait"
+    OVER_BUDGET = "over_budget"
+    FALLBACK = "fallback"
+
+
+class DecisionOutcome(StrEnum):
+    """Where a series decision ended: ``none`` when there is nothing to gate (keep,
+    wait…), ``pending`` until the gate has judged the challenger, then its verdict."""
+
+    NONE = "none"
+    PENDING = "pending"
+    PROMOTED = "promoted"
+    REJECTED = "rejected"
+    AWAITING_APPROVAL = "awaiting_approval"
+
+
+class CycleStatus(StrEnum):
+    """A cycle is ``running`` from its start until it is finished, then ``done``."""
+
+    RUNNING = "running"
+    DONE = "done"
+
+
+class IntentStatus(StrEnum):
+    """A write-ahead intent is ``open`` until it was carried out (``done``) or undone."""
+
+    OPEN = "open"
+    DONE = "done"
+    UNDONE = "undone"
+
+
+def _version_order(version: str) -> tuple[int, int, str]:
+    # MLflow versions are "1", "2", …, "10": numeric order, not text order.
+    return (0, int(version), "") if version.isdigit() else (1, 0, version)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeploymentMove:
+    """One series of ``model_name`` moved onto ``version`` (from ``previous_version``,
+    ``None`` the first time). The moves of one :meth:`Store.deploy` call share ``at``,
+    ``by``, ``reason`` and ``batch``."""
+
+    id: int
+    model_name: str
+    unique_id: str
+    version: str
+    previous_version: str | None
+    at: datetime
+    by: str
+    reason: str
+    batch: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deployment:
+    """Which version serves which series of ``model_name``, and since when.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> d = Deployment(model_name="demand", versions={"s1": "10", "s2": "9", "s3": "10"},
+    ...                since={u: datetime(2024, 1, 1) for u in ("s1", "s2", "s3")})
+    >>> d.version_of("s2"), d.version_of("s9"), d.series_of("10"), d.versions_in_use(), len(d)
+    ('9', None, ['s1', 's3'], ['9', '10'], 3)
+    """
+
+    model_name: str
+    versions: Mapping[str, str]
+    since: Mapping[str, datetime]
+
+    def version_of(self, unique_id: str) -> str | None:
+        """The version serving ``unique_id``, or ``None`` if it was never deployed."""
+        return self.versions.get(unique_id)
+
+    def series_of(self, version: str) -> list[str]:
+        """The series ``version`` serves, sorted."""
+        return sorted(u for u, v in self.versions.items() if v == version)
+
+    def versions_in_use(self) -> list[str]:
+        """Every version serving at least one series, in numeric order where they are numbers."""
+        return sorted(set(self.versions.values()), key=_version_order)
+
+    def __len__(self) -> int:
+        return len(self.versions)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesCheck:
+    """The check of one series at ``ds`` against the reference of ``version``.
+
+    ``fired`` holds the kinds that fired and count as evidence (positive, non-advisory);
+    an empty set is a check that found nothing, which counts too (the *n* of k-of-n).
+    Positional arguments are allowed (a cycle builds one per series).
+    """
+
+    model_name: str
+    unique_id: str
+    ds: datetime
+    version: str
+    fired: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeriesDecision:
+    """What the decision engine chose for one series in the cycle at ``ds``, and why, with
+    the gate's verdict once the challenger was judged.
+
+    ``expected_loss``, ``retrain_cost`` and ``cpu_seconds`` are the figures weighed (``None``
+    where not computed); ``tier`` the series' business tier. The challenger fields and
+    ``gate_reason`` are filled by :meth:`Store.set_decision_outcomes`. ``id`` is ``None``
+    until stored.
+    """
+
+    model_name: str
+    ds: datetime
+    unique_id: str
+    action: str
+    reason: str
+    trigger: str = ""
+    expected_loss: float | None = None
+    retrain_cost: float | None = None
+    cpu_seconds: float | None = None
+    tier: str | None = None
+    outcome: str = DecisionOutcome.NONE.value
+    challenger_version: str | None = None
+    champion_version: str | None = None
+    challenger_error: float | None = None
+    champion_error: float | None = None
+    gate_reason: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecisionOutcomeUpdate:
+    """The gate's verdict on one series' challenger (see :meth:`Store.set_decision_outcomes`)."""
+
+    outcome: str
+    challenger_version: str | None = None
+    champion_version: str | None = None
+    challenger_error: float | None = None
+    champion_error: float | None = None
+    gate_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CycleRecord:
+    """The ledger entry of the cycle of ``model_name`` at ``now``.
+
+    ``stage`` is the last stage the cycle reached (``start`` when begun, ``done`` when
+    finished); ``summary`` is what the caller gave :meth:`Store.finish_cycle`.
+    """
+
+    model_name: str
+    now: datetime
+    status: str
+    stage: str
+    summary: Mapping[str, object]
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Intent:
+    """A write-ahead record of a move that spans the store and the registry.
+
+    Opened before the first half is written, closed ``done`` once both halves are, or
+    ``undone`` once the first half was reverted; an intent still ``open`` at start-up is
+    one a crash interrupted.
+    """
+
+    id: int
+    model_name: str
+    kind: str
+    key: str
+    payload: Mapping[str, object]
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None

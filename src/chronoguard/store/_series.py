@@ -184,8 +184,11 @@ def forecast_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def insert_forecasts(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert after checking, in the same transaction, that none is stored already."""
+def insert_forecasts(
+    session: Session, rows: list[dict[str, Any]], *, skip_stored: bool = False
+) -> list[dict[str, Any]]:
+    """Insert after checking, in the same transaction, that none is stored already (or,
+    with ``skip_stored``, dropping those that are); returns the rows inserted."""
     versions = sorted({r["version"] for r in rows})
     uids = sorted({r["unique_id"] for r in rows})
     origins = [r["origin"] for r in rows]
@@ -197,6 +200,13 @@ def insert_forecasts(session: Session, rows: list[dict[str, Any]]) -> None:
     if len(uids) <= _MAX_IN:
         query = query.where(ForecastRow.unique_id.in_(uids))
     stored = {tuple(k) for k in session.execute(query)}
+    if skip_stored:
+        rows = [
+            r for r in rows if (r["unique_id"], r["origin"], r["ds"], r["version"]) not in stored
+        ]
+        if rows:
+            session.execute(insert(ForecastRow), rows)
+        return rows
     clash = [
         k for r in rows if (k := (r["unique_id"], r["origin"], r["ds"], r["version"])) in stored
     ]
@@ -205,9 +215,11 @@ def insert_forecasts(session: Session, rows: list[dict[str, Any]]) -> None:
         raise StoreError(
             f"cg_forecasts already holds {len(clash)} of these forecasts, key (unique_id, "
             f"origin, ds, version) = {shown}{' …' if len(clash) > _SHOWN else ''}. A served "
-            "forecast is recorded once: drop the rows already stored."
+            "forecast is recorded once: drop the rows already stored, or pass "
+            "if_exists='skip' to leave them as they are."
         )
     session.execute(insert(ForecastRow), rows)
+    return rows
 
 
 def select_forecasts(

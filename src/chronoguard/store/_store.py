@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy import select, text
 
+from chronoguard.errors import StoreError
 from chronoguard.store import _audit, _governance, _migrate, _series
 from chronoguard.store._convert import to_utc_naive
 from chronoguard.store._engine import make_engine, parse_url, writer
+from chronoguard.store._fleet import FleetStore
 from chronoguard.store._models import AuditRow
 from chronoguard.store._records import (
     ActualsWrite,
@@ -25,11 +27,13 @@ from chronoguard.store._records import (
     RetrainDecision,
     StatusChange,
 )
-from chronoguard.store._session import DEFAULT_ACTOR, StoreBase, map_errors
+from chronoguard.store._session import DEFAULT_ACTOR, map_errors
 
 
-class Store(StoreBase):
-    """The state store: forecasts, actuals, monitoring, alerts, versions and the audit log.
+class Store(FleetStore):
+    """The state store: forecasts, actuals, monitoring, alerts, versions and the audit log,
+    and the per-series state of the production cycle (deployments, check history,
+    decisions, the cycle ledger, intents and the workspace lock).
 
     Open it with :meth:`Store.open`; the constructor is internal. Every method that
     changes state writes its audit row in the same transaction, and takes the time as an
@@ -98,6 +102,7 @@ class Store(StoreBase):
         alias: str | None = None,
         created_at: datetime | None = None,
         by: str = DEFAULT_ACTOR,
+        if_exists: Literal["error", "skip"] = "error",
     ) -> int:
         """Record served forecasts; returns the number of rows written.
 
@@ -110,13 +115,21 @@ class Store(StoreBase):
             Fill a column the frame does not have (the same value on every row).
         by
             Who recorded them, for the audit log.
+        if_exists
+            What to do with a forecast whose (unique_id, origin, ds, version) is already
+            stored: ``"error"`` (the default) refuses the whole call; ``"skip"`` leaves the
+            stored one as it is and writes the others, so a re-run cycle can repeat its
+            writes. Skipped rows are not counted.
 
         Raises
         ------
         StoreError
-            A forecast with the same (unique_id, origin, ds, version) is already stored or
-            appears twice, a value is missing or not finite, or an interval is incomplete.
+            A forecast with the same (unique_id, origin, ds, version) is already stored
+            (unless ``if_exists="skip"``) or appears twice, a value is missing or not
+            finite, or an interval is incomplete.
         """
+        if if_exists not in ("error", "skip"):
+            raise StoreError(f"if_exists must be 'error' or 'skip', got {if_exists!r}")
         frame = _series.forecast_frame(
             forecasts,
             {
@@ -130,23 +143,32 @@ class Store(StoreBase):
         if not rows:
             return 0
         with self._writing("recording forecasts into cg_forecasts") as session:
-            _series.insert_forecasts(session, rows)
-            origins = [r["origin"] for r in rows]
+            if if_exists == "skip":
+                written = _series.insert_forecasts(session, rows, skip_stored=True)
+                if not written:
+                    return 0
+            else:
+                _series.insert_forecasts(session, rows)
+                written = rows
+            origins = [r["origin"] for r in written]
+            payload: dict[str, Any] = {
+                "rows": len(written),
+                "series": len({r["unique_id"] for r in written}),
+                "versions": sorted({r["version"] for r in written}),
+                "origin_min": min(origins),
+                "origin_max": max(origins),
+            }
+            if if_exists == "skip":
+                payload["skipped"] = len(rows) - len(written)
             self._audit(
                 session,
-                at=max(r["created_at"] for r in rows),
+                at=max(r["created_at"] for r in written),
                 by=by,
                 action="record_forecasts",
                 entity="cg_forecasts",
-                payload={
-                    "rows": len(rows),
-                    "series": len({r["unique_id"] for r in rows}),
-                    "versions": sorted({r["version"] for r in rows}),
-                    "origin_min": min(origins),
-                    "origin_max": max(origins),
-                },
+                payload=payload,
             )
-        return len(rows)
+        return len(written)
 
     def get_forecasts(
         self,

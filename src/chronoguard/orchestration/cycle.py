@@ -1,0 +1,627 @@
+"""One production cycle at a given ``now``: the product's loop, per series, state in the store.
+
+A cycle records the actuals that arrived, checks every series against the reference of the
+version that serves it, decides per series, retrains the chosen series as one batch, gates
+them series by series, deploys the winners and serves the next forecasts. Everything it
+needs between two cycles is in the store (check history per series, last retrain,
+deployment, the cycle ledger), nothing in memory, so:
+
+- the replay is this function driven by a simulated clock, ``chronoguard cycle --now T``
+  runs one, ``chronoguard schedule`` runs it on the real clock, and ``monitor`` / ``retrain``
+  run its steps;
+- a cycle already done for its ``now`` changes nothing when run again;
+- a cycle that stopped half-way resumes at the first step it had not finished (each step
+  commits its writes and its place in the ledger in one transaction);
+- two cycles on one workspace cannot run at once: the second gets a clear error.
+
+The first cycle of a workspace with no deployment trains the first version on the
+configured initial window and deploys it to every series.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from chronoguard.alerts import AlertBook
+from chronoguard.errors import ChronoguardError
+from chronoguard.lifecycle import Workspace, serve_forecasts, train_version, training_window
+from chronoguard.lifecycle.fleet import (
+    SeriesGate,
+    VersionCache,
+    deploy_series,
+    gate_series,
+    reference_for,
+)
+from chronoguard.monitoring import MonitoringReport, run_monitoring
+from chronoguard.policy import CheckSummary, RetrainRule
+from chronoguard.store import (
+    DecisionOutcomeUpdate,
+    Deployment,
+    SeriesCheck,
+    SeriesDecision,
+)
+
+ACTOR = "chronoguard cycle"
+# The ledger's stages, in order; a resumed cycle skips those already reached.
+STAGES = ("start", "actuals", "checked", "decided", "retrained", "served")
+
+
+@dataclass(frozen=True)
+class CycleOutcome:
+    """What one cycle did (also kept in the store's cycle ledger as its summary)."""
+
+    model_name: str
+    now: pd.Timestamp
+    checked: bool
+    n_series: int
+    alerts_raised: int
+    retrained: tuple[str, ...] = ()
+    promoted: tuple[str, ...] = ()
+    rejected: tuple[str, ...] = ()
+    challenger_version: str | None = None
+    forecasts_served: int = 0
+    already_done: bool = field(default=False, compare=False)
+
+    def to_summary(self) -> dict[str, object]:
+        return {
+            "checked": self.checked,
+            "n_series": self.n_series,
+            "alerts_raised": self.alerts_raised,
+            "retrained": list(self.retrained),
+            "promoted": list(self.promoted),
+            "rejected": list(self.rejected),
+            "challenger_version": self.challenger_version,
+            "forecasts_served": self.forecasts_served,
+        }
+
+    @classmethod
+    def from_summary(
+        cls, model_name: str, now: pd.Timestamp, s: Mapping[str, object]
+    ) -> CycleOutcome:
+        def ids(key: str) -> tuple[str, ...]:
+            v = s.get(key) or []
+            return tuple(str(x) for x in v) if isinstance(v, list) else ()
+
+        cv = s.get("challenger_version")
+        return cls(
+            model_name=model_name,
+            now=pd.Timestamp(now),
+            checked=bool(s.get("checked")),
+            n_series=int(str(s.get("n_series", 0))),
+            alerts_raised=int(str(s.get("alerts_raised", 0))),
+            retrained=ids("retrained"),
+            promoted=ids("promoted"),
+            rejected=ids("rejected"),
+            challenger_version=None if cv is None else str(cv),
+            forecasts_served=int(str(s.get("forecasts_served", 0))),
+            already_done=True,
+        )
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A retrain of several series as one version, gated series by series."""
+
+    version: str
+    trigger: str
+    gates: Mapping[str, SeriesGate]
+    window_start: pd.Timestamp
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+
+    @property
+    def promoted(self) -> tuple[str, ...]:
+        return tuple(sorted(u for u, g in self.gates.items() if g.passed))
+
+    @property
+    def rejected(self) -> tuple[str, ...]:
+        return tuple(sorted(u for u, g in self.gates.items() if not g.passed))
+
+
+def _stage_done(current: str, stage: str) -> bool:
+    return STAGES.index(current) >= STAGES.index(stage)
+
+
+def _periods(a: pd.Timestamp, b: pd.Timestamp, freq: str) -> int:
+    """Whole periods of ``freq`` from ``a`` to ``b`` (negative when ``b`` is earlier)."""
+    if b < a:
+        return -_periods(b, a, freq)
+    return len(pd.date_range(a, b, freq=freq)) - 1
+
+
+def _rule(ws: Workspace) -> RetrainRule:
+    r = ws.config.retraining
+    return RetrainRule(
+        tuple(r.triggers), k=r.k, n=r.n, cooldown=r.cooldown, schedule_every=r.schedule_every
+    )
+
+
+def run_cycle(
+    ws: Workspace,
+    data: pd.DataFrame,
+    *,
+    freq: str,
+    now: pd.Timestamp,
+    by: str = ACTOR,
+    recorded_at: pd.Timestamp | None = None,
+    cache: VersionCache | None = None,
+    stop_after: str | None = None,
+) -> CycleOutcome:
+    """Run the production cycle of workspace ``ws`` at ``now``; see the module docstring.
+
+    Parameters
+    ----------
+    data
+        Validated long frame: history up to ``now`` (later targets are ignored) and, for
+        models with exogenous inputs, the future inputs after ``now``.
+    now
+        The cycle's time, a timestamp of the data's grid (the data time of every record).
+    recorded_at
+        The real time of the action (the wall clock read at the edge); defaults to ``now``.
+    cache
+        Loaded versions to reuse across cycles (a replay passes one); versions never change,
+        so this is only an optimisation.
+    stop_after
+        ``"checked"`` stops after the monitoring check (``chronoguard monitor``); the cycle
+        then continues from there when run again.
+    """
+    now = pd.Timestamp(now)
+    at = pd.Timestamp(recorded_at) if recorded_at is not None else now
+    model = ws.model_name
+    cache = cache or VersionCache(ws)
+    with ws.store.lock(f"cycle-{model}", holder=f"{by} at {now}", at=at):
+        done = ws.store.get_cycle(model, now)
+        if done is not None and done.status == "done":
+            return CycleOutcome.from_summary(model, now, done.summary)
+        last = ws.store.last_cycle(model)
+        if done is None and last is not None and last.now > now:
+            raise ChronoguardError(
+                f"a cycle of '{model}' already ran at {last.now}, after {now}; cycles run "
+                "forward in time: pass a --now later than the last cycle"
+            )
+        if done is None and last is not None and last.status != "done":
+            raise ChronoguardError(
+                f"the cycle of '{model}' at {last.now} did not finish; run it again "
+                f"(`chronoguard cycle --now {last.now}`) before a later one"
+            )
+        previous = None if last is None or last.now == now else last.now
+        rec = ws.store.begin_cycle(model, now, at=at)
+        known = data[data["ds"] <= now]
+        deployment = ws.store.get_deployment(model)
+        if not len(deployment):
+            outcome = _bootstrap(ws, data, known, freq=freq, now=now, by=by, cache=cache)
+            ws.store.finish_cycle(model, now, summary=outcome.to_summary(), at=at)
+            return outcome
+
+        stage = rec.stage
+        if not _stage_done(stage, "actuals"):
+            with ws.store.transaction():
+                arrived = known if previous is None else known[known["ds"] > previous]
+                ws.store.record_actuals(arrived[["unique_id", "ds", "y"]], received_at=at)
+                stage = ws.store.advance_cycle(model, now, "actuals").stage
+        checked, raised = False, 0
+        if _check_due(ws, now, freq):
+            if not _stage_done(stage, "checked"):
+                raised = check_fleet(
+                    ws, known, now=now, freq=freq, deployment=deployment, cache=cache
+                )
+                stage = "checked"
+            checked = True
+        elif not _stage_done(stage, "checked"):
+            stage = ws.store.advance_cycle(model, now, "checked").stage
+        if stop_after == "checked":
+            return CycleOutcome(model, now, checked, len(deployment), raised)
+
+        batch: BatchResult | None = None
+        if not _stage_done(stage, "decided"):
+            chosen = decide_fleet(ws, now=now, freq=freq, deployment=deployment, checked=checked)
+            stage = "decided"
+        else:
+            chosen = _pending(ws, now)
+        if not _stage_done(stage, "retrained"):
+            if chosen:
+                batch = retrain_batch(
+                    ws, data, chosen, now=now, freq=freq, by=by, cache=cache, at=at
+                )
+            else:
+                ws.store.advance_cycle(model, now, "retrained")
+            stage = "retrained"
+        deployment = ws.store.get_deployment(model)
+        served = serve_fleet(ws, data, now=now, deployment=deployment, cache=cache)
+        ws.store.advance_cycle(model, now, "served")
+        outcome = CycleOutcome(
+            model,
+            now,
+            checked,
+            len(deployment),
+            raised,
+            retrained=tuple(sorted(chosen)),
+            promoted=() if batch is None else batch.promoted,
+            rejected=() if batch is None else batch.rejected,
+            challenger_version=None if batch is None else batch.version,
+            forecasts_served=served,
+        )
+        ws.store.finish_cycle(model, now, summary=outcome.to_summary(), at=at)
+        return outcome
+
+
+def _check_due(ws: Workspace, now: pd.Timestamp, freq: str) -> bool:
+    """Checks run every ``monitoring.every`` periods, counted from the first deployment (the
+    first cycle, or a version deployed by hand before any cycle)."""
+    starts = [pd.Timestamp(c.now) for c in ws.store.list_cycles(ws.model_name)[:1]]
+    starts += [pd.Timestamp(m.at) for m in ws.store.deployment_history(ws.model_name)[:1]]
+    if not starts:
+        return False
+    p = _periods(min(starts), now, freq)
+    return p >= 1 and (p - 1) % ws.config.monitoring.every == 0
+
+
+def _bootstrap(
+    ws: Workspace,
+    data: pd.DataFrame,
+    known: pd.DataFrame,
+    *,
+    freq: str,
+    now: pd.Timestamp,
+    by: str,
+    cache: VersionCache,
+) -> CycleOutcome:
+    """The first cycle: train on the initial window, deploy to every series, serve."""
+    cfg = ws.config
+    model = ws.model_name
+    window = training_window(known, now, cfg.training.initial_window)
+    if window.empty:
+        raise ChronoguardError(f"no data at or before {now} to train the first version on")
+    series = sorted(window["unique_id"].astype(str).unique())
+    trained = train_version(window, cfg, ws.registry, freq=freq, now=now, trigger="initial")
+    v = trained.version.version
+    reason = "initial training"
+    with ws.store.transaction():
+        ws.store.record_series_decisions(
+            [
+                SeriesDecision(
+                    model_name=model,
+                    ds=now.to_pydatetime(),
+                    unique_id=u,
+                    action="retrain",
+                    trigger="initial",
+                    reason=reason,
+                    outcome="promoted",
+                    challenger_version=v,
+                )
+                for u in series
+            ]
+        )
+        deploy_series(ws, dict.fromkeys(series, v), by=by, reason=reason, at=now, batch=f"{now}")
+    deployment = ws.store.get_deployment(model)
+    served = serve_fleet(ws, data, now=now, deployment=deployment, cache=cache)
+    return CycleOutcome(
+        model,
+        now,
+        False,
+        len(deployment),
+        0,
+        retrained=tuple(series),
+        promoted=tuple(series),
+        challenger_version=v,
+        forecasts_served=served,
+    )
+
+
+def _since_reference(
+    known: pd.DataFrame, stored: pd.DataFrame, reference: Mapping[str, object]
+) -> pd.DataFrame:
+    """Observations after each series' reference (training) end: targets as stored,
+    exogenous features from the data."""
+    series = reference["series"]
+    assert isinstance(series, dict)
+    ends = {uid: pd.Timestamp(s["train_end"]) for uid, s in series.items()}
+    first = min(ends.values())
+    rows = known[(known["ds"] > first) & known["unique_id"].isin(list(ends))].drop(columns="y")
+    rows = rows.merge(stored[["unique_id", "ds", "y"]], on=["unique_id", "ds"], how="inner")
+    after = rows["ds"] > rows["unique_id"].map(ends)
+    return rows[after].reset_index(drop=True)
+
+
+def monitor_fleet(
+    ws: Workspace,
+    known: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    freq: str,
+    deployment: Deployment,
+    cache: VersionCache,
+) -> list[MonitoringReport]:
+    """Check every series against the reference of the version that serves it.
+
+    One report per version in use (its series only); nothing is written.
+    """
+    cfg = ws.config
+    tl = np.sort(known["ds"].unique())
+    lo = pd.Timestamp(tl[max(0, len(tl) - cfg.monitoring.window)])
+    refs = {v: reference_for(cache, deployment, v) for v in deployment.versions_in_use()}
+    ends = [
+        pd.Timestamp(s["train_end"])
+        for r in refs.values()
+        for s in r["series"].values()  # type: ignore[attr-defined]
+    ]
+    first = min([*ends, lo])
+    stored = ws.store.get_actuals(ds_from=first, ds_to=now)[["unique_id", "ds", "y"]]
+    served_all = ws.store.get_forecasts(ds_from=first, ds_to=now)
+    reports = []
+    for v, reference in refs.items():
+        series = deployment.series_of(v)
+        mine = known[known["unique_id"].isin(series)]
+        window = mine[(mine["ds"] >= lo) & (mine["ds"] <= now)].drop(columns="y")
+        window = window.merge(stored, on=["unique_id", "ds"])
+        in_window = served_all["unique_id"].isin(series) & (served_all["ds"] >= lo)
+        served = served_all[in_window].reset_index(drop=True)
+        trained_to = min(
+            pd.Timestamp(s["train_end"])
+            for s in reference["series"].values()  # type: ignore[attr-defined]
+        )
+        since_v = (served_all["version"].astype(str) == v) & (served_all["ds"] >= trained_to)
+        report = run_monitoring(
+            reference,
+            window,
+            served,
+            now=now,
+            freq=freq,
+            monitoring=cfg.monitoring,
+            version=v,
+            since_reference=_since_reference(mine, stored, reference),
+            served_since_reference=served_all[since_v].reset_index(drop=True),
+        )
+        reports.append(report)
+    return reports
+
+
+def check_fleet(
+    ws: Workspace,
+    known: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    freq: str,
+    deployment: Deployment,
+    cache: VersionCache,
+) -> int:
+    """The cycle's check step: monitor, then record results, alerts and each series' check
+    in one transaction with the ledger's stage. Returns the number of alerts raised."""
+    model = ws.model_name
+    reports = monitor_fleet(ws, known, now=now, freq=freq, deployment=deployment, cache=cache)
+    run_id = uuid.uuid5(uuid.NAMESPACE_URL, f"chronoguard:{model}:{now.isoformat()}").hex
+    raised = 0
+    with ws.store.transaction():
+        book = AlertBook.from_store(ws.store)
+        for report in reports:
+            ws.store.record_monitoring_results(run_id, now, report.records())
+            raised += len(book.update(ws.store, report, now=now))
+            fired: dict[str, set[str]] = {u: set() for u in deployment.series_of(report.version)}
+            for r in report.fired():
+                if r.unique_id in fired:
+                    fired[r.unique_id].add(str(r.kind))
+            ws.store.record_series_checks(
+                [
+                    SeriesCheck(model, u, now.to_pydatetime(), report.version, frozenset(k))
+                    for u, k in fired.items()
+                ]
+            )
+        ws.store.advance_cycle(model, now, "checked")
+    return raised
+
+
+def decide_fleet(
+    ws: Workspace,
+    *,
+    now: pd.Timestamp,
+    freq: str,
+    deployment: Deployment,
+    checked: bool,
+) -> dict[str, str]:
+    """The cycle's decision step: the retraining rule per series, over the series' checks
+    since the version serving it was deployed; records one decision per series.
+
+    Returns the chosen series with their triggers.
+    """
+    model = ws.model_name
+    rule = _rule(ws)
+    history = ws.store.series_check_history(
+        model, last_n=rule.n, until=now.to_pydatetime(), after=dict(deployment.since)
+    )
+    last = ws.store.last_retrains(model, until=now.to_pydatetime())
+    periods: dict[pd.Timestamp, int] = {}
+    decisions: list[SeriesDecision] = []
+    chosen: dict[str, str] = {}
+    for u in sorted(deployment.versions):
+        t = pd.Timestamp(last.get(u, deployment.since[u]))
+        if t not in periods:
+            periods[t] = _periods(t, now, freq)
+        checks = [CheckSummary(pd.Timestamp(c.ds), c.fired) for c in history.get(u, [])]
+        verdict = rule.decide(checks, periods_since_retrain=periods[t])
+        if not checked and verdict.trigger != "schedule":
+            action, trigger, reason = "keep", "", "no check this period"
+        elif verdict.retrain:
+            action, trigger, reason = "retrain", verdict.trigger, verdict.reason
+            chosen[u] = verdict.trigger
+        elif verdict.reason.startswith("no trigger"):
+            action, trigger, reason = "keep", "", verdict.reason
+        else:
+            action, trigger, reason = "wait", "", verdict.reason
+        decisions.append(
+            SeriesDecision(
+                model_name=model,
+                ds=now.to_pydatetime(),
+                unique_id=u,
+                action=action,
+                trigger=trigger,
+                reason=reason,
+                outcome="pending" if action == "retrain" else "none",
+                champion_version=deployment.versions[u],
+            )
+        )
+    with ws.store.transaction():
+        ws.store.record_series_decisions(decisions)
+        ws.store.advance_cycle(model, now, "decided")
+    return chosen
+
+
+def _pending(ws: Workspace, now: pd.Timestamp) -> dict[str, str]:
+    """The series a resumed cycle had decided to retrain at ``now``."""
+    found = ws.store.list_series_decisions(
+        ws.model_name, ds_from=now.to_pydatetime(), ds_to=now.to_pydatetime(), action="retrain"
+    )
+    return {d.unique_id: d.trigger for d in found}
+
+
+def _batch_trigger(chosen: Mapping[str, str]) -> str:
+    counts = Counter(chosen.values())
+    if len(counts) == 1:
+        return next(iter(counts))
+    top, n = counts.most_common(1)[0]
+    return f"{top} ({n} of {len(chosen)} series; others by their own triggers)"
+
+
+def retrain_batch(
+    ws: Workspace,
+    data: pd.DataFrame,
+    chosen: Mapping[str, str],
+    *,
+    now: pd.Timestamp,
+    freq: str,
+    by: str,
+    cache: VersionCache,
+    at: pd.Timestamp,
+    in_cycle: bool = True,
+) -> BatchResult:
+    """Retrain the chosen series as one version, gate each series, deploy the winners.
+
+    Their decisions (action ``retrain``) must be recorded at ``now`` first; their outcomes
+    are filled in. ``in_cycle`` marks the cycle's ledger at the same time (a retrain run by
+    hand, outside a cycle, passes ``False``).
+
+    The challenger is trained on data that ends ``gate.validation_window`` periods before
+    ``now``; each series' challenger and champion forecast those periods from the same
+    origins (see :func:`~chronoguard.lifecycle.fleet.gate_series`).
+    """
+    cfg = ws.config
+    model = ws.model_name
+    series = sorted(chosen)
+    known = data[(data["ds"] <= now) & data["unique_id"].isin(series)]
+    timeline = pd.DatetimeIndex(np.sort(known["ds"].unique()))
+    v = cfg.gate.validation_window
+    if len(timeline) <= v:
+        raise ChronoguardError(
+            f"only {len(timeline)} periods up to {now}, not more than gate.validation_window "
+            f"({v}): nothing would be left to train the challenger on"
+        )
+    window_start, train_end = timeline[-v], timeline[-v - 1]
+    train = training_window(known, train_end, cfg.training.retrain_window)
+    deployment = ws.store.get_deployment(model)
+    parents = Counter(deployment.versions[u] for u in series if deployment.version_of(u))
+    parent = parents.most_common(1)[0][0] if parents else None
+    trigger = _batch_trigger(chosen)
+    trained = train_version(
+        train, cfg, ws.registry, freq=freq, now=now, trigger=trigger, parent_version=parent
+    )
+    version = trained.version.version
+    ws.store.set_version_status(model, version, "candidate", at=now, by=by, reason=trigger)
+    champions = {p: cache.get(p).forecaster for p in parents}
+    gates = gate_series(
+        trained.forecaster,
+        champions,
+        deployment,
+        series,
+        known,
+        window_start=window_start,
+        horizon=min(cfg.forecast.horizon, v),
+        season_length=cfg.data.season_length,
+        gate=cfg.gate,
+    )
+    passed = [u for u in series if gates[u].passed]
+    ch_err = float(np.mean([g.challenger_error for g in gates.values()]))
+    cp_errs = [g.champion_error for g in gates.values() if g.champion_error is not None]
+    reason = (
+        gates[series[0]].reason
+        if len(series) == 1
+        else f"{len(passed)} of {len(series)} series passed the gate"
+    )
+    with ws.store.transaction():
+        ws.store.set_version_status(
+            model, version, "validated" if passed else "rejected", at=now, by=by, reason=reason
+        )
+        ws.store.record_retrain(
+            ds=now.to_pydatetime(),
+            model_name=model,
+            trigger=trigger,
+            challenger_version=version,
+            champion_version=parent,
+            challenger_error=ch_err,
+            champion_error=float(np.mean(cp_errs)) if cp_errs else None,
+            outcome="promoted" if passed else "rejected",
+            reason=reason,
+            by=by,
+        )
+        ws.store.set_decision_outcomes(
+            model,
+            now.to_pydatetime(),
+            {
+                u: DecisionOutcomeUpdate(
+                    outcome="promoted" if g.passed else "rejected",
+                    challenger_version=version,
+                    champion_version=g.champion_version,
+                    challenger_error=g.challenger_error,
+                    champion_error=g.champion_error,
+                    gate_reason=g.reason,
+                )
+                for u, g in gates.items()
+            },
+        )
+        if passed:
+            deploy_series(
+                ws, dict.fromkeys(passed, version), by=by, reason=trigger, at=now, batch=str(now)
+            )
+        if in_cycle:
+            ws.store.advance_cycle(model, now, "retrained")
+    return BatchResult(
+        version, trigger, gates, pd.Timestamp(window_start), train["ds"].min(), train_end
+    )
+
+
+def serve_fleet(
+    ws: Workspace,
+    data: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    deployment: Deployment,
+    cache: VersionCache,
+    series: Sequence[str] | None = None,
+) -> int:
+    """Forecast from ``now`` with the version serving each series and record them.
+
+    Forecasts already recorded for this origin and version are kept as they are, so a
+    resumed cycle serves each series once. Returns the number of rows served.
+    """
+    total = 0
+    for v in deployment.versions_in_use():
+        ids = deployment.series_of(v)
+        if series is not None:
+            ids = [u for u in ids if u in set(series)]
+        rows = data[data["unique_id"].isin(ids)]
+        fc = serve_forecasts(
+            ws.store,
+            cache.get(v).forecaster,
+            rows,
+            origin=now,
+            horizon=ws.config.forecast.horizon,
+            model_name=ws.model_name,
+            version=v,
+            if_exists="skip",
+        )
+        total += len(fc)
+    return total

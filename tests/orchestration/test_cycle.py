@@ -1,0 +1,280 @@
+"""The production cycle: per series, state in the store, idempotent, one at a time.
+
+The fleet here is three monthly series (real seat-belt data and two shifted, scaled
+copies); one of them drops by 30 % at a known month, so a retrain of that series alone
+is expected.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chronoguard.data import load_frame, validate_frame
+from chronoguard.errors import ChronoguardError, WorkspaceBusyError
+from chronoguard.lifecycle import init_workspace, open_workspace
+from chronoguard.lifecycle.fleet import VersionCache, rollback_series
+from chronoguard.orchestration import LoadedData, run_cycle, run_schedule
+from tests.helpers import seatbelts, small_config
+
+SHOCK = pd.Timestamp("1981-03-01")
+TIMEOUT = 600
+
+
+def fleet() -> pd.DataFrame:
+    base = seatbelts(until="1981-11-01")  # before a real December 1981 surprise in all three
+    parts = []
+    for uid, scale in (("north", 1.0), ("south", 0.6), ("west", 1.4)):
+        g = base.assign(unique_id=uid, y=base["y"] * scale)
+        if uid == "south":
+            g.loc[g["ds"] >= SHOCK, "y"] *= 0.7
+        parts.append(g)
+    # Through a CSV file and the data contract, as `chronoguard cycle --data` reads it, so
+    # the replay here and the cycle processes see the same values.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fleet.csv"
+        pd.concat(parts, ignore_index=True).to_csv(path, index=False)
+        return validate_frame(load_frame(path), freq="MS").df
+
+
+def config() -> object:
+    return small_config(
+        training={"initial_window": 132, "backtest_windows": 2},
+        forecast={"horizon": 3},
+        gate={"validation_window": 3, "margin": 0.05, "max_mase": 5.0},
+        retraining={"k": 2, "n": 3, "cooldown": 2},
+    )
+
+
+def timeline(df: pd.DataFrame) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(np.sort(df["ds"].unique()))
+
+
+def run_all(ws_dir: Path, df: pd.DataFrame) -> None:
+    tl = timeline(df)
+    with init_workspace(ws_dir, config()) as ws:  # type: ignore[arg-type]
+        cache = VersionCache(ws)
+        for now in tl[131:]:
+            run_cycle(ws, df, freq="MS", now=now, cache=cache)
+
+
+def state(ws_dir: Path) -> dict[str, object]:
+    """What two runs of the same cycles must agree on."""
+    with open_workspace(ws_dir) as ws:
+        m = ws.model_name
+        alerts = [
+            (a.ds, a.unique_id, a.kind, a.method, a.feature, round(a.statistic, 9), a.status)
+            for a in ws.store.list_alerts()
+        ]
+        decisions = [
+            (
+                d.ds,
+                d.unique_id,
+                d.action,
+                d.trigger,
+                d.reason,
+                d.outcome,
+                d.challenger_version,
+                d.champion_version,
+                None if d.challenger_error is None else round(d.challenger_error, 9),
+            )
+            for d in ws.store.list_series_decisions(m)
+        ]
+        versions = [
+            (
+                v.version,
+                v.lineage.train_start,
+                v.lineage.train_end,
+                v.lineage.n_series,
+                v.lineage.data_fingerprint,
+                v.lineage.trigger,
+                v.lineage.parent_version,
+            )
+            for v in ws.registry.list_versions(m)
+        ]
+        moves = [
+            (x.unique_id, x.at, x.version, x.previous_version, x.reason)
+            for x in ws.store.deployment_history(m)
+        ]
+        fc = ws.store.get_forecasts().drop(columns=["id", "created_at"])
+        statuses = sorted((v.version, v.status) for v in ws.store.list_versions(m))
+        return {
+            "alerts": alerts,
+            "decisions": decisions,
+            "versions": versions,
+            "moves": moves,
+            "forecasts": fc.round(9).to_dict(orient="records"),
+            "statuses": statuses,
+            "deployment": dict(ws.store.get_deployment(m).versions),
+        }
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    ws_dir = tmp_path_factory.mktemp("cycle") / "ws"
+    run_all(ws_dir, fleet())
+    return ws_dir, state(ws_dir)
+
+
+def test_a_shock_in_one_series_retrains_that_series_only(
+    replayed: tuple[Path, dict[str, object]],
+) -> None:
+    _, s = replayed
+    decisions = s["decisions"]
+    assert isinstance(decisions, list)
+    retrains = [d for d in decisions if d[2] == "retrain" and d[3] != "initial"]
+    assert retrains, "the shocked series was never retrained"
+    assert {d[1] for d in retrains} == {"south"}, retrains
+    assert all(d[0] >= SHOCK.to_pydatetime() for d in retrains)
+    # every series has one decision per cycle after the first, with a reason
+    per_series = {u: [d for d in decisions if d[1] == u] for u in ("north", "south", "west")}
+    assert len({len(v) for v in per_series.values()}) == 1
+    assert all(d[4] for d in decisions)
+    versions = s["versions"]
+    assert isinstance(versions, list)
+    assert versions[0][3] == 3 and all(v[3] == 1 for v in versions[1:])
+    deployment = s["deployment"]
+    assert isinstance(deployment, dict)
+    assert deployment["north"] == deployment["west"] == "1"
+
+
+def test_cycles_run_again_change_nothing(replayed: tuple[Path, dict[str, object]]) -> None:
+    ws_dir, before = replayed
+    df = fleet()
+    with open_workspace(ws_dir) as ws:
+        audit = len(ws.store.audit_log())
+        for now in timeline(df)[-3:]:
+            out = run_cycle(ws, df, freq="MS", now=now)
+            assert out.already_done
+        assert len(ws.store.audit_log()) == audit
+        assert ws.store.verify_audit_chain() is None
+    assert state(ws_dir) == before
+
+
+def test_a_cycle_earlier_than_the_last_is_refused(
+    replayed: tuple[Path, dict[str, object]],
+) -> None:
+    ws_dir, _ = replayed
+    df = fleet()
+    with open_workspace(ws_dir) as ws, pytest.raises(ChronoguardError, match="forward in time"):
+        run_cycle(ws, df, freq="MS", now=pd.Timestamp("1975-01-01"))
+
+
+def cg(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chronoguard", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.mark.slow
+def test_cycle_processes_equal_the_replay(
+    replayed: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    """The same cycles, each one `chronoguard cycle` process (and a `monitor` first for
+    some): nothing lives in memory between them, so the state is the same."""
+    _, expected = replayed
+    df = fleet()
+    data = tmp_path / "fleet.csv"
+    df.to_csv(data, index=False)
+    ws_dir = tmp_path / "ws"
+    with init_workspace(ws_dir, config()):  # type: ignore[arg-type]
+        pass
+    for i, now in enumerate(timeline(df)[131:]):
+        if i % 4 == 2:  # the check step alone first; the cycle continues from it
+            res = cg("monitor", "-w", ws_dir, "-d", data, "--now", str(now.date()))
+            assert res.returncode == 0, res.stderr
+        res = cg("cycle", "-w", ws_dir, "-d", data, "--now", str(now.date()))
+        assert res.returncode == 0, res.stderr
+    assert state(ws_dir) == expected
+
+
+def test_the_schedule_runs_each_arrived_period_once(
+    replayed: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    _, expected = replayed
+    df = fleet()
+    tl = timeline(df)
+    clock = {"now": tl[140] + pd.Timedelta(hours=1)}
+    slept: list[float] = []
+
+    def tick(seconds: float) -> None:
+        slept.append(seconds)
+        clock["now"] = clock["now"] + pd.DateOffset(months=1)
+
+    with init_workspace(tmp_path / "ws", config()) as ws:  # type: ignore[arg-type]
+        ran = run_schedule(
+            ws,
+            lambda: LoadedData(df, "MS"),
+            clock=lambda: clock["now"],
+            sleep=tick,
+            poll_seconds=3600,
+            max_ticks=len(tl) - 140 + 2,
+        )
+    nows = [o.now for o in ran]
+    assert nows == list(tl[131:]) and len(set(nows)) == len(nows)
+    assert all(0 < s <= 3600 for s in slept)
+    assert state(tmp_path / "ws") == expected
+
+
+def test_rollback_moves_one_series_back(replayed: tuple[Path, dict[str, object]]) -> None:
+    ws_dir, s = replayed
+    deployment = s["deployment"]
+    assert isinstance(deployment, dict)
+    if deployment["south"] == "1":
+        pytest.skip("the shocked series was not promoted in this run")
+    with open_workspace(ws_dir) as ws:
+        at = pd.Timestamp("1990-01-01")
+        moves = rollback_series(ws, ["south"], by="ana", reason="bad week", at=at)
+        assert [(m.unique_id, m.previous_version, m.version) for m in moves] == [
+            ("south", deployment["south"], "1")
+        ]
+        assert ws.store.get_deployment(ws.model_name).versions == {
+            "north": "1",
+            "south": "1",
+            "west": "1",
+        }
+        with pytest.raises(ChronoguardError, match="no earlier version"):
+            rollback_series(ws, ["south"], by="ana", reason="again", at=at)
+
+
+def test_a_second_cycle_while_one_runs_gets_a_clear_error(tmp_path: Path) -> None:
+    df = fleet()
+    ws_dir = tmp_path / "ws"
+    with init_workspace(ws_dir, config()) as ws:  # type: ignore[arg-type]
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, time, pandas as pd\n"
+                "from chronoguard.lifecycle import open_workspace\n"
+                f"ws = open_workspace({str(ws_dir)!r})\n"
+                f"with ws.store.lock('cycle-{ws.model_name}', holder='other cycle',"
+                " at=pd.Timestamp('2024-01-01')):\n"
+                "    print('held', flush=True)\n"
+                "    time.sleep(120)\n",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            with pytest.raises(WorkspaceBusyError, match="other cycle"):
+                run_cycle(ws, df, freq="MS", now=timeline(df)[131])
+            assert ws.store.list_cycles(ws.model_name) == []
+            assert ws.registry.list_versions(ws.model_name) == []
+        finally:
+            holder.kill()
+            holder.wait()
+        out = run_cycle(ws, df, freq="MS", now=timeline(df)[131])
+        assert out.promoted == ("north", "south", "west")
