@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from chronoguard.errors import ChronoguardError, UnknownVersionError
-from chronoguard.lifecycle import init_workspace, promote, rollback, train_version
+from chronoguard.lifecycle import deploy_series, init_workspace, rollback_series, train_version
 from tests.helpers import seatbelts, small_config
 
 T = pd.Timestamp("1980-01-01")
@@ -23,11 +23,9 @@ def ws(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch):
             tv = train_version(
                 data, cfg, w.registry, freq="MS", now=pd.Timestamp(until), trigger=f"t{i}"
             )
-            promote(
-                w.registry,
-                w.store,
-                w.model_name,
-                tv.version.version,
+            deploy_series(
+                w,
+                {"uk_drivers_ksi": tv.version.version},
                 by="tester",
                 reason=f"p{i}",
                 at=T + pd.DateOffset(months=i),
@@ -37,34 +35,19 @@ def ws(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch):
 
 def test_rollback_restores_previous_champions_in_order(ws) -> None:
     assert ws.registry.get_alias(ws.model_name, "champion") == "3"
-    ch = rollback(
-        ws.registry,
-        ws.store,
-        ws.model_name,
-        by="oncall",
-        reason="bad week",
-        at=T + pd.DateOffset(months=5),
+    (ch,) = rollback_series(
+        ws, None, by="oncall", reason="bad week", at=T + pd.DateOffset(months=5)
     )
     assert (ch.previous_version, ch.version) == ("3", "2")
     assert ws.registry.get_alias(ws.model_name, "champion") == "2"
-    ch = rollback(
-        ws.registry,
-        ws.store,
-        ws.model_name,
-        by="oncall",
-        reason="still bad",
-        at=T + pd.DateOffset(months=6),
+    (ch,) = rollback_series(
+        ws, ["uk_drivers_ksi"], by="oncall", reason="still bad", at=T + pd.DateOffset(months=6)
     )
     assert ch.version == "1"  # not back to 3: it was rolled back from
-    with pytest.raises(ChronoguardError, match="no earlier champion"):
-        rollback(
-            ws.registry,
-            ws.store,
-            ws.model_name,
-            by="oncall",
-            reason="again",
-            at=T + pd.DateOffset(months=7),
-        )
+    with pytest.raises(ChronoguardError, match="no earlier version"):
+        rollback_series(ws, None, by="oncall", reason="again", at=T + pd.DateOffset(months=7))
+    moves = ws.store.deployment_history(ws.model_name)
+    assert [m.version for m in moves] == ["1", "2", "3", "2", "1"]
     history = ws.store.alias_history(ws.model_name, "champion")
     assert [m.version for m in history] == ["1", "2", "3", "2", "1"]
     assert history[-1].moved_by == "oncall" and history[-1].reason.startswith("rollback: still bad")
@@ -73,11 +56,12 @@ def test_rollback_restores_previous_champions_in_order(ws) -> None:
     assert ws.store.verify_audit_chain() is None
 
 
-def test_promote_unknown_version_changes_nothing(ws) -> None:
+def test_deploying_an_unknown_version_changes_nothing(ws) -> None:
     before = ws.store.alias_history(ws.model_name, "champion")
     with pytest.raises(UnknownVersionError, match="no version 42"):
-        promote(ws.registry, ws.store, ws.model_name, "42", by="x", reason="y", at=T)
+        deploy_series(ws, {"uk_drivers_ksi": "42"}, by="x", reason="y", at=T)
     assert ws.store.alias_history(ws.model_name, "champion") == before
+    assert ws.store.get_deployment(ws.model_name).versions == {"uk_drivers_ksi": "3"}
     assert ws.registry.get_alias(ws.model_name, "champion") == "3"
 
 

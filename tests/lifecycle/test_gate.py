@@ -5,10 +5,21 @@ import pytest
 
 from chronoguard.config import GateConfig
 from chronoguard.forecasting import make_forecaster
-from chronoguard.lifecycle import rolling_forecasts, validation_gate
+from chronoguard.lifecycle import rolling_forecasts
+from chronoguard.lifecycle.fleet import SeriesGate, gate_series
+from chronoguard.store import Deployment
 from tests.helpers import seatbelts
 
 WINDOW = pd.Timestamp("1982-07-01")
+UID = "uk_drivers_ksi"
+SERVED = Deployment(
+    model_name="m", versions={UID: "1"}, since={UID: pd.Timestamp("1982-06-01").to_pydatetime()}
+)
+
+
+def validation_gate(challenger, champion, data, **kw) -> SeriesGate:  # type: ignore[no-untyped-def]
+    """The per-series gate on a one-series fleet served by ``champion``."""
+    return gate_series(challenger, {"1": champion}, SERVED, [UID], data, **kw)[UID]
 
 
 def fitted(name: str, until: str = "1982-06-01"):
@@ -71,6 +82,20 @@ def test_gate_passes_a_better_challenger_and_enforces_the_business_threshold() -
         gate=GateConfig(validation_window=6, margin=0.05, max_mase=ok.challenger_error / 2),
     )
     assert not strict.passed and "business threshold" in strict.reason
+
+
+def test_a_series_no_model_served_needs_only_the_business_threshold() -> None:
+    data = seatbelts("1982-12-01")
+    empty = Deployment(model_name="m", versions={}, since={})
+    kw = {"window_start": WINDOW, "horizon": 6, "season_length": 12}
+    res = gate_series(
+        fitted("AutoETS"), {}, empty, [UID], data, gate=GateConfig(max_mase=5.0), **kw
+    )[UID]
+    assert res.passed and res.champion_error is None and "no model served" in res.reason
+    res = gate_series(
+        fitted("AutoETS"), {}, empty, [UID], data, gate=GateConfig(max_mase=0.01), **kw
+    )[UID]
+    assert not res.passed and "business threshold" in res.reason
 
 
 def test_rolling_forecasts_never_see_the_target() -> None:

@@ -8,6 +8,7 @@ is expected.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from chronoguard.orchestration import LoadedData, run_cycle, run_schedule
 from tests.helpers import seatbelts, small_config
 
 SHOCK = pd.Timestamp("1981-03-01")
+CPU = re.compile(r"[0-9.]+ CPU s")
 TIMEOUT = 600
 
 
@@ -79,7 +81,7 @@ def state(ws_dir: Path) -> dict[str, object]:
                 d.unique_id,
                 d.action,
                 d.trigger,
-                d.reason,
+                CPU.sub("<measured> CPU s", d.reason),  # measured at each fit
                 d.outcome,
                 d.challenger_version,
                 d.champion_version,
@@ -278,3 +280,65 @@ def test_a_second_cycle_while_one_runs_gets_a_clear_error(tmp_path: Path) -> Non
             holder.wait()
         out = run_cycle(ws, df, freq="MS", now=timeline(df)[131])
         assert out.promoted == ("north", "south", "west")
+
+
+def test_a_budget_retrains_the_series_worth_most_and_says_why_not_the_other(
+    tmp_path: Path,
+) -> None:
+    """Two series shocked at once, a budget that pays for one fit: the one whose errors cost
+    more per unit is retrained, the other is recorded as over budget with the reason."""
+    base = fleet()
+    df = base.copy()
+    df.loc[(df["unique_id"] == "west") & (df["ds"] >= SHOCK), "y"] *= 0.7
+    tl = timeline(df)
+    ws_dir = tmp_path / "ws"
+    with init_workspace(ws_dir, config()) as ws:  # type: ignore[arg-type]
+        run_cycle(ws, df, freq="MS", now=tl[131])
+        cpu = ws.registry.get_version(ws.model_name, "1").metrics["fit_cpu_seconds_per_series"]
+    cfg_file = ws_dir / "chronoguard.toml"
+    text = cfg_file.read_text()
+    assert "cpu_seconds_per_cycle = 0.0\n" in text
+    text = text.replace("cpu_seconds_per_cycle = 0.0\n", f"cpu_seconds_per_cycle = {1.5 * cpu!r}\n")
+    text += '\n[[groups]]\nname = "west"\nmatch = "west"\ncost_per_unit_error = 10.0\n'
+    cfg_file.write_text(text)
+    with open_workspace(ws_dir) as ws:
+        assert ws.config.budget.cpu_seconds_per_cycle == pytest.approx(1.5 * cpu)
+        cache = VersionCache(ws)
+        for now in tl[132:]:
+            out = run_cycle(ws, df, freq="MS", now=now, cache=cache)
+            if out.retrained:
+                break
+        assert out.retrained == ("west",), out
+        found = {
+            d.unique_id: d
+            for d in ws.store.list_series_decisions(ws.model_name, ds_from=out.now, ds_to=out.now)
+        }
+        assert found["west"].action == "retrain" and "chosen, rank 1 of 2" in found["west"].reason
+        assert found["south"].action == "over_budget"
+        assert "already spent" in found["south"].reason
+        assert found["west"].expected_loss > found["south"].expected_loss
+        assert found["north"].action in ("keep", "wait")
+
+
+def test_a_critical_series_that_passes_the_gate_waits_for_approval(tmp_path: Path) -> None:
+    df = fleet()
+    ws_dir = tmp_path / "ws"
+    with init_workspace(ws_dir, config()):  # type: ignore[arg-type]
+        pass
+    cfg_file = ws_dir / "chronoguard.toml"
+    cfg_file.write_text(
+        cfg_file.read_text()
+        + '\n[[groups]]\nname = "south"\nmatch = "south"\ntier = "critical"\n'
+        + "cost_per_unit_error = 5.0\n"
+    )
+    with open_workspace(ws_dir) as ws:
+        cache = VersionCache(ws)
+        for now in timeline(df)[131:]:
+            run_cycle(ws, df, freq="MS", now=now, cache=cache)
+        decisions = ws.store.list_series_decisions(ws.model_name, unique_id="south")
+        outcomes = [
+            d.outcome for d in decisions if d.action == "retrain" and d.trigger != "initial"
+        ]
+        assert "awaiting_approval" in outcomes and "promoted" not in outcomes, outcomes
+        assert all(d.tier == "critical" for d in decisions if d.tier is not None)
+        assert ws.store.get_deployment(ws.model_name).versions["south"] == "1"

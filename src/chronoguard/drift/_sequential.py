@@ -187,15 +187,34 @@ def stationary_bootstrap_draws(
     idx = np.floor(rng.random((n_sim, s)) * cnt).astype(np.int64)
     out = np.empty((t_len, n_sim, s))
     p_new = 1.0 / max(mean_block, 1.0)
-    rows = np.arange(s)[None, :]
-    for t in range(t_len):
-        if t:
-            u = rng.random((n_sim, s))
-            jump = u < p_new
-            # One uniform serves both the jump decision and the fresh start (rescaled).
-            fresh = np.floor(u / p_new * cnt).astype(np.int64)
-            idx = np.where(jump, np.minimum(fresh, cnt - 1), (idx + 1) % cnt)
-        out[t] = compact[rows, idx]
+    rows = np.arange(s)[None, None, :]
+    # The index recursion (a fresh start with probability p_new, else the next position)
+    # is solved in closed form over blocks of steps: the index at t is the start drawn at
+    # the last jump, moved on by the steps since. The uniforms are drawn block by block in
+    # time order, the same stream as one draw per step; blocks bound the memory.
+    step = max(1, 1_000_000 // max(n_sim * s, 1))
+    if t_len:
+        out[0] = compact[rows[0], idx]
+    if p_new >= 1.0 and t_len > 1:
+        # Independent draws (the null's default): every step is a fresh start.
+        u = rng.random((t_len - 1, n_sim, s))
+        fresh = np.minimum(np.floor(u * cnt).astype(np.int64), cnt - 1)
+        out[1:] = compact[rows, fresh]
+        t_len = 0  # nothing left for the blocks below
+    for lo in range(1, t_len, step):
+        hi = min(t_len, lo + step)
+        u = rng.random((hi - lo, n_sim, s))
+        jump = u < p_new
+        # One uniform serves both the jump decision and the fresh start (rescaled).
+        fresh = np.minimum(np.floor(u / p_new * cnt).astype(np.int64), cnt - 1)
+        ages = np.arange(1, hi - lo + 1)[:, None, None]
+        last = np.maximum.accumulate(np.where(jump, ages, 0), axis=0)  # 0: no jump in block
+        begin = np.where(
+            last > 0, np.take_along_axis(fresh, np.maximum(last - 1, 0), axis=0), idx[None]
+        )
+        block = (begin + (ages - last)) % cnt
+        out[lo:hi] = compact[rows, block]
+        idx = block[-1]
     out = np.moveaxis(out, 0, -1)
     if smooth:
         bw = 1.06 * np.maximum(counts, 2) ** -0.2  # Silverman, for unit-variance data

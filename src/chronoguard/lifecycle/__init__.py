@@ -1,8 +1,15 @@
 """The governed loop: train → validate → promote / roll back, and serving."""
 
-from chronoguard.lifecycle.deploy import AliasChange, move_alias, promote, rollback, rollback_target
-from chronoguard.lifecycle.gate import GateResult, rolling_forecasts, validation_gate
-from chronoguard.lifecycle.retrain import RetrainResult, retrain
+from chronoguard.lifecycle.deploy import CHAMPION, AliasChange, move_alias
+from chronoguard.lifecycle.fleet import (
+    SeriesGate,
+    VersionCache,
+    deploy_series,
+    gate_series,
+    reconcile,
+    rollback_series,
+)
+from chronoguard.lifecycle.gate import rolling_forecasts
 from chronoguard.lifecycle.serve import forecast_from, serve_forecasts
 from chronoguard.lifecycle.train import (
     TrainedVersion,
@@ -13,24 +20,24 @@ from chronoguard.lifecycle.train import (
 from chronoguard.lifecycle.workspace import CONFIG_FILE, Workspace, init_workspace, open_workspace
 
 __all__ = [
+    "CHAMPION",
     "CONFIG_FILE",
     "AliasChange",
-    "GateResult",
-    "RetrainResult",
+    "SeriesGate",
     "TrainedVersion",
+    "VersionCache",
     "Workspace",
+    "deploy_series",
     "forecast_from",
+    "gate_series",
     "init_workspace",
     "move_alias",
     "new_forecaster",
     "open_workspace",
-    "promote",
-    "retrain",
-    "rollback",
-    "rollback_target",
+    "reconcile",
+    "rollback_series",
     "rolling_forecasts",
     "serve_forecasts",
     "train_version",
     "training_window",
-    "validation_gate",
 ]

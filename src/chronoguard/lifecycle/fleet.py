@@ -72,6 +72,8 @@ def deploy_series(
     gained = sorted({str(v) for u, v in assignments.items() if before.version_of(u) != str(v)})
     if not gained:
         return []
+    for v in gained:
+        ws.registry.get_version(model, v)  # an unknown version: a clear error, nothing moved
     counts = Counter(after_versions.values())
     lead = max(counts, key=lambda v: (counts[v], int(v) if v.isdigit() else 0))
     left = sorted(set(before.versions.values()) - set(counts))
@@ -244,3 +246,23 @@ def gate_series(
             )
         out[u] = SeriesGate(u, passed, gate.metric, c, champ, deployment.version_of(u), reason)
     return out
+
+
+def reconcile(ws: Workspace) -> list[str]:
+    """Bring MLflow back in line with the store after an interrupted move; returns what it did.
+
+    The store is the record of the deployment and of the alias history; an alias move is
+    committed in the store after MLflow moved the alias, so a process killed in between
+    leaves MLflow ahead. The alias is put back where the store says it is.
+    """
+    model = ws.model_name
+    done: list[str] = []
+    recorded = ws.store.current_alias(model, CHAMPION)
+    actual = ws.registry.get_alias(model, CHAMPION)
+    if actual != recorded:
+        if recorded is None:
+            ws.registry.delete_alias(model, CHAMPION)
+        else:
+            ws.registry.set_alias(model, CHAMPION, recorded)
+        done.append(f"alias {CHAMPION}: MLflow v{actual} → v{recorded} (as the store records)")
+    return done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,12 +53,14 @@ def train_version(
     now: pd.Timestamp,
     trigger: str,
     parent_version: str | None = None,
+    intent: str | None = None,
 ) -> TrainedVersion:
     """Fit the configured model on ``data``, backtest it, profile it, and register it.
 
     ``data`` is the exact training window (already validated and cut by the caller); its
     fingerprint goes into the lineage. ``now`` is the injected clock, recorded as the
-    training time.
+    training time. ``intent`` tags the MLflow run so an interrupted caller can find it
+    (:meth:`~chronoguard.registry.ModelRegistry.find_intent`).
     """
     h = cfg.forecast.horizon
     min_len = int(data.groupby("unique_id").size().min())
@@ -81,9 +84,15 @@ def train_version(
         step=step,
         level=list(cfg.model.levels),
     )
+    # CPU time of the fit, the compute cost the decision engine prices (a measurement of
+    # cost, not a clock: nothing here decides by the time of day).
+    cpu0 = time.process_time()
     forecaster = new_forecaster(cfg, freq).fit(data)
+    fit_cpu = time.process_time() - cpu0
     reference = build_reference(forecaster, data, bt, cfg, freq=freq)
     metrics = {f"backtest_{k}": float(v) for k, v in bt.overall.items()}
+    metrics["fit_cpu_seconds"] = fit_cpu
+    metrics["fit_cpu_seconds_per_series"] = fit_cpu / max(int(data["unique_id"].nunique()), 1)
     for horizon, row in bt.by_horizon.iterrows():
         for m in ("mae", "mase", "rmse", "smape"):
             metrics[f"backtest_{m}_h{horizon}"] = float(row[m])
@@ -117,5 +126,6 @@ def train_version(
         metrics=metrics,
         artifacts={"reference_profile": reference, "lineage": lineage.__dict__},
         tables={"backtest": bt.forecasts, "backtest_by_horizon": bt.by_horizon.reset_index()},
+        intent=intent,
     )
     return TrainedVersion(version, forecaster, reference, metrics)

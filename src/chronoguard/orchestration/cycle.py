@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,16 +30,31 @@ import pandas as pd
 
 from chronoguard.alerts import AlertBook
 from chronoguard.errors import ChronoguardError
-from chronoguard.lifecycle import Workspace, serve_forecasts, train_version, training_window
+from chronoguard.lifecycle import (
+    TrainedVersion,
+    Workspace,
+    serve_forecasts,
+    train_version,
+    training_window,
+)
 from chronoguard.lifecycle.fleet import (
     SeriesGate,
     VersionCache,
     deploy_series,
     gate_series,
+    reconcile,
     reference_for,
 )
 from chronoguard.monitoring import MonitoringReport, run_monitoring
-from chronoguard.policy import CheckSummary, RetrainRule
+from chronoguard.policy import (
+    Action,
+    CheckSummary,
+    RetrainDecision,
+    RetrainRule,
+    SeriesEvidence,
+    plan_cycle,
+    resolve_groups,
+)
 from chronoguard.store import (
     DecisionOutcomeUpdate,
     Deployment,
@@ -114,14 +129,19 @@ class BatchResult:
     window_start: pd.Timestamp
     train_start: pd.Timestamp
     train_end: pd.Timestamp
+    held: frozenset[str] = frozenset()  # passed, tier critical: waiting for approval
 
     @property
     def promoted(self) -> tuple[str, ...]:
-        return tuple(sorted(u for u, g in self.gates.items() if g.passed))
+        return tuple(sorted(u for u, g in self.gates.items() if g.passed and u not in self.held))
 
     @property
     def rejected(self) -> tuple[str, ...]:
         return tuple(sorted(u for u, g in self.gates.items() if not g.passed))
+
+    @property
+    def awaiting_approval(self) -> tuple[str, ...]:
+        return tuple(sorted(self.held))
 
 
 def _stage_done(current: str, stage: str) -> bool:
@@ -176,6 +196,7 @@ def run_cycle(
     model = ws.model_name
     cache = cache or VersionCache(ws)
     with ws.store.lock(f"cycle-{model}", holder=f"{by} at {now}", at=at):
+        reconcile(ws)
         done = ws.store.get_cycle(model, now)
         if done is not None and done.status == "done":
             return CycleOutcome.from_summary(model, now, done.summary)
@@ -190,12 +211,16 @@ def run_cycle(
                 f"the cycle of '{model}' at {last.now} did not finish; run it again "
                 f"(`chronoguard cycle --now {last.now}`) before a later one"
             )
-        previous = None if last is None or last.now == now else last.now
+        earlier = [pd.Timestamp(c.now) for c in ws.store.list_cycles(model) if c.now < now]
+        previous = max(earlier) if earlier else None
         rec = ws.store.begin_cycle(model, now, at=at)
         known = data[data["ds"] <= now]
         deployment = ws.store.get_deployment(model)
         if not len(deployment):
-            outcome = _bootstrap(ws, data, known, freq=freq, now=now, by=by, cache=cache)
+            _bootstrap(ws, data, known, freq=freq, now=now, by=by, cache=cache)
+            deployment = ws.store.get_deployment(model)
+            serve_fleet(ws, data, now=now, deployment=deployment, cache=cache)
+            outcome = _outcome(ws, now, checked=False)
             ws.store.finish_cycle(model, now, summary=outcome.to_summary(), at=at)
             return outcome
 
@@ -205,50 +230,61 @@ def run_cycle(
                 arrived = known if previous is None else known[known["ds"] > previous]
                 ws.store.record_actuals(arrived[["unique_id", "ds", "y"]], received_at=at)
                 stage = ws.store.advance_cycle(model, now, "actuals").stage
-        checked, raised = False, 0
-        if _check_due(ws, now, freq):
-            if not _stage_done(stage, "checked"):
-                raised = check_fleet(
-                    ws, known, now=now, freq=freq, deployment=deployment, cache=cache
-                )
-                stage = "checked"
-            checked = True
-        elif not _stage_done(stage, "checked"):
-            stage = ws.store.advance_cycle(model, now, "checked").stage
+        checked = _check_due(ws, now, freq)
+        if not _stage_done(stage, "checked"):
+            if checked:
+                check_fleet(ws, known, now=now, freq=freq, deployment=deployment, cache=cache)
+            else:
+                ws.store.advance_cycle(model, now, "checked")
+            stage = "checked"
         if stop_after == "checked":
-            return CycleOutcome(model, now, checked, len(deployment), raised)
+            return _outcome(ws, now, checked=checked)
 
-        batch: BatchResult | None = None
         if not _stage_done(stage, "decided"):
-            chosen = decide_fleet(ws, now=now, freq=freq, deployment=deployment, checked=checked)
+            chosen = decide_fleet(
+                ws,
+                known=known,
+                now=now,
+                freq=freq,
+                deployment=deployment,
+                checked=checked,
+                cache=cache,
+            )
             stage = "decided"
         else:
             chosen = _pending(ws, now)
         if not _stage_done(stage, "retrained"):
             if chosen:
-                batch = retrain_batch(
-                    ws, data, chosen, now=now, freq=freq, by=by, cache=cache, at=at
-                )
+                retrain_batch(ws, data, chosen, now=now, freq=freq, by=by, cache=cache, at=at)
             else:
                 ws.store.advance_cycle(model, now, "retrained")
             stage = "retrained"
         deployment = ws.store.get_deployment(model)
-        served = serve_fleet(ws, data, now=now, deployment=deployment, cache=cache)
-        ws.store.advance_cycle(model, now, "served")
-        outcome = CycleOutcome(
-            model,
-            now,
-            checked,
-            len(deployment),
-            raised,
-            retrained=tuple(sorted(chosen)),
-            promoted=() if batch is None else batch.promoted,
-            rejected=() if batch is None else batch.rejected,
-            challenger_version=None if batch is None else batch.version,
-            forecasts_served=served,
-        )
+        serve_fleet(ws, data, now=now, deployment=deployment, cache=cache)
+        outcome = _outcome(ws, now, checked=checked)
         ws.store.finish_cycle(model, now, summary=outcome.to_summary(), at=at)
         return outcome
+
+
+def _outcome(ws: Workspace, now: pd.Timestamp, *, checked: bool) -> CycleOutcome:
+    """What the cycle at ``now`` did, read back from the store (the same whether the cycle
+    ran in one go or resumed after an interruption)."""
+    model = ws.model_name
+    t = now.to_pydatetime()
+    decisions = ws.store.list_series_decisions(model, ds_from=t, ds_to=t, action="retrain")
+    versions = {d.challenger_version for d in decisions if d.challenger_version}
+    return CycleOutcome(
+        model,
+        now,
+        checked,
+        len(ws.store.get_deployment(model)),
+        len(ws.store.list_alerts(ds_from=t, ds_to=t)),
+        retrained=tuple(sorted(d.unique_id for d in decisions)),
+        promoted=tuple(sorted(d.unique_id for d in decisions if d.outcome == "promoted")),
+        rejected=tuple(sorted(d.unique_id for d in decisions if d.outcome == "rejected")),
+        challenger_version=max(versions, key=int) if versions else None,
+        forecasts_served=len(ws.store.get_forecasts(origin_from=t, origin_to=t)),
+    )
 
 
 def _check_due(ws: Workspace, now: pd.Timestamp, freq: str) -> bool:
@@ -271,18 +307,26 @@ def _bootstrap(
     now: pd.Timestamp,
     by: str,
     cache: VersionCache,
-) -> CycleOutcome:
-    """The first cycle: train on the initial window, deploy to every series, serve."""
+) -> None:
+    """The first cycle: train on the initial window and deploy to every series."""
     cfg = ws.config
     model = ws.model_name
     window = training_window(known, now, cfg.training.initial_window)
     if window.empty:
         raise ChronoguardError(f"no data at or before {now} to train the first version on")
     series = sorted(window["unique_id"].astype(str).unique())
-    trained = train_version(window, cfg, ws.registry, freq=freq, now=now, trigger="initial")
-    v = trained.version.version
+    key = f"bootstrap {now.isoformat()}"
+    v = _train_or_adopt(
+        ws,
+        key,
+        now,
+        lambda: train_version(
+            window, cfg, ws.registry, freq=freq, now=now, trigger="initial", intent=key
+        ),
+    )
     reason = "initial training"
     with ws.store.transaction():
+        ws.store.set_version_status(model, v, "candidate", at=now, by=by, reason="initial")
         ws.store.record_series_decisions(
             [
                 SeriesDecision(
@@ -299,19 +343,27 @@ def _bootstrap(
             ]
         )
         deploy_series(ws, dict.fromkeys(series, v), by=by, reason=reason, at=now, batch=f"{now}")
-    deployment = ws.store.get_deployment(model)
-    served = serve_fleet(ws, data, now=now, deployment=deployment, cache=cache)
-    return CycleOutcome(
-        model,
-        now,
-        False,
-        len(deployment),
-        0,
-        retrained=tuple(series),
-        promoted=tuple(series),
-        challenger_version=v,
-        forecasts_served=served,
-    )
+        _close_intent(ws, key, now)
+        ws.store.advance_cycle(model, now, "retrained")
+
+
+def _train_or_adopt(
+    ws: Workspace, key: str, now: pd.Timestamp, train: Callable[[], TrainedVersion]
+) -> str:
+    """Train a version under a write-ahead intent, or adopt the one an interrupted run of
+    the same step left in MLflow (so a resumed cycle never logs a second version)."""
+    model = ws.model_name
+    ws.store.open_intent(model, "train", key, {"now": now.isoformat()}, at=now.to_pydatetime())
+    found = ws.registry.find_intent(model, key)
+    if found is not None:
+        return found.version
+    return train().version.version
+
+
+def _close_intent(ws: Workspace, key: str, now: pd.Timestamp) -> None:
+    intent = ws.store.get_intent(ws.model_name, "train", key)
+    if intent is not None and intent.status == "open":
+        ws.store.close_intent(intent.id, "done", at=now.to_pydatetime())
 
 
 def _since_reference(
@@ -416,59 +468,118 @@ def check_fleet(
     return raised
 
 
+def _evidence_from_checks(
+    ws: Workspace, now: pd.Timestamp
+) -> tuple[dict[str, float], dict[str, float]]:
+    """This cycle's decay ratio and smallest data-drift q-value per series, from its results."""
+    results = ws.store.get_monitoring_results(ds_from=now, ds_to=now)
+    decay: dict[str, float] = {}
+    drift_q: dict[str, float] = {}
+    if results.empty:
+        return decay, drift_q
+    rows = zip(
+        results["unique_id"].astype(str),
+        results["kind"].astype(str),
+        results["method"].astype(str),
+        results["statistic"].astype(float),
+        results["p_value"].astype(float),
+        results["details"],
+        strict=True,
+    )
+    for uid, kind, method, stat, p, details in rows:
+        info: dict[str, object] = details if isinstance(details, dict) else {}
+        if method == "mase_ratio_chi2" and np.isfinite(stat):
+            decay[uid] = float(stat)
+        elif kind == "data_drift" and not info.get("advisory"):
+            q = info.get("q_value", p)
+            if isinstance(q, (int, float)) and np.isfinite(q):
+                drift_q[uid] = min(drift_q.get(uid, 1.0), float(q))
+    return decay, drift_q
+
+
 def decide_fleet(
     ws: Workspace,
     *,
+    known: pd.DataFrame,
     now: pd.Timestamp,
     freq: str,
     deployment: Deployment,
     checked: bool,
+    cache: VersionCache,
 ) -> dict[str, str]:
-    """The cycle's decision step: the retraining rule per series, over the series' checks
-    since the version serving it was deployed; records one decision per series.
+    """The cycle's decision step, per series; records one decision per series with its reason.
 
-    Returns the chosen series with their triggers.
+    The retraining rule (k of n over the series' checks since the version serving it was
+    deployed, cooldown, schedule) names the candidates; the decision engine
+    (:func:`~chronoguard.policy.plan_cycle`) values them (expected loss of keeping the
+    champion against the measured cost of a retrain, by the series' group) and chooses under
+    the cycle's budget. Without a budget it retrains every candidate. Returns the chosen
+    series with their triggers.
     """
+    cfg = ws.config
     model = ws.model_name
     rule = _rule(ws)
+    ids = sorted(deployment.versions)
     history = ws.store.series_check_history(
         model, last_n=rule.n, until=now.to_pydatetime(), after=dict(deployment.since)
     )
     last = ws.store.last_retrains(model, until=now.to_pydatetime())
+    groups = resolve_groups(
+        cfg.groups,
+        ids,
+        known if any(g.column for g in cfg.groups) else None,
+        default_cost_per_unit_error=cfg.budget.default_cost_per_unit_error,
+    )
+    decay, drift_q = _evidence_from_checks(ws, now) if checked else ({}, {})
     periods: dict[pd.Timestamp, int] = {}
-    decisions: list[SeriesDecision] = []
-    chosen: dict[str, str] = {}
-    for u in sorted(deployment.versions):
+    evidence: list[SeriesEvidence] = []
+    for u in ids:
         t = pd.Timestamp(last.get(u, deployment.since[u]))
         if t not in periods:
             periods[t] = _periods(t, now, freq)
         checks = [CheckSummary(pd.Timestamp(c.ds), c.fired) for c in history.get(u, [])]
         verdict = rule.decide(checks, periods_since_retrain=periods[t])
         if not checked and verdict.trigger != "schedule":
-            action, trigger, reason = "keep", "", "no check this period"
-        elif verdict.retrain:
-            action, trigger, reason = "retrain", verdict.trigger, verdict.reason
-            chosen[u] = verdict.trigger
-        elif verdict.reason.startswith("no trigger"):
-            action, trigger, reason = "keep", "", verdict.reason
-        else:
-            action, trigger, reason = "wait", "", verdict.reason
-        decisions.append(
-            SeriesDecision(
-                model_name=model,
-                ds=now.to_pydatetime(),
+            verdict = RetrainDecision(False, "", "no check this period", verdict.counts)
+        served_by = cache.get(deployment.versions[u])
+        prof = served_by.artifacts["reference_profile"]["series"][u]
+        cpu = served_by.version.metrics.get("fit_cpu_seconds_per_series")
+        evidence.append(
+            SeriesEvidence(
                 unique_id=u,
-                action=action,
-                trigger=trigger,
-                reason=reason,
-                outcome="pending" if action == "retrain" else "none",
-                champion_version=deployment.versions[u],
+                decision=verdict,
+                group=groups[u],
+                horizon=cfg.forecast.horizon,
+                periods_since_retrain=max(periods[t], 0),
+                reference_mae=float(prof["one_step"]["mae"]),
+                mase_scale=float(prof["mase_scale"]),
+                decay_ratio=decay.get(u),
+                drift_q_value=drift_q.get(u),
+                fit_cpu_seconds=None if cpu is None else float(cpu),
             )
         )
+    plan = plan_cycle(evidence, cfg.budget)
+    decisions = [
+        SeriesDecision(
+            model_name=model,
+            ds=now.to_pydatetime(),
+            unique_id=c.unique_id,
+            action=c.action.value,
+            trigger=c.trigger if c.action == Action.RETRAIN else "",
+            reason=c.reason,
+            expected_loss=float(c.expected_loss),
+            retrain_cost=None if c.retrain_cost is None else float(c.retrain_cost),
+            cpu_seconds=float(c.cpu_seconds),
+            tier=str(c.tier),
+            outcome="pending" if c.action == Action.RETRAIN else "none",
+            champion_version=deployment.versions[c.unique_id],
+        )
+        for c in plan.choices
+    ]
     with ws.store.transaction():
         ws.store.record_series_decisions(decisions)
         ws.store.advance_cycle(model, now, "decided")
-    return chosen
+    return {u: plan.choice(u).trigger for u in plan.chosen}
 
 
 def _pending(ws: Workspace, now: pd.Timestamp) -> dict[str, str]:
@@ -526,14 +637,25 @@ def retrain_batch(
     parents = Counter(deployment.versions[u] for u in series if deployment.version_of(u))
     parent = parents.most_common(1)[0][0] if parents else None
     trigger = _batch_trigger(chosen)
-    trained = train_version(
-        train, cfg, ws.registry, freq=freq, now=now, trigger=trigger, parent_version=parent
+    key = f"retrain {now.isoformat()}"
+    version = _train_or_adopt(
+        ws,
+        key,
+        now,
+        lambda: train_version(
+            train,
+            cfg,
+            ws.registry,
+            freq=freq,
+            now=now,
+            trigger=trigger,
+            parent_version=parent,
+            intent=key,
+        ),
     )
-    version = trained.version.version
-    ws.store.set_version_status(model, version, "candidate", at=now, by=by, reason=trigger)
     champions = {p: cache.get(p).forecaster for p in parents}
     gates = gate_series(
-        trained.forecaster,
+        cache.get(version).forecaster,
         champions,
         deployment,
         series,
@@ -543,7 +665,17 @@ def retrain_batch(
         season_length=cfg.data.season_length,
         gate=cfg.gate,
     )
-    passed = [u for u in series if gates[u].passed]
+    # Tier ``critical`` waits for a person: a passing series is held, not deployed, until
+    # `chronoguard promote VERSION --series ...` approves it.
+    held = {
+        d.unique_id
+        for d in ws.store.list_series_decisions(
+            model, ds_from=now.to_pydatetime(), ds_to=now.to_pydatetime(), action="retrain"
+        )
+        if d.tier == "critical"
+    }
+    passed = [u for u in series if gates[u].passed and u not in held]
+    waiting = [u for u in series if gates[u].passed and u in held]
     ch_err = float(np.mean([g.challenger_error for g in gates.values()]))
     cp_errs = [g.champion_error for g in gates.values() if g.champion_error is not None]
     reason = (
@@ -552,8 +684,14 @@ def retrain_batch(
         else f"{len(passed)} of {len(series)} series passed the gate"
     )
     with ws.store.transaction():
+        ws.store.set_version_status(model, version, "candidate", at=now, by=by, reason=trigger)
         ws.store.set_version_status(
-            model, version, "validated" if passed else "rejected", at=now, by=by, reason=reason
+            model,
+            version,
+            "validated" if passed or waiting else "rejected",
+            at=now,
+            by=by,
+            reason=reason + (f"; {len(waiting)} critical series await approval" if waiting else ""),
         )
         ws.store.record_retrain(
             ds=now.to_pydatetime(),
@@ -564,7 +702,7 @@ def retrain_batch(
             challenger_error=ch_err,
             champion_error=float(np.mean(cp_errs)) if cp_errs else None,
             outcome="promoted" if passed else "rejected",
-            reason=reason,
+            reason=reason + (f"; {len(waiting)} critical series await approval" if waiting else ""),
             by=by,
         )
         ws.store.set_decision_outcomes(
@@ -572,7 +710,11 @@ def retrain_batch(
             now.to_pydatetime(),
             {
                 u: DecisionOutcomeUpdate(
-                    outcome="promoted" if g.passed else "rejected",
+                    outcome=(
+                        "awaiting_approval"
+                        if u in waiting
+                        else ("promoted" if g.passed else "rejected")
+                    ),
                     challenger_version=version,
                     champion_version=g.champion_version,
                     challenger_error=g.challenger_error,
@@ -586,10 +728,17 @@ def retrain_batch(
             deploy_series(
                 ws, dict.fromkeys(passed, version), by=by, reason=trigger, at=now, batch=str(now)
             )
+        _close_intent(ws, key, now)
         if in_cycle:
             ws.store.advance_cycle(model, now, "retrained")
     return BatchResult(
-        version, trigger, gates, pd.Timestamp(window_start), train["ds"].min(), train_end
+        version,
+        trigger,
+        gates,
+        pd.Timestamp(window_start),
+        train["ds"].min(),
+        train_end,
+        frozenset(waiting),
     )
 
 

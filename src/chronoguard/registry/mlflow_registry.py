@@ -22,6 +22,7 @@ from typing import Any
 import mlflow
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
@@ -32,6 +33,8 @@ from chronoguard.registry.lineage import Lineage
 
 ALIASES = ("champion", "challenger")
 EXPERIMENT = "chronoguard"
+# Run tag naming the write-ahead intent a run belongs to (see ModelRegistry.find_intent).
+INTENT_TAG = "chronoguard.intent"
 
 # Explicit requirements: letting MLflow infer them costs seconds per logged model.
 PIP_REQUIREMENTS = [
@@ -151,15 +154,23 @@ class ModelRegistry:
         metrics: dict[str, float],
         artifacts: dict[str, Any] | None = None,
         tables: dict[str, pd.DataFrame] | None = None,
+        intent: str | None = None,
     ) -> ModelVersion:
         """Log one training run and register it as a new version of ``model_name``.
 
         ``artifacts`` are JSON-serialisable dicts saved as ``<key>.json`` (the reference
-        profile among them); ``tables`` are frames saved as CSV (the backtest).
+        profile among them); ``tables`` are frames saved as CSV (the backtest). ``intent``
+        tags the run first thing (``chronoguard.intent``), so a caller interrupted half-way
+        can find what it logged (:meth:`find_intent`) and finish it instead of logging twice.
         """
         self._use_uris()
         try:
-            with _quiet_mlflow(), mlflow.start_run(experiment_id=self._experiment_id) as run:
+            # The intent tag is set with the run's creation, so no run exists without it.
+            tags = {INTENT_TAG: intent} if intent is not None else None
+            with (
+                _quiet_mlflow(),
+                mlflow.start_run(experiment_id=self._experiment_id, tags=tags) as run,
+            ):
                 mlflow.set_tags(lineage.to_tags())
                 mlflow.log_params({k: _param(v) for k, v in params.items()})
                 mlflow.log_metrics({k: float(v) for k, v in metrics.items() if pd.notna(v)})
@@ -183,6 +194,44 @@ class ModelRegistry:
             raise RegistryError(f"logging a version of '{model_name}' failed: {exc}") from exc
         del run
         return self.get_version(model_name, version)
+
+    def find_intent(self, model_name: str, intent: str) -> ModelVersion | None:
+        """The version an interrupted :meth:`log_version` with ``intent`` registered, if any.
+
+        A version registered but killed before its lineage tags were copied gets them now
+        (they are on its run, set first). Runs of the intent that never reached registration
+        are marked failed and deleted, so the caller logs the version again from scratch.
+        """
+        try:
+            with _quiet_mlflow():
+                runs = self._client.search_runs(
+                    [self._experiment_id],
+                    filter_string=f"tags.`{INTENT_TAG}` = '{intent}'",
+                    run_view_type=ViewType.ACTIVE_ONLY,
+                )
+                found: ModelVersion | None = None
+                for run in runs:
+                    mvs = self._client.search_model_versions(
+                        f"name='{model_name}' and run_id='{run.info.run_id}'"
+                    )
+                    if mvs and found is None:
+                        mv = mvs[0]
+                        tags = {
+                            k: v for k, v in run.data.tags.items() if k.startswith("chronoguard.")
+                        }
+                        for k, v in tags.items():
+                            if (mv.tags or {}).get(k) != v:
+                                self._client.set_model_version_tag(model_name, mv.version, k, v)
+                        if run.info.status != "FINISHED":
+                            self._client.set_terminated(run.info.run_id, "FINISHED")
+                        found = self.get_version(model_name, mv.version)
+                    else:
+                        if run.info.status == "RUNNING":
+                            self._client.set_terminated(run.info.run_id, "FAILED")
+                        self._client.delete_run(run.info.run_id)
+        except MlflowException as exc:
+            raise RegistryError(f"looking up the interrupted run {intent!r} failed: {exc}") from exc
+        return found
 
     def set_alias(self, model_name: str, alias: str, version: str) -> None:
         self.get_version(model_name, version)  # unknown version -> clear error
