@@ -342,3 +342,24 @@ def test_a_critical_series_that_passes_the_gate_waits_for_approval(tmp_path: Pat
         assert "awaiting_approval" in outcomes and "promoted" not in outcomes, outcomes
         assert all(d.tier == "critical" for d in decisions if d.tier is not None)
         assert ws.store.get_deployment(ws.model_name).versions["south"] == "1"
+
+
+def test_a_group_that_matches_no_series_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    from chronoguard.errors import ConfigError
+
+    df = fleet()
+    ws_dir = tmp_path / "ws"
+    with init_workspace(ws_dir, config()):  # type: ignore[arg-type]
+        pass
+    cfg_file = ws_dir / "chronoguard.toml"
+    cfg_file.write_text(
+        cfg_file.read_text() + '\n[[groups]]\nname = "east"\nmatch = "east*"\ntier = "high"\n'
+    )
+    with open_workspace(ws_dir) as ws:
+        with pytest.raises(ConfigError, match="east"):
+            run_cycle(ws, df, freq="MS", now=timeline(df)[131])
+        assert ws.store.list_cycles(ws.model_name) == []
+        assert ws.registry.list_versions(ws.model_name) == []
+        assert ws.store.audit_log() == []

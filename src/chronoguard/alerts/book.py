@@ -72,11 +72,8 @@ class AlertBook:
                     )
                 )
                 sources.append(r)
-        cleared = [
-            k
-            for k in self.open
-            if k in seen and not any(_key(r) == k and r.drift for r in report.results)
-        ]
+        drifting = {_key(r) for r in report.results if r.drift}
+        cleared = [k for k in self.open if k in seen and k not in drifting]
         with store.transaction():
             stored = store.record_alerts(new)
             for k in cleared:

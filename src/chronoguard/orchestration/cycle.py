@@ -195,6 +195,10 @@ def run_cycle(
     at = pd.Timestamp(recorded_at) if recorded_at is not None else now
     model = ws.model_name
     cache = cache or VersionCache(ws)
+    if ws.config.groups:  # a group rule that matches no series fails before anything is written
+        ids = sorted(data["unique_id"].astype(str).unique())
+        column = any(g.column for g in ws.config.groups)
+        resolve_groups(ws.config.groups, ids, data if column else None)
     with ws.store.lock(f"cycle-{model}", holder=f"{by} at {now}", at=at):
         reconcile(ws)
         done = ws.store.get_cycle(model, now)
