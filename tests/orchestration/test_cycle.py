@@ -250,7 +250,11 @@ def test_rollback_moves_one_series_back(replayed: tuple[Path, dict[str, object]]
             rollback_series(ws, ["south"], by="ana", reason="again", at=at)
 
 
-def test_a_second_cycle_while_one_runs_gets_a_clear_error(tmp_path: Path) -> None:
+def test_a_second_cycle_while_one_runs_gets_a_clear_error(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite and PostgreSQL: the lock holder is another process (inheriting the store URL)."""
+    monkeypatch.setenv("CHRONOGUARD_STORE_URL", store_url)
     df = fleet()
     ws_dir = tmp_path / "ws"
     with init_workspace(ws_dir, config()) as ws:  # type: ignore[arg-type]
@@ -275,6 +279,9 @@ def test_a_second_cycle_while_one_runs_gets_a_clear_error(tmp_path: Path) -> Non
                 run_cycle(ws, df, freq="MS", now=timeline(df)[131])
             assert ws.store.list_cycles(ws.model_name) == []
             assert ws.registry.list_versions(ws.model_name) == []
+            res = cg("rollback", "-w", ws_dir, "--reason", "at the same time")
+            assert res.returncode == 2 and "other cycle" in res.stderr, res.stderr
+            assert "Traceback" not in res.stderr
         finally:
             holder.kill()
             holder.wait()
