@@ -61,7 +61,10 @@ def test_round_trip_versions_aliases_lineage(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(one.forecaster.predict(12), fa.predict(12))
     pd.testing.assert_frame_equal(champ.forecaster.predict(12), fb.predict(12))
     assert one.artifacts["reference_profile"] == {"k": [1, 2]}
-    assert [v.version for v in reg.list_versions("m")] == ["1", "2"]
+    assert [(v.version, v.aliases) for v in reg.list_versions("m")] == [
+        ("1", ("challenger",)),
+        ("2", ("champion",)),
+    ]
     # a new registry object on the same workspace sees the same state
     assert ModelRegistry.for_workspace(tmp_path).resolve("m", "challenger") == "1"
 

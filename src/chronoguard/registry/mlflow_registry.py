@@ -15,7 +15,7 @@ import pickle
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -286,7 +286,16 @@ class ModelRegistry:
             return []
         with _quiet_mlflow():
             found = self._client.search_model_versions(f"name='{model_name}'")
-        return sorted((self._entity(mv) for mv in found), key=lambda v: int(v.version))
+            # search_model_versions leaves each version's aliases empty; the registered
+            # model has them all (alias -> version).
+            by_version: dict[str, list[str]] = {}
+            for alias, v in self._client.get_registered_model(model_name).aliases.items():
+                by_version.setdefault(str(v), []).append(alias)
+        versions = (
+            replace(e, aliases=tuple(sorted(by_version.get(e.version, []))))
+            for e in (self._entity(mv) for mv in found)
+        )
+        return sorted(versions, key=lambda v: int(v.version))
 
     def load(self, model_name: str, ref: str | int = "champion") -> LoadedModel:
         """Load a version (number) or alias for inference, with its JSON artifacts."""
