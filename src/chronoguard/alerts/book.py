@@ -33,6 +33,23 @@ def alert_message(r: DriftResult) -> str:
     )
 
 
+def alert_summary(a: Alert) -> dict[str, Any]:
+    """An alert as a JSON-safe summary row (the replay's ``summary.json`` lists these)."""
+    return {
+        "ds": str(pd.Timestamp(a.ds).date()),
+        "unique_id": a.unique_id,
+        "kind": a.kind,
+        "method": a.method,
+        "feature": a.feature,
+        "statistic": a.statistic,
+        "p_value": a.p_value,
+        "threshold": a.threshold,
+        "severity": a.severity,
+        "message": a.message,
+        "version": a.version,
+    }
+
+
 @dataclass
 class AlertBook:
     """Which alerts are firing; raises new ones and resolves cleared ones in the store."""
@@ -86,21 +103,7 @@ class AlertBook:
                 )
         for a, r in zip(stored, sources, strict=True):
             self.open[_key(r)] = int(a.id or 0)
-            self.raised.append(
-                {
-                    "ds": str(pd.Timestamp(a.ds).date()),
-                    "unique_id": a.unique_id,
-                    "kind": a.kind,
-                    "method": a.method,
-                    "feature": a.feature,
-                    "statistic": a.statistic,
-                    "p_value": a.p_value,
-                    "threshold": a.threshold,
-                    "severity": a.severity,
-                    "message": a.message,
-                    "version": a.version,
-                }
-            )
+            self.raised.append(alert_summary(a))
         return stored
 
     def as_dicts(self) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from chronoguard import __version__
+from chronoguard.alerts import alert_summary
 from chronoguard.dashboard import ReportData, write_report
 from chronoguard.data import ValidatedFrame
 from chronoguard.errors import ChronoguardError, WorkspaceError
@@ -25,7 +26,6 @@ from chronoguard.forecasting.metrics import coverage, mae, rmse, scale_mase, sma
 from chronoguard.lifecycle import Workspace
 from chronoguard.lifecycle.fleet import VersionCache
 from chronoguard.orchestration.cycle import run_cycle
-from chronoguard.store import Alert
 
 ACTOR = "chronoguard replay"
 ProgressFn = Callable[[int, int, pd.Timestamp], None]
@@ -79,22 +79,6 @@ def replay(
         if progress is not None and i >= start:
             progress(i - start + 1, total, now)
     return _summarise(ws, df, timeline, start, events, source)
-
-
-def _alert_dict(a: Alert) -> dict[str, Any]:
-    return {
-        "ds": str(pd.Timestamp(a.ds).date()),
-        "unique_id": a.unique_id,
-        "kind": a.kind,
-        "method": a.method,
-        "feature": a.feature,
-        "statistic": a.statistic,
-        "p_value": a.p_value,
-        "threshold": a.threshold,
-        "severity": a.severity,
-        "message": a.message,
-        "version": a.version,
-    }
 
 
 def retrain_history(ws: Workspace, timeline: pd.DatetimeIndex) -> list[dict[str, Any]]:
@@ -178,7 +162,7 @@ def _summarise(
         .agg(mae=("abs_err", "mean"), mase=("scaled", "mean"), n=("abs_err", "size"))
         .reset_index()
     )
-    alert_list = [_alert_dict(a) for a in ws.store.list_alerts()]
+    alert_list = [alert_summary(a) for a in ws.store.list_alerts()]
     detection = []
     for ds, label in events:
         t = pd.Timestamp(ds)
