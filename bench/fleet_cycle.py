@@ -23,7 +23,7 @@ Design
   decision cycles from the shift day until a cycle retrains (the rule's k of n has fired)
   or ``--max-cycles`` have run. Every cycle's time is reported; ``decision`` is the cycle
   that retrained (or the last one run if none did).
-* Stage times: the cycle module's step functions (``check_fleet``, ``decide_fleet``,
+* Stage times: the cycle's step functions (``check_fleet``, ``decide_fleet``,
   ``retrain_batch``, ``serve_fleet``, ``train_version``) are wrapped with a timer for the
   run, so each cycle's time splits by step; ``retrain_s`` is the retrain-and-gate time of
   the batch (``retrain_batch``: train and backtest the chosen series, gate, deploy) and the
@@ -149,9 +149,12 @@ class StepTimer:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
-        from chronoguard.orchestration import cycle
+        from chronoguard.orchestration import cycle, steps
 
-        originals = {name: getattr(cycle, name) for name in STEPS}
+        # run_cycle calls the steps through its own module; the steps call train_version
+        # through theirs.
+        where = {name: steps if name == "train_version" else cycle for name in STEPS}
+        originals = {name: getattr(where[name], name) for name in STEPS}
 
         def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -165,12 +168,12 @@ class StepTimer:
             return wrapper
 
         for name, fn in originals.items():
-            setattr(cycle, name, timed(name, fn))
+            setattr(where[name], name, timed(name, fn))
         try:
             yield
         finally:
             for name, fn in originals.items():
-                setattr(cycle, name, fn)
+                setattr(where[name], name, fn)
 
     def take(self) -> dict[str, float]:
         out, self.current = {k: round(v, 3) for k, v in self.current.items()}, {}

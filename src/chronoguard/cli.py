@@ -415,7 +415,7 @@ def retrain(
     The same retrain step the cycle runs for the series its decision engine chose.
     """
     from chronoguard.lifecycle.fleet import VersionCache
-    from chronoguard.orchestration.cycle import retrain_batch
+    from chronoguard.orchestration.steps import retrain_batch
 
     with _open(workspace) as ws:
         checked = _load(data, ws.config)

@@ -1,0 +1,564 @@
+"""The steps of the production cycle: check, decide, retrain and gate, serve, and the first
+training. :func:`~chronoguard.orchestration.cycle.run_cycle` runs them in order under the
+cycle's ledger; each step commits its writes together with its ledger stage.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from chronoguard.alerts import AlertBook
+from chronoguard.errors import ChronoguardError
+from chronoguard.lifecycle import (
+    TrainedVersion,
+    Workspace,
+    serve_forecasts,
+    train_version,
+    training_window,
+)
+from chronoguard.lifecycle.fleet import (
+    SeriesGate,
+    VersionCache,
+    deploy_series,
+    gate_series,
+    reference_for,
+)
+from chronoguard.monitoring import MonitoringReport, run_monitoring
+from chronoguard.policy import (
+    Action,
+    CheckSummary,
+    RetrainDecision,
+    RetrainRule,
+    SeriesEvidence,
+    plan_cycle,
+    resolve_groups,
+)
+from chronoguard.store import (
+    DecisionOutcomeUpdate,
+    Deployment,
+    SeriesCheck,
+    SeriesDecision,
+)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A retrain of several series as one version, gated series by series."""
+
+    version: str
+    trigger: str
+    gates: Mapping[str, SeriesGate]
+    window_start: pd.Timestamp
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    held: frozenset[str] = frozenset()  # passed, tier critical: waiting for approval
+
+    @property
+    def promoted(self) -> tuple[str, ...]:
+        return tuple(sorted(u for u, g in self.gates.items() if g.passed and u not in self.held))
+
+    @property
+    def rejected(self) -> tuple[str, ...]:
+        return tuple(sorted(u for u, g in self.gates.items() if not g.passed))
+
+    @property
+    def awaiting_approval(self) -> tuple[str, ...]:
+        return tuple(sorted(self.held))
+
+
+def periods_between(a: pd.Timestamp, b: pd.Timestamp, freq: str) -> int:
+    """Whole periods of ``freq`` from ``a`` to ``b`` (negative when ``b`` is earlier)."""
+    if b < a:
+        return -periods_between(b, a, freq)
+    return len(pd.date_range(a, b, freq=freq)) - 1
+
+
+def _rule(ws: Workspace) -> RetrainRule:
+    r = ws.config.retraining
+    return RetrainRule(
+        tuple(r.triggers), k=r.k, n=r.n, cooldown=r.cooldown, schedule_every=r.schedule_every
+    )
+
+
+def bootstrap(
+    ws: Workspace,
+    data: pd.DataFrame,
+    known: pd.DataFrame,
+    *,
+    freq: str,
+    now: pd.Timestamp,
+    by: str,
+    cache: VersionCache,
+) -> None:
+    """The first cycle: train on the initial window and deploy to every series."""
+    cfg = ws.config
+    model = ws.model_name
+    window = training_window(known, now, cfg.training.initial_window)
+    if window.empty:
+        raise ChronoguardError(f"no data at or before {now} to train the first version on")
+    series = sorted(window["unique_id"].astype(str).unique())
+    key = f"bootstrap {now.isoformat()}"
+    v = _train_or_adopt(
+        ws,
+        key,
+        now,
+        lambda: train_version(
+            window, cfg, ws.registry, freq=freq, now=now, trigger="initial", intent=key
+        ),
+    )
+    reason = "initial training"
+    with ws.store.transaction():
+        ws.store.set_version_status(model, v, "candidate", at=now, by=by, reason="initial")
+        ws.store.record_series_decisions(
+            [
+                SeriesDecision(
+                    model_name=model,
+                    ds=now.to_pydatetime(),
+                    unique_id=u,
+                    action="retrain",
+                    trigger="initial",
+                    reason=reason,
+                    outcome="promoted",
+                    challenger_version=v,
+                )
+                for u in series
+            ]
+        )
+        deploy_series(ws, dict.fromkeys(series, v), by=by, reason=reason, at=now, batch=f"{now}")
+        _close_intent(ws, key, now)
+        ws.store.advance_cycle(model, now, "retrained")
+
+
+def _train_or_adopt(
+    ws: Workspace, key: str, now: pd.Timestamp, train: Callable[[], TrainedVersion]
+) -> str:
+    """Train a version under a write-ahead intent, or adopt the one an interrupted run of
+    the same step left in MLflow (so a resumed cycle never logs a second version)."""
+    model = ws.model_name
+    ws.store.open_intent(model, "train", key, {"now": now.isoformat()}, at=now.to_pydatetime())
+    found = ws.registry.find_intent(model, key)
+    if found is not None:
+        return found.version
+    return train().version.version
+
+
+def _close_intent(ws: Workspace, key: str, now: pd.Timestamp) -> None:
+    intent = ws.store.get_intent(ws.model_name, "train", key)
+    if intent is not None and intent.status == "open":
+        ws.store.close_intent(intent.id, "done", at=now.to_pydatetime())
+
+
+def _since_reference(
+    known: pd.DataFrame, stored: pd.DataFrame, reference: Mapping[str, object]
+) -> pd.DataFrame:
+    """Observations after each series' reference (training) end: targets as stored,
+    exogenous features from the data."""
+    series = reference["series"]
+    assert isinstance(series, dict)
+    ends = {uid: pd.Timestamp(s["train_end"]) for uid, s in series.items()}
+    first = min(ends.values())
+    rows = known[(known["ds"] > first) & known["unique_id"].isin(list(ends))].drop(columns="y")
+    rows = rows.merge(stored[["unique_id", "ds", "y"]], on=["unique_id", "ds"], how="inner")
+    after = rows["ds"] > rows["unique_id"].map(ends)
+    return rows[after].reset_index(drop=True)
+
+
+def monitor_fleet(
+    ws: Workspace,
+    known: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    freq: str,
+    deployment: Deployment,
+    cache: VersionCache,
+) -> list[MonitoringReport]:
+    """Check every series against the reference of the version that serves it.
+
+    One report per version in use (its series only); nothing is written.
+    """
+    cfg = ws.config
+    tl = np.sort(known["ds"].unique())
+    lo = pd.Timestamp(tl[max(0, len(tl) - cfg.monitoring.window)])
+    refs = {v: reference_for(cache, deployment, v) for v in deployment.versions_in_use()}
+    ends = [
+        pd.Timestamp(s["train_end"])
+        for r in refs.values()
+        for s in r["series"].values()  # type: ignore[attr-defined]
+    ]
+    first = min([*ends, lo])
+    stored = ws.store.get_actuals(ds_from=first, ds_to=now)[["unique_id", "ds", "y"]]
+    served_all = ws.store.get_forecasts(ds_from=first, ds_to=now)
+    reports = []
+    for v, reference in refs.items():
+        series = deployment.series_of(v)
+        mine = known[known["unique_id"].isin(series)]
+        window = mine[(mine["ds"] >= lo) & (mine["ds"] <= now)].drop(columns="y")
+        window = window.merge(stored, on=["unique_id", "ds"])
+        in_window = served_all["unique_id"].isin(series) & (served_all["ds"] >= lo)
+        served = served_all[in_window].reset_index(drop=True)
+        trained_to = min(
+            pd.Timestamp(s["train_end"])
+            for s in reference["series"].values()  # type: ignore[attr-defined]
+        )
+        since_v = (served_all["version"].astype(str) == v) & (served_all["ds"] >= trained_to)
+        report = run_monitoring(
+            reference,
+            window,
+            served,
+            now=now,
+            freq=freq,
+            monitoring=cfg.monitoring,
+            version=v,
+            since_reference=_since_reference(mine, stored, reference),
+            served_since_reference=served_all[since_v].reset_index(drop=True),
+        )
+        reports.append(report)
+    return reports
+
+
+def check_fleet(
+    ws: Workspace,
+    known: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    freq: str,
+    deployment: Deployment,
+    cache: VersionCache,
+) -> int:
+    """The cycle's check step: monitor, then record results, alerts and each series' check
+    in one transaction with the ledger's stage. Returns the number of alerts raised."""
+    model = ws.model_name
+    reports = monitor_fleet(ws, known, now=now, freq=freq, deployment=deployment, cache=cache)
+    run_id = uuid.uuid5(uuid.NAMESPACE_URL, f"chronoguard:{model}:{now.isoformat()}").hex
+    raised = 0
+    with ws.store.transaction():
+        book = AlertBook.from_store(ws.store)
+        for report in reports:
+            ws.store.record_monitoring_results(run_id, now, report.records())
+            raised += len(book.update(ws.store, report, now=now))
+            fired: dict[str, set[str]] = {u: set() for u in deployment.series_of(report.version)}
+            for r in report.fired():
+                if r.unique_id in fired:
+                    fired[r.unique_id].add(str(r.kind))
+            ws.store.record_series_checks(
+                [
+                    SeriesCheck(model, u, now.to_pydatetime(), report.version, frozenset(k))
+                    for u, k in fired.items()
+                ]
+            )
+        ws.store.advance_cycle(model, now, "checked")
+    return raised
+
+
+def _evidence_from_checks(
+    ws: Workspace, now: pd.Timestamp
+) -> tuple[dict[str, float], dict[str, float]]:
+    """This cycle's decay ratio and smallest data-drift q-value per series, from its results."""
+    results = ws.store.get_monitoring_results(ds_from=now, ds_to=now)
+    decay: dict[str, float] = {}
+    drift_q: dict[str, float] = {}
+    if results.empty:
+        return decay, drift_q
+    rows = zip(
+        results["unique_id"].astype(str),
+        results["kind"].astype(str),
+        results["method"].astype(str),
+        results["statistic"].astype(float),
+        results["p_value"].astype(float),
+        results["details"],
+        strict=True,
+    )
+    for uid, kind, method, stat, p, details in rows:
+        info: dict[str, object] = details if isinstance(details, dict) else {}
+        if method == "mase_ratio_chi2" and np.isfinite(stat):
+            decay[uid] = float(stat)
+        elif kind == "data_drift" and not info.get("advisory"):
+            q = info.get("q_value", p)
+            if isinstance(q, (int, float)) and np.isfinite(q):
+                drift_q[uid] = min(drift_q.get(uid, 1.0), float(q))
+    return decay, drift_q
+
+
+def decide_fleet(
+    ws: Workspace,
+    *,
+    known: pd.DataFrame,
+    now: pd.Timestamp,
+    freq: str,
+    deployment: Deployment,
+    checked: bool,
+    cache: VersionCache,
+) -> dict[str, str]:
+    """The cycle's decision step, per series; records one decision per series with its reason.
+
+    The retraining rule (k of n over the series' checks since the version serving it was
+    deployed, cooldown, schedule) names the candidates; the decision engine
+    (:func:`~chronoguard.policy.plan_cycle`) values them (expected loss of keeping the
+    champion against the measured cost of a retrain, by the series' group) and chooses under
+    the cycle's budget. Without a budget it retrains every candidate. Returns the chosen
+    series with their triggers.
+    """
+    cfg = ws.config
+    model = ws.model_name
+    rule = _rule(ws)
+    ids = sorted(deployment.versions)
+    history = ws.store.series_check_history(
+        model, last_n=rule.n, until=now.to_pydatetime(), after=dict(deployment.since)
+    )
+    last = ws.store.last_retrains(model, until=now.to_pydatetime())
+    groups = resolve_groups(
+        cfg.groups,
+        ids,
+        known if any(g.column for g in cfg.groups) else None,
+        default_cost_per_unit_error=cfg.budget.default_cost_per_unit_error,
+    )
+    decay, drift_q = _evidence_from_checks(ws, now) if checked else ({}, {})
+    periods: dict[pd.Timestamp, int] = {}
+    evidence: list[SeriesEvidence] = []
+    for u in ids:
+        t = pd.Timestamp(last.get(u, deployment.since[u]))
+        if t not in periods:
+            periods[t] = periods_between(t, now, freq)
+        checks = [CheckSummary(pd.Timestamp(c.ds), c.fired) for c in history.get(u, [])]
+        verdict = rule.decide(checks, periods_since_retrain=periods[t])
+        if not checked and verdict.trigger != "schedule":
+            verdict = RetrainDecision(False, "", "no check this period", verdict.counts)
+        served_by = cache.get(deployment.versions[u])
+        prof = served_by.artifacts["reference_profile"]["series"][u]
+        cpu = served_by.version.metrics.get("fit_cpu_seconds_per_series")
+        evidence.append(
+            SeriesEvidence(
+                unique_id=u,
+                decision=verdict,
+                group=groups[u],
+                horizon=cfg.forecast.horizon,
+                periods_since_retrain=max(periods[t], 0),
+                reference_mae=float(prof["one_step"]["mae"]),
+                mase_scale=float(prof["mase_scale"]),
+                decay_ratio=decay.get(u),
+                drift_q_value=drift_q.get(u),
+                fit_cpu_seconds=None if cpu is None else float(cpu),
+            )
+        )
+    plan = plan_cycle(evidence, cfg.budget)
+    decisions = [
+        SeriesDecision(
+            model_name=model,
+            ds=now.to_pydatetime(),
+            unique_id=c.unique_id,
+            action=c.action.value,
+            trigger=c.trigger if c.action == Action.RETRAIN else "",
+            reason=c.reason,
+            expected_loss=float(c.expected_loss),
+            retrain_cost=None if c.retrain_cost is None else float(c.retrain_cost),
+            cpu_seconds=float(c.cpu_seconds),
+            tier=str(c.tier),
+            outcome="pending" if c.action == Action.RETRAIN else "none",
+            champion_version=deployment.versions[c.unique_id],
+        )
+        for c in plan.choices
+    ]
+    with ws.store.transaction():
+        ws.store.record_series_decisions(decisions)
+        ws.store.advance_cycle(model, now, "decided")
+    return {u: plan.choice(u).trigger for u in plan.chosen}
+
+
+def pending_retrains(ws: Workspace, now: pd.Timestamp) -> dict[str, str]:
+    """The series a resumed cycle had decided to retrain at ``now``."""
+    found = ws.store.list_series_decisions(
+        ws.model_name, ds_from=now.to_pydatetime(), ds_to=now.to_pydatetime(), action="retrain"
+    )
+    return {d.unique_id: d.trigger for d in found}
+
+
+def _batch_trigger(chosen: Mapping[str, str]) -> str:
+    counts = Counter(chosen.values())
+    if len(counts) == 1:
+        return next(iter(counts))
+    top, n = counts.most_common(1)[0]
+    return f"{top} ({n} of {len(chosen)} series; others by their own triggers)"
+
+
+def retrain_batch(
+    ws: Workspace,
+    data: pd.DataFrame,
+    chosen: Mapping[str, str],
+    *,
+    now: pd.Timestamp,
+    freq: str,
+    by: str,
+    cache: VersionCache,
+    at: pd.Timestamp,
+    in_cycle: bool = True,
+) -> BatchResult:
+    """Retrain the chosen series as one version, gate each series, deploy the winners.
+
+    Their decisions (action ``retrain``) must be recorded at ``now`` first; their outcomes
+    are filled in. ``in_cycle`` marks the cycle's ledger at the same time (a retrain run by
+    hand, outside a cycle, passes ``False``).
+
+    The challenger is trained on data that ends ``gate.validation_window`` periods before
+    ``now``; each series' challenger and champion forecast those periods from the same
+    origins (see :func:`~chronoguard.lifecycle.fleet.gate_series`).
+    """
+    cfg = ws.config
+    model = ws.model_name
+    series = sorted(chosen)
+    known = data[(data["ds"] <= now) & data["unique_id"].isin(series)]
+    timeline = pd.DatetimeIndex(np.sort(known["ds"].unique()))
+    v = cfg.gate.validation_window
+    if len(timeline) <= v:
+        raise ChronoguardError(
+            f"only {len(timeline)} periods up to {now}, not more than gate.validation_window "
+            f"({v}): nothing would be left to train the challenger on"
+        )
+    window_start, train_end = timeline[-v], timeline[-v - 1]
+    train = training_window(known, train_end, cfg.training.retrain_window)
+    deployment = ws.store.get_deployment(model)
+    parents = Counter(deployment.versions[u] for u in series if deployment.version_of(u))
+    parent = parents.most_common(1)[0][0] if parents else None
+    trigger = _batch_trigger(chosen)
+    key = f"retrain {now.isoformat()}"
+    version = _train_or_adopt(
+        ws,
+        key,
+        now,
+        lambda: train_version(
+            train,
+            cfg,
+            ws.registry,
+            freq=freq,
+            now=now,
+            trigger=trigger,
+            parent_version=parent,
+            intent=key,
+        ),
+    )
+    champions = {p: cache.get(p).forecaster for p in parents}
+    gates = gate_series(
+        cache.get(version).forecaster,
+        champions,
+        deployment,
+        series,
+        known,
+        window_start=window_start,
+        horizon=min(cfg.forecast.horizon, v),
+        season_length=cfg.data.season_length,
+        gate=cfg.gate,
+    )
+    # Tier ``critical`` waits for a person: a passing series is held, not deployed, until
+    # `chronoguard promote VERSION --series ...` approves it.
+    held = {
+        d.unique_id
+        for d in ws.store.list_series_decisions(
+            model, ds_from=now.to_pydatetime(), ds_to=now.to_pydatetime(), action="retrain"
+        )
+        if d.tier == "critical"
+    }
+    passed = [u for u in series if gates[u].passed and u not in held]
+    waiting = [u for u in series if gates[u].passed and u in held]
+    ch_err = float(np.mean([g.challenger_error for g in gates.values()]))
+    cp_errs = [g.champion_error for g in gates.values() if g.champion_error is not None]
+    reason = (
+        gates[series[0]].reason
+        if len(series) == 1
+        else f"{len(passed)} of {len(series)} series passed the gate"
+    )
+    with ws.store.transaction():
+        ws.store.set_version_status(model, version, "candidate", at=now, by=by, reason=trigger)
+        ws.store.set_version_status(
+            model,
+            version,
+            "validated" if passed or waiting else "rejected",
+            at=now,
+            by=by,
+            reason=reason + (f"; {len(waiting)} critical series await approval" if waiting else ""),
+        )
+        ws.store.record_retrain(
+            ds=now.to_pydatetime(),
+            model_name=model,
+            trigger=trigger,
+            challenger_version=version,
+            champion_version=parent,
+            challenger_error=ch_err,
+            champion_error=float(np.mean(cp_errs)) if cp_errs else None,
+            outcome="promoted" if passed else "rejected",
+            reason=reason + (f"; {len(waiting)} critical series await approval" if waiting else ""),
+            by=by,
+        )
+        ws.store.set_decision_outcomes(
+            model,
+            now.to_pydatetime(),
+            {
+                u: DecisionOutcomeUpdate(
+                    outcome=(
+                        "awaiting_approval"
+                        if u in waiting
+                        else ("promoted" if g.passed else "rejected")
+                    ),
+                    challenger_version=version,
+                    champion_version=g.champion_version,
+                    challenger_error=g.challenger_error,
+                    champion_error=g.champion_error,
+                    gate_reason=g.reason,
+                )
+                for u, g in gates.items()
+            },
+        )
+        if passed:
+            deploy_series(
+                ws, dict.fromkeys(passed, version), by=by, reason=trigger, at=now, batch=str(now)
+            )
+        _close_intent(ws, key, now)
+        if in_cycle:
+            ws.store.advance_cycle(model, now, "retrained")
+    return BatchResult(
+        version,
+        trigger,
+        gates,
+        pd.Timestamp(window_start),
+        train["ds"].min(),
+        train_end,
+        frozenset(waiting),
+    )
+
+
+def serve_fleet(
+    ws: Workspace,
+    data: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    deployment: Deployment,
+    cache: VersionCache,
+    series: Sequence[str] | None = None,
+) -> int:
+    """Forecast from ``now`` with the version serving each series and record them.
+
+    Forecasts already recorded for this origin and version are kept as they are, so a
+    resumed cycle serves each series once. Returns the number of rows served.
+    """
+    total = 0
+    for v in deployment.versions_in_use():
+        ids = deployment.series_of(v)
+        if series is not None:
+            ids = [u for u in ids if u in set(series)]
+        rows = data[data["unique_id"].isin(ids)]
+        fc = serve_forecasts(
+            ws.store,
+            cache.get(v).forecaster,
+            rows,
+            origin=now,
+            horizon=ws.config.forecast.horizon,
+            model_name=ws.model_name,
+            version=v,
+            if_exists="skip",
+        )
+        total += len(fc)
+    return total
