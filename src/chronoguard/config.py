@@ -68,6 +68,14 @@ class TrainingConfig(_Section):
     backtest_step: int = Field(
         0, ge=0, description="periods between backtest origins (0 = horizon)"
     )
+    backtest: Literal["frozen", "refit"] = Field(
+        "frozen",
+        description=(
+            "how the reference errors are measured: 'frozen' forecasts the backtest origins "
+            "with the fitted parameters (no extra fits), 'refit' refits at every origin "
+            "(out of sample, one fit per origin)"
+        ),
+    )
 
 
 class MonitoringConfig(_Section):
@@ -111,7 +119,9 @@ class RetrainingConfig(_Section):
 
 
 class GateConfig(_Section):
-    validation_window: int = Field(6, ge=1, description="held-out recent periods for validation")
+    validation_window: int = Field(
+        6, ge=1, description="recent periods on which the gate compares challenger and champion"
+    )
     margin: float = Field(
         0.05, ge=0, lt=1, description="challenger must beat champion by this share"
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chronoguard.errors import DataContractError
+from chronoguard.errors import DataContractError, NotFittedError
 from chronoguard.forecasting import (
     SARIMAX,
     BacktestResult,
@@ -19,6 +19,7 @@ from chronoguard.forecasting import (
     backtest,
     check_no_leakage,
     coverage,
+    frozen_backtest,
     mae,
     rmse,
     rolling_origins,
@@ -158,6 +159,52 @@ def test_backtest_refits_clones_and_leaves_the_given_model_unfitted(
         lambda: Naive(level=[90]), seatbelts[["unique_id", "ds", "y"]], h=3, n_windows=2
     )
     pd.testing.assert_frame_equal(again.forecasts, result.forecasts)
+
+
+def test_frozen_backtest_uses_the_refit_origins_without_fitting(seatbelts: pd.DataFrame) -> None:
+    df = seatbelts[["unique_id", "ds", "y"]]
+    # A seasonal naive forecast has no fitted parameters (only its interval width is fitted):
+    # frozen and refit point forecasts coincide, origin by origin.
+    fitted = SeasonalNaive(season_length=12, level=[80]).fit(df)
+    frozen = frozen_backtest(fitted, df, h=6, n_windows=3)
+    refit = backtest(SeasonalNaive(season_length=12), df, h=6, n_windows=3, level=[80])
+    points = ["unique_id", "cutoff", "ds", "horizon", "y", "yhat"]
+    assert list(frozen.forecasts.columns) == list(refit.forecasts.columns)
+    pd.testing.assert_frame_equal(frozen.forecasts[points], refit.forecasts[points])
+    cols = ["n", "mae", "rmse", "smape", "mase"]
+    pd.testing.assert_frame_equal(frozen.by_horizon[cols], refit.by_horizon[cols])
+    # The frozen intervals all have the width fitted on the whole series.
+    width = frozen.forecasts["yhat_hi_80"] - frozen.forecasts["yhat_lo_80"]
+    full = fitted.predict(6)
+    np.testing.assert_allclose(
+        width.to_numpy().reshape(3, 6), np.tile(full["yhat_hi_80"] - full["yhat_lo_80"], (3, 1))
+    )
+
+
+def test_frozen_backtest_conditions_each_origin_on_its_past_only(seatbelts: pd.DataFrame) -> None:
+    from chronoguard.forecasting import AutoETS
+
+    df = seatbelts[["unique_id", "ds", "y"]]
+    fitted = AutoETS(season_length=12, level=[80]).fit(df)
+    params = fitted.get_params()
+    result = frozen_backtest(fitted, df, h=4, n_windows=2, step=6)
+    assert fitted.get_params() == params  # nothing was refitted
+    for cutoff, part in result.forecasts.groupby("cutoff"):
+        expected = fitted.predict(4, history=df[df["ds"] <= cutoff])
+        np.testing.assert_allclose(part["yhat"], expected["yhat"])
+        assert (part["ds"] > cutoff).all()
+    # Changing the data after an origin changes nothing at that origin.
+    later = df.copy()
+    last_cutoff = result.forecasts["cutoff"].max()
+    later.loc[later["ds"] > last_cutoff, "y"] *= 3
+    again = frozen_backtest(fitted, later, h=4, n_windows=2, step=6)
+    np.testing.assert_allclose(again.forecasts["yhat"], result.forecasts["yhat"])
+    assert not np.allclose(again.forecasts["y"], result.forecasts["y"])
+
+
+def test_frozen_backtest_needs_a_fitted_model(seatbelts: pd.DataFrame) -> None:
+    with pytest.raises(NotFittedError):
+        frozen_backtest(Naive(), seatbelts[["unique_id", "ds", "y"]], h=3, n_windows=2)
 
 
 def test_backtest_with_exog_hands_future_exog_without_target(seatbelts: pd.DataFrame) -> None:

@@ -7,6 +7,7 @@ is expected.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -145,6 +146,13 @@ def test_a_shock_in_one_series_retrains_that_series_only(
     deployment = s["deployment"]
     assert isinstance(deployment, dict)
     assert deployment["north"] == deployment["west"] == "1"
+    # The challenger learns from the change: it is trained on the data up to its decision,
+    # shock included, and it replaces the champion.
+    ws_dir, _ = replayed
+    with open_workspace(ws_dir) as ws:
+        first = ws.registry.get_version(ws.model_name, "2").lineage
+    assert pd.Timestamp(first.train_end) == pd.Timestamp(retrains[0][0])
+    assert deployment["south"] != "1"
 
 
 def test_cycles_run_again_change_nothing(replayed: tuple[Path, dict[str, object]]) -> None:
@@ -233,14 +241,16 @@ def test_rollback_moves_one_series_back(replayed: tuple[Path, dict[str, object]]
     ws_dir, s = replayed
     deployment = s["deployment"]
     assert isinstance(deployment, dict)
-    if deployment["south"] == "1":
-        pytest.skip("the shocked series was not promoted in this run")
     with open_workspace(ws_dir) as ws:
         at = pd.Timestamp("1990-01-01")
-        moves = rollback_series(ws, ["south"], by="ana", reason="bad week", at=at)
-        assert [(m.unique_id, m.previous_version, m.version) for m in moves] == [
-            ("south", deployment["south"], "1")
-        ]
+        served = [m.version for m in ws.store.deployment_history(ws.model_name, "south")]
+        assert served[0] == "1" and served[-1] == deployment["south"]
+        # Each rollback goes one version further back, down to the first.
+        for current, before in reversed(list(itertools.pairwise(served))):
+            moves = rollback_series(ws, ["south"], by="ana", reason="bad week", at=at)
+            assert [(m.unique_id, m.previous_version, m.version) for m in moves] == [
+                ("south", before, current)
+            ]
         assert ws.store.get_deployment(ws.model_name).versions == {
             "north": "1",
             "south": "1",

@@ -37,7 +37,12 @@ from chronoguard.forecasting._errors import (
 from chronoguard.forecasting._names import MODEL_MODULES, MODEL_NAMES
 
 if TYPE_CHECKING:
-    from chronoguard.forecasting.backtest import BacktestResult, backtest, check_no_leakage
+    from chronoguard.forecasting.backtest import (
+        BacktestResult,
+        backtest,
+        check_no_leakage,
+        frozen_backtest,
+    )
     from chronoguard.forecasting.base import Forecaster, interval_columns
     from chronoguard.forecasting.factory import make_forecaster
     from chronoguard.forecasting.metrics import coverage, mae, mase, rmse, scale_mase, smape
@@ -56,6 +61,7 @@ _LAZY: dict[str, str] = {
     "BacktestResult": "chronoguard.forecasting.backtest",
     "backtest": "chronoguard.forecasting.backtest",
     "check_no_leakage": "chronoguard.forecasting.backtest",
+    "frozen_backtest": "chronoguard.forecasting.backtest",
     "Forecaster": "chronoguard.forecasting.base",
     "interval_columns": "chronoguard.forecasting.base",
     "make_forecaster": "chronoguard.forecasting.factory",
@@ -83,6 +89,7 @@ __all__ = [
     "backtest",
     "check_no_leakage",
     "coverage",
+    "frozen_backtest",
     "interval_columns",
     "mae",
     "make_forecaster",

@@ -27,7 +27,7 @@ from chronoguard.forecasting.base import Forecaster, interval_columns
 from chronoguard.forecasting.metrics import coverage, mae, rmse, scale_mase, smape
 from chronoguard.forecasting.splits import rolling_origins
 
-__all__ = ["BacktestResult", "backtest", "check_no_leakage"]
+__all__ = ["BacktestResult", "backtest", "check_no_leakage", "frozen_backtest"]
 
 ForecasterSource = Forecaster | Callable[[], Forecaster]
 
@@ -175,8 +175,29 @@ def _run_window(
             f"{model.name} reports training data up to {fitted_end[uid]} for series {uid!r}, "
             f"after the window cutoff {cutoff[uid]}: it used data it was not given"
         )
+    return _score_window(model, model.predict(h, X_future=X_future), train, test, cutoff, m)
 
-    fc = model.predict(h, X_future=X_future)
+
+def _frozen_window(
+    model: Forecaster, train: pd.DataFrame, test: pd.DataFrame, h: int, m: int
+) -> pd.DataFrame:
+    """One origin of a frozen backtest: the fitted model conditioned on ``train`` only."""
+    exog = list(model.exog_ or [])
+    X_future = test[[ID, DS, *exog]].reset_index(drop=True) if exog else None
+    check_no_leakage(train, test, X_future)
+    cutoff = train.groupby(train[ID].astype(str), sort=False)[DS].max()
+    fc = model.predict(h, X_future=X_future, history=train.reset_index(drop=True))
+    return _score_window(model, fc, train, test, cutoff, m)
+
+
+def _score_window(
+    model: Forecaster,
+    fc: pd.DataFrame,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    cutoff: pd.Series,
+    m: int,
+) -> pd.DataFrame:
     fc_cutoff = fc[ID].map(cutoff)
     early = fc[DS] <= fc_cutoff
     if early.any():
@@ -198,6 +219,59 @@ def _run_window(
     out["_scale"] = out[ID].map(_scales(train, m)).to_numpy(dtype=float)
     intervals = [c for c in fc.columns if c not in (ID, DS, "yhat")]
     return out[[ID, "cutoff", DS, "horizon", Y, "yhat", *intervals, "_scale"]]
+
+
+def _result(
+    windows: list[pd.DataFrame], name: str, h: int, levels: tuple[int, ...]
+) -> BacktestResult:
+    frame = pd.concat(windows, ignore_index=True)
+    frame = frame.sort_values([ID, "cutoff", "horizon"], kind="stable", ignore_index=True)
+    by_horizon = pd.DataFrame(
+        [_metrics(part, levels) for _, part in frame.groupby("horizon", sort=True)],
+        index=pd.Index(range(1, h + 1), name="horizon"),
+    )
+    by_horizon["n"] = by_horizon["n"].astype(int)
+    overall = pd.Series(_metrics(frame, levels), name=name)
+    return BacktestResult(
+        model=name,
+        h=h,
+        levels=levels,
+        forecasts=frame.drop(columns="_scale"),
+        by_horizon=by_horizon,
+        overall=overall,
+    )
+
+
+def frozen_backtest(
+    fitted: Forecaster,
+    df: pd.DataFrame,
+    h: int,
+    n_windows: int = 3,
+    step: int | None = None,
+) -> BacktestResult:
+    """Rolling origins with the parameters of ``fitted`` frozen: no refit at any origin.
+
+    At each origin the fitted model is conditioned on the data up to the origin only (its
+    state is recomputed from that history, see :meth:`Forecaster.predict`) and forecasts the
+    next ``h`` points. Its parameters were estimated on all of ``df``, the test points
+    included, so these errors are in-sample for the parameters (a model with a handful of
+    smoothing parameters on long series gains little from that) and cost no fits; the refit
+    :func:`backtest` is the out-of-sample one and costs one fit per origin. It uses the same
+    origins as :func:`backtest`.
+
+    Raises
+    ------
+    NotFittedError
+        If ``fitted`` has not been fitted.
+    """
+    fitted._check_fitted()
+    m = int(fitted.season_length)
+    levels = tuple(sorted(set(fitted.level)))
+    windows = [
+        _frozen_window(fitted, train, test, h, m)
+        for train, test in rolling_origins(df, h, n_windows, step)
+    ]
+    return _result(windows, fitted.name, h, levels)
 
 
 def backtest(
@@ -253,19 +327,4 @@ def backtest(
     windows = []
     for train, test in rolling_origins(df, h, n_windows, step):
         windows.append(_run_window(_new_model(forecaster, level), train, test, h, m))
-    frame = pd.concat(windows, ignore_index=True)
-    frame = frame.sort_values([ID, "cutoff", "horizon"], kind="stable", ignore_index=True)
-    by_horizon = pd.DataFrame(
-        [_metrics(part, levels) for _, part in frame.groupby("horizon", sort=True)],
-        index=pd.Index(range(1, h + 1), name="horizon"),
-    )
-    by_horizon["n"] = by_horizon["n"].astype(int)
-    overall = pd.Series(_metrics(frame, levels), name=probe.name)
-    return BacktestResult(
-        model=probe.name,
-        h=h,
-        levels=levels,
-        forecasts=frame.drop(columns="_scale"),
-        by_horizon=by_horizon,
-        overall=overall,
-    )
+    return _result(windows, probe.name, h, levels)

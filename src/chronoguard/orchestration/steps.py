@@ -404,9 +404,18 @@ def retrain_batch(
     are filled in. ``in_cycle`` marks the cycle's ledger at the same time (a retrain run by
     hand, outside a cycle, passes ``False``).
 
-    The challenger is trained on data that ends ``gate.validation_window`` periods before
-    ``now``; each series' challenger and champion forecast those periods from the same
-    origins (see :func:`~chronoguard.lifecycle.fleet.gate_series`).
+    The challenger is trained on everything up to ``now``, so it learns from the data that
+    triggered it. Each series' challenger and champion then forecast the last
+    ``gate.validation_window`` periods from the same origins with frozen parameters (see
+    :func:`~chronoguard.lifecycle.fleet.gate_series`). The challenger's parameters have seen
+    that window, so the comparison is retrospective: a challenger that cannot beat its
+    champion even on data it was fitted to is rejected.
+
+    Why not hold the window out: a challenger trained before the window cannot have learnt
+    a change inside it, so a retrain soon after a change would train the old model again
+    and be rejected (``bench/loop_value.py`` measured it: no challenger ever served).
+    Refitting both candidates at every origin of the window would cost ``validation_window``
+    fits per series, several times the retrain itself.
     """
     cfg = ws.config
     model = ws.model_name
@@ -417,9 +426,9 @@ def retrain_batch(
     if len(timeline) <= v:
         raise ChronoguardError(
             f"only {len(timeline)} periods up to {now}, not more than gate.validation_window "
-            f"({v}): nothing would be left to train the challenger on"
+            f"({v}): the gate needs an origin before its validation window"
         )
-    window_start, train_end = timeline[-v], timeline[-v - 1]
+    window_start, train_end = timeline[-v], timeline[-1]
     train = training_window(known, train_end, cfg.training.retrain_window)
     deployment = ws.store.get_deployment(model)
     parents = Counter(deployment.versions[u] for u in series if deployment.version_of(u))
