@@ -217,8 +217,8 @@ def run_default_policy(panel: core.Panel, *, workdir: Path | None = None) -> Pol
 
     Refits count every series-fit the loop made, read from the registry: for each version,
     its series (the lineage's ``n_series``) × (1 model fit + ``backtest_windows`` backtest
-    fits). The gate compares challenger and champion with parameters frozen, so it fits
-    nothing. ``detail`` splits the count and gives the number of versions.
+    fits when the backtest refits; the default frozen backtest fits nothing). The gate
+    compares challenger and champion with parameters frozen, so it fits nothing either. ``detail`` splits the count and gives the number of versions.
     """
     from chronoguard.config import parse_config
     from chronoguard.data import validate_frame
@@ -239,7 +239,10 @@ def run_default_policy(panel: core.Panel, *, workdir: Path | None = None) -> Pol
         versions = ws.registry.list_versions(ws.model_name)
     seconds = time.perf_counter() - t0
 
-    windows = int(raw["training"]["backtest_windows"])
+    # A frozen backtest (the default) forecasts its origins with the fitted parameters and
+    # fits nothing; a refit backtest fits once per window.
+    refit = cfg.training.backtest == "refit"
+    windows = int(raw["training"]["backtest_windows"]) if refit else 0
     model_fits = sum(int(v.lineage.n_series) for v in versions)
     forecasts = served_matrices(panel, frame, served)
     return PolicyResult(
