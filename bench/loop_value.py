@@ -49,6 +49,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,6 +224,7 @@ def run_default_policy(panel: core.Panel, *, workdir: Path | None = None) -> Pol
     from chronoguard.config import parse_config
     from chronoguard.data import validate_frame
     from chronoguard.lifecycle import init_workspace
+    from chronoguard.lifecycle.watch import SHADOW
     from chronoguard.orchestration.replay import replay
 
     raw = default_config(panel)
@@ -236,6 +238,8 @@ def run_default_policy(panel: core.Panel, *, workdir: Path | None = None) -> Pol
     ):
         replay(checked, ws, source=panel.spec.name)
         served = ws.store.get_forecasts()
+        served = served[served["alias"] != SHADOW]  # a watch's shadow forecasts were not served
+        watches = ws.store.list_watches(ws.model_name)
         versions = ws.registry.list_versions(ws.model_name)
     seconds = time.perf_counter() - t0
 
@@ -252,6 +256,7 @@ def run_default_policy(panel: core.Panel, *, workdir: Path | None = None) -> Pol
             "versions": len(versions),
             "model_fits": model_fits,
             "backtest_fits": model_fits * windows,
+            "watches": dict(Counter(w.status for w in watches)),
             "seconds": round(seconds, 1),
         },
     )

@@ -127,6 +127,15 @@ class GateConfig(_Section):
     )
     max_mase: float = Field(2.0, gt=0, description="absolute business threshold on validation MASE")
     metric: Literal["mase", "mae", "rmse", "smape"] = "mase"
+    watch_periods: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "periods after a promotion during which the replaced version forecasts in shadow;"
+            " the series is rolled back if the challenger did worse on those targets "
+            "(default: one season; 0: no watch)"
+        ),
+    )
 
 
 class ChronoguardConfig(_Section):

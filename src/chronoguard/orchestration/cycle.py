@@ -1,8 +1,10 @@
 """One production cycle at a given ``now``: the product's loop, per series, state in the store.
 
 A cycle records the actuals that arrived, checks every series against the reference of the
-version that serves it, decides per series, retrains the chosen series as one batch, gates
-them series by series, deploys the winners and serves the next forecasts. Everything it
+version that serves it, closes the watches of earlier promotions (rolling back a series
+whose challenger did worse than the version it replaced, see
+:mod:`chronoguard.lifecycle.watch`), decides per series, retrains the chosen series as one
+batch, gates them series by series, deploys the winners and serves the next forecasts. Everything it
 needs between two cycles is in the store (check history per series, last retrain,
 deployment, the cycle ledger), nothing in memory, so:
 
@@ -33,6 +35,7 @@ from chronoguard.lifecycle.fleet import (
     VersionCache,
     reconcile,
 )
+from chronoguard.lifecycle.watch import SHADOW, close_and_roll_back, review_watches
 from chronoguard.orchestration.steps import (
     bootstrap,
     check_fleet,
@@ -48,7 +51,7 @@ from chronoguard.policy import (
 
 ACTOR = "chronoguard cycle"
 # The ledger's stages, in order; a resumed cycle skips those already reached.
-STAGES = ("start", "actuals", "checked", "decided", "retrained", "served")
+STAGES = ("start", "actuals", "checked", "watched", "decided", "retrained", "served")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class CycleOutcome:
     retrained: tuple[str, ...] = ()
     promoted: tuple[str, ...] = ()
     rejected: tuple[str, ...] = ()
+    rolled_back: tuple[str, ...] = ()
     challenger_version: str | None = None
     forecasts_served: int = 0
     already_done: bool = field(default=False, compare=False)
@@ -75,6 +79,7 @@ class CycleOutcome:
             "retrained": list(self.retrained),
             "promoted": list(self.promoted),
             "rejected": list(self.rejected),
+            "rolled_back": list(self.rolled_back),
             "challenger_version": self.challenger_version,
             "forecasts_served": self.forecasts_served,
         }
@@ -97,6 +102,7 @@ class CycleOutcome:
             retrained=ids("retrained"),
             promoted=ids("promoted"),
             rejected=ids("rejected"),
+            rolled_back=ids("rolled_back"),
             challenger_version=None if cv is None else str(cv),
             forecasts_served=int(str(s.get("forecasts_served", 0))),
             already_done=True,
@@ -188,6 +194,13 @@ def run_cycle(
             stage = "checked"
         if stop_after == "checked":
             return _outcome(ws, now, checked=checked)
+        if not _stage_done(stage, "watched"):
+            closes, back = review_watches(ws, now=now, freq=freq, deployment=deployment)
+            with ws.store.transaction():
+                close_and_roll_back(ws, closes, back, now=now, by=by, at=at)
+                ws.store.advance_cycle(model, now, "watched")
+            stage = "watched"
+        deployment = ws.store.get_deployment(model)
 
         if not _stage_done(stage, "decided"):
             chosen = decide_fleet(
@@ -222,6 +235,10 @@ def _outcome(ws: Workspace, now: pd.Timestamp, *, checked: bool) -> CycleOutcome
     t = now.to_pydatetime()
     decisions = ws.store.list_series_decisions(model, ds_from=t, ds_to=t, action="retrain")
     versions = {d.challenger_version for d in decisions if d.challenger_version}
+    served = ws.store.get_forecasts(origin_from=t, origin_to=t)
+    rolled_back = [
+        w.unique_id for w in ws.store.list_watches(model, status="rolled_back") if w.closed_at == t
+    ]
     return CycleOutcome(
         model,
         now,
@@ -231,8 +248,9 @@ def _outcome(ws: Workspace, now: pd.Timestamp, *, checked: bool) -> CycleOutcome
         retrained=tuple(sorted(d.unique_id for d in decisions)),
         promoted=tuple(sorted(d.unique_id for d in decisions if d.outcome == "promoted")),
         rejected=tuple(sorted(d.unique_id for d in decisions if d.outcome == "rejected")),
+        rolled_back=tuple(sorted(rolled_back)),
         challenger_version=max(versions, key=int) if versions else None,
-        forecasts_served=len(ws.store.get_forecasts(origin_from=t, origin_to=t)),
+        forecasts_served=int((served["alias"] != SHADOW).sum()),
     )
 
 

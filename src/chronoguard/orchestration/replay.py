@@ -25,6 +25,7 @@ from chronoguard.errors import ChronoguardError, WorkspaceError
 from chronoguard.forecasting.metrics import coverage, mae, rmse, scale_mase, smape
 from chronoguard.lifecycle import Workspace
 from chronoguard.lifecycle.fleet import VersionCache
+from chronoguard.lifecycle.watch import SHADOW
 from chronoguard.orchestration.cycle import run_cycle
 
 ACTOR = "chronoguard replay"
@@ -122,6 +123,25 @@ def deployment_history(ws: Workspace) -> list[dict[str, Any]]:
     ]
 
 
+def watch_history(ws: Workspace) -> list[dict[str, Any]]:
+    """Every watch of a promotion, with its verdict."""
+    return [
+        {
+            "unique_id": w.unique_id,
+            "opened": str(pd.Timestamp(w.opened_at).date()),
+            "version": w.version,
+            "previous_version": w.previous_version,
+            "status": w.status,
+            "closed": None if w.closed_at is None else str(pd.Timestamp(w.closed_at).date()),
+            "challenger_mae": None if w.challenger_error is None else round(w.challenger_error, 6),
+            "previous_mae": None if w.previous_error is None else round(w.previous_error, 6),
+            "n_pairs": w.n_pairs,
+            "reason": w.reason,
+        }
+        for w in ws.store.list_watches(ws.model_name)
+    ]
+
+
 def _summarise(
     ws: Workspace,
     df: pd.DataFrame,
@@ -136,6 +156,7 @@ def _summarise(
     deployment = ws.store.get_deployment(ws.model_name)
     m = cfg.data.season_length
     fc = ws.store.get_forecasts()
+    fc = fc[fc["alias"] != SHADOW].reset_index(drop=True)  # what was served, not the shadows
     actual = ws.store.get_actuals()
     joined = fc.merge(actual[["unique_id", "ds", "y"]], on=["unique_id", "ds"], how="inner")
     initial = df[df["ds"] <= timeline[start - 1]]
@@ -199,6 +220,7 @@ def _summarise(
         "alerts": alert_list,
         "retrains": retrains,
         "champion_history": champion_history,
+        "watches": watch_history(ws),
         "champion": ws.store.current_alias(ws.model_name, "champion"),
         "deployment": {v: len(deployment.series_of(v)) for v in deployment.versions_in_use()},
         **{k: round(float(v), 6) for k, v in metrics.items()},

@@ -29,6 +29,7 @@ from chronoguard.lifecycle.fleet import (
     gate_series,
     reference_for,
 )
+from chronoguard.lifecycle.watch import SHADOW, new_watches, periods_between, serve_shadows
 from chronoguard.monitoring import MonitoringReport, run_monitoring
 from chronoguard.policy import (
     Action,
@@ -70,13 +71,6 @@ class BatchResult:
     @property
     def awaiting_approval(self) -> tuple[str, ...]:
         return tuple(sorted(self.held))
-
-
-def periods_between(a: pd.Timestamp, b: pd.Timestamp, freq: str) -> int:
-    """Whole periods of ``freq`` from ``a`` to ``b`` (negative when ``b`` is earlier)."""
-    if b < a:
-        return -periods_between(b, a, freq)
-    return len(pd.date_range(a, b, freq=freq)) - 1
 
 
 def _rule(ws: Workspace) -> RetrainRule:
@@ -194,6 +188,7 @@ def monitor_fleet(
     first = min([*ends, lo])
     stored = ws.store.get_actuals(ds_from=first, ds_to=now)[["unique_id", "ds", "y"]]
     served_all = ws.store.get_forecasts(ds_from=first, ds_to=now)
+    served_all = served_all[served_all["alias"] != SHADOW]
     reports = []
     for v, reference in refs.items():
         series = deployment.series_of(v)
@@ -522,9 +517,16 @@ def retrain_batch(
             },
         )
         if passed:
+            watches, superseded = new_watches(
+                ws, {u: gates[u].champion_version for u in passed}, version=version, now=now
+            )
             deploy_series(
                 ws, dict.fromkeys(passed, version), by=by, reason=trigger, at=now, batch=str(now)
             )
+            if superseded:
+                ws.store.close_watches(model, superseded, at=at.to_pydatetime(), by=by)
+            if watches:
+                ws.store.open_watches(watches, at=at.to_pydatetime(), by=by)
         _close_intent(ws, key, now)
         if in_cycle:
             ws.store.advance_cycle(model, now, "retrained")
@@ -551,7 +553,9 @@ def serve_fleet(
     """Forecast from ``now`` with the version serving each series and record them.
 
     Forecasts already recorded for this origin and version are kept as they are, so a
-    resumed cycle serves each series once. Returns the number of rows served.
+    resumed cycle serves each series once. Series under a watch are also forecast by the
+    version they replaced, in shadow (:func:`~chronoguard.lifecycle.watch.serve_shadows`).
+    Returns the number of rows served, shadow ones included.
     """
     total = 0
     for v in deployment.versions_in_use():
@@ -570,4 +574,4 @@ def serve_fleet(
             if_exists="skip",
         )
         total += len(fc)
-    return total
+    return total + serve_shadows(ws, data, now=now, cache=cache, series=series)

@@ -43,6 +43,9 @@ from chronoguard.store._records import (
     SeriesDecision,
     StatusChange,
     VersionStatus,
+    Watch,
+    WatchClose,
+    WatchStatus,
 )
 from chronoguard.store._store import Store
 
@@ -72,4 +75,7 @@ __all__ = [
     "StatusChange",
     "Store",
     "VersionStatus",
+    "Watch",
+    "WatchClose",
+    "WatchStatus",
 ]

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from chronoguard.store import _decisions, _deploy, _ledger, _lock
+from chronoguard.store import _decisions, _deploy, _ledger, _lock, _watch
 from chronoguard.store._convert import to_utc_naive
 from chronoguard.store._records import (
     CycleRecord,
@@ -26,6 +26,8 @@ from chronoguard.store._records import (
     Intent,
     SeriesCheck,
     SeriesDecision,
+    Watch,
+    WatchClose,
 )
 from chronoguard.store._session import DEFAULT_ACTOR, StoreBase
 
@@ -405,6 +407,66 @@ class FleetStore(StoreBase):
         """The intent (model_name, kind, key), whatever its status, or ``None``."""
         with self._reading("reading cg_intents") as session:
             return _ledger.get_intent(session, model_name, kind, key)
+
+    # --- watches ------------------------------------------------------------------------
+
+    def open_watches(
+        self, watches: Sequence[Watch], *, at: datetime, by: str = DEFAULT_ACTOR
+    ) -> list[Watch]:
+        """Open a watch for each promotion that has none yet; returns those opened.
+
+        A watch already stored with the same series, time, versions and length is skipped
+        (a resumed step repeats its writes); one that differs is refused.
+        """
+        with self._writing("opening watches in cg_watches") as session:
+            opened = _watch.open_watches(session, watches)
+            if opened:
+                self._audit(
+                    session,
+                    at=at,
+                    by=by,
+                    action="open_watches",
+                    entity=_entity("cg_watches", {w.model_name for w in opened}),
+                    payload={
+                        "n_series": len(opened),
+                        "versions": sorted({w.version for w in opened}),
+                    },
+                )
+        return opened
+
+    def close_watches(
+        self,
+        model_name: str,
+        closes: Sequence[WatchClose],
+        *,
+        at: datetime,
+        by: str = DEFAULT_ACTOR,
+    ) -> list[Watch]:
+        """Close open watches with their verdicts; returns those that changed. Closing a
+        watch again with the same verdict is a no-op; with another, it is refused."""
+        with self._writing(f"closing watches of {model_name!r} in cg_watches") as session:
+            changed = _watch.close_watches(session, model_name, closes)
+            if changed:
+                self._audit(
+                    session,
+                    at=at,
+                    by=by,
+                    action="close_watches",
+                    entity=f"cg_watches:{model_name}",
+                    payload=dict(Counter(w.status for w in changed)),
+                )
+        return changed
+
+    def list_watches(
+        self,
+        model_name: str,
+        *,
+        status: str | None = None,
+        unique_id: str | Sequence[str] | None = None,
+    ) -> list[Watch]:
+        """The model's watches (optionally of one status or some series), oldest first."""
+        with self._reading("reading cg_watches") as session:
+            return _watch.list_watches(session, model_name, status=status, unique_id=unique_id)
 
     # --- workspace lock ----------------------------------------------------------------
 

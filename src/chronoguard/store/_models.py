@@ -40,6 +40,7 @@ from chronoguard.store._records import (
     ResultKind,
     RetrainOutcome,
     VersionStatus,
+    WatchStatus,
 )
 
 # Deterministic constraint names, so migrations can drop or alter them by name later.
@@ -311,6 +312,27 @@ class IntentRow(Base):
     status: Mapped[str] = mapped_column(String(NAME_LEN))
     opened_at: Mapped[datetime] = mapped_column(DateTime())
     closed_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+
+class WatchRow(Base):
+    __tablename__ = "cg_watches"
+    __table_args__ = (
+        CheckConstraint(_in("status", WatchStatus), name="status"),
+        Index("ix_cg_watches_model_name_status", "model_name", "status"),
+    )
+
+    model_name: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    unique_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(), primary_key=True)
+    version: Mapped[str] = mapped_column(String(ID_LEN))
+    previous_version: Mapped[str] = mapped_column(String(ID_LEN))
+    periods: Mapped[int] = mapped_column(Integer())
+    status: Mapped[str] = mapped_column(String(NAME_LEN))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime())
+    challenger_error: Mapped[float | None] = mapped_column(Float())
+    previous_error: Mapped[float | None] = mapped_column(Float())
+    n_pairs: Mapped[int | None] = mapped_column(Integer())
+    reason: Mapped[str | None] = mapped_column(String())
 
 
 class LockHolderRow(Base):

@@ -260,6 +260,52 @@ class IntentStatus(StrEnum):
     UNDONE = "undone"
 
 
+class WatchStatus(StrEnum):
+    """A watch is ``open`` while the replaced version forecasts in shadow; it closes
+    ``confirmed`` (the promotion stands), ``rolled_back`` (the series went back to the
+    replaced version) or ``superseded`` (the series left the watched version first)."""
+
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    ROLLED_BACK = "rolled_back"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Watch:
+    """A promotion of ``unique_id`` onto ``version`` (from ``previous_version``) at
+    ``opened_at``, compared prospectively with the version it replaced for ``periods``
+    periods. Errors are mean absolute errors (units of y) over ``n_pairs`` targets that
+    both versions forecast from the same origins after the promotion."""
+
+    model_name: str
+    unique_id: str
+    opened_at: datetime
+    version: str
+    previous_version: str
+    periods: int
+    status: str = WatchStatus.OPEN.value
+    closed_at: datetime | None = None
+    challenger_error: float | None = None
+    previous_error: float | None = None
+    n_pairs: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchClose:
+    """The verdict that closes the watch of ``unique_id`` opened at ``opened_at``."""
+
+    unique_id: str
+    opened_at: datetime
+    status: str
+    closed_at: datetime
+    challenger_error: float | None
+    previous_error: float | None
+    n_pairs: int
+    reason: str
+
+
 def _version_order(version: str) -> tuple[int, int, str]:
     # MLflow versions are "1", "2", …, "10": numeric order, not text order.
     return (0, int(version), "") if version.isdigit() else (1, 0, version)

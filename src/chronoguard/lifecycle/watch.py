@@ -1,0 +1,248 @@
+"""The watch: a promotion checked prospectively against the version it replaced.
+
+The gate compares a challenger with its champion on recent data the challenger was fitted
+to (so that it can learn from the change that triggered it). The watch is the other half:
+for ``gate.watch_periods`` periods after a promotion (one season by default), the replaced
+version keeps forecasting the series in shadow, from the same origins as the served
+forecasts. When the watch ends, both versions have forecast the same targets that neither
+had seen; the challenger's mean absolute error on them is compared with the replaced
+version's (paired: same origins, same targets), and the series is rolled back when the
+challenger did worse. The promotion stands otherwise, and always when the series has
+meanwhile moved to another version (the watch is ``superseded``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from chronoguard.config import ChronoguardConfig
+from chronoguard.lifecycle.fleet import VersionCache, deploy_series
+from chronoguard.lifecycle.serve import serve_forecasts
+from chronoguard.lifecycle.workspace import Workspace
+from chronoguard.store import Deployment, Watch, WatchClose, WatchStatus
+
+#: The alias of forecasts a replaced version serves in shadow during a watch.
+SHADOW = "shadow"
+ROLLBACK_REASON = "rollback: the watch found the challenger worse than the version it replaced"
+
+
+def periods_between(a: pd.Timestamp, b: pd.Timestamp, freq: str) -> int:
+    """Whole periods of ``freq`` from ``a`` to ``b`` (negative when ``b`` is earlier)."""
+    if b < a:
+        return -periods_between(b, a, freq)
+    return len(pd.date_range(a, b, freq=freq)) - 1
+
+
+def watch_periods(cfg: ChronoguardConfig) -> int:
+    """Periods a promotion is watched: ``gate.watch_periods``, or one season by default."""
+    w = cfg.gate.watch_periods
+    return int(cfg.data.season_length if w is None else w)
+
+
+def new_watches(
+    ws: Workspace,
+    promoted: Mapping[str, str | None],
+    *,
+    version: str,
+    now: pd.Timestamp,
+) -> tuple[list[Watch], list[WatchClose]]:
+    """Watches for series just promoted onto ``version`` (``promoted`` maps each to the
+    version it replaced; series no version served before are not watched), and the closes
+    of their older watches still open (superseded by this promotion)."""
+    periods = watch_periods(ws.config)
+    if periods == 0:
+        return [], []
+    ids = [u for u, prev in promoted.items() if prev is not None and prev != version]
+    t = now.to_pydatetime()
+    watches = [
+        Watch(
+            model_name=ws.model_name,
+            unique_id=u,
+            opened_at=t,
+            version=version,
+            previous_version=str(promoted[u]),
+            periods=periods,
+        )
+        for u in sorted(ids)
+    ]
+    older = (
+        [
+            w
+            for w in ws.store.list_watches(ws.model_name, status="open", unique_id=ids)
+            if w.opened_at < t
+        ]
+        if ids
+        else []
+    )
+    closes = [
+        WatchClose(
+            unique_id=w.unique_id,
+            opened_at=w.opened_at,
+            status=WatchStatus.SUPERSEDED.value,
+            closed_at=t,
+            challenger_error=None,
+            previous_error=None,
+            n_pairs=0,
+            reason=f"promoted again, onto version {version}, before the watch ended",
+        )
+        for w in older
+    ]
+    return watches, closes
+
+
+def _paired(
+    forecasts: pd.DataFrame, actuals: pd.DataFrame, w: Watch, now: datetime
+) -> tuple[float | None, float | None, int]:
+    """Mean absolute errors of the watched and the replaced version on the targets both
+    forecast from the same origins since the promotion, and how many there are."""
+    mine = forecasts[
+        (forecasts["unique_id"] == w.unique_id)
+        & (forecasts["origin"] >= w.opened_at)
+        & (forecasts["ds"] <= now)
+    ]
+    served = mine[(mine["version"] == w.version) & (mine["alias"] != SHADOW)]
+    shadow = mine[(mine["version"] == w.previous_version) & (mine["alias"] == SHADOW)]
+    pairs = served[["origin", "ds", "yhat"]].merge(
+        shadow[["origin", "ds", "yhat"]], on=["origin", "ds"], suffixes=("_c", "_p")
+    )
+    y = actuals[actuals["unique_id"] == w.unique_id][["ds", "y"]]
+    pairs = pairs.merge(y, on="ds")
+    if pairs.empty:
+        return None, None, 0
+    yy = pairs["y"].to_numpy(float)
+    ch = float(np.mean(np.abs(yy - pairs["yhat_c"].to_numpy(float))))
+    pv = float(np.mean(np.abs(yy - pairs["yhat_p"].to_numpy(float))))
+    return ch, pv, len(pairs)
+
+
+def review_watches(
+    ws: Workspace,
+    *,
+    now: pd.Timestamp,
+    freq: str,
+    deployment: Deployment,
+) -> tuple[list[WatchClose], dict[str, str]]:
+    """The verdicts of the watches that end at ``now``, and the series to roll back (each
+    to the version it replaced). Nothing is written: the caller writes both in one
+    transaction (:func:`close_and_roll_back`)."""
+    t = now.to_pydatetime()
+    due = [
+        w
+        for w in ws.store.list_watches(ws.model_name, status="open")
+        if deployment.version_of(w.unique_id) != w.version
+        or periods_between(pd.Timestamp(w.opened_at), now, freq) >= w.periods
+    ]
+    if not due:
+        return [], {}
+    ids = sorted({w.unique_id for w in due})
+    first = min(w.opened_at for w in due)
+    forecasts = ws.store.get_forecasts(unique_id=ids, origin_from=first, ds_to=t)
+    actuals = ws.store.get_actuals(unique_id=ids, ds_from=first, ds_to=t)
+    closes: list[WatchClose] = []
+    back: dict[str, str] = {}
+    for w in due:
+        if deployment.version_of(w.unique_id) != w.version:
+            closes.append(
+                WatchClose(
+                    unique_id=w.unique_id,
+                    opened_at=w.opened_at,
+                    status=WatchStatus.SUPERSEDED.value,
+                    closed_at=t,
+                    challenger_error=None,
+                    previous_error=None,
+                    n_pairs=0,
+                    reason=(
+                        f"moved to version {deployment.version_of(w.unique_id)} before the "
+                        "watch ended"
+                    ),
+                )
+            )
+            continue
+        ch, pv, n = _paired(forecasts, actuals, w, t)
+        if ch is None or pv is None:
+            status = WatchStatus.CONFIRMED.value
+            reason = (
+                f"no target forecast by both versions has arrived in {w.periods} periods; "
+                f"version {w.version} stays"
+            )
+        elif ch > pv:
+            status = WatchStatus.ROLLED_BACK.value
+            worse = f"worse by {ch / pv - 1:.1%}" if pv > 0 else "the replaced one was exact"
+            reason = (
+                f"version {w.version} MAE {ch:.4g} vs {pv:.4g} for version "
+                f"{w.previous_version} on the same {n} targets: {worse}; "
+                f"back to version {w.previous_version}"
+            )
+            back[w.unique_id] = w.previous_version
+        else:
+            status = WatchStatus.CONFIRMED.value
+            reason = (
+                f"version {w.version} MAE {ch:.4g} vs {pv:.4g} for version "
+                f"{w.previous_version} on the same {n} targets; the promotion stands"
+            )
+        closes.append(
+            WatchClose(
+                unique_id=w.unique_id,
+                opened_at=w.opened_at,
+                status=status,
+                closed_at=t,
+                challenger_error=ch,
+                previous_error=pv,
+                n_pairs=n,
+                reason=reason,
+            )
+        )
+    return closes, back
+
+
+def close_and_roll_back(
+    ws: Workspace,
+    closes: Sequence[WatchClose],
+    back: Mapping[str, str],
+    *,
+    now: pd.Timestamp,
+    by: str,
+    at: pd.Timestamp,
+) -> None:
+    """Write the watches' verdicts and the rollbacks they call for (inside the caller's
+    transaction, when there is one)."""
+    if closes:
+        ws.store.close_watches(ws.model_name, closes, at=at.to_pydatetime(), by=by)
+    if back:
+        deploy_series(ws, back, by=by, reason=ROLLBACK_REASON, at=now, batch=f"watch {now}")
+
+
+def serve_shadows(
+    ws: Workspace,
+    data: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    cache: VersionCache,
+    series: Sequence[str] | None = None,
+) -> int:
+    """Forecast from ``now`` with the replaced version of every open watch, recorded under
+    the alias ``shadow``; returns the number of rows."""
+    by_version: dict[str, list[str]] = {}
+    wanted = None if series is None else set(series)
+    for w in ws.store.list_watches(ws.model_name, status="open"):
+        if wanted is None or w.unique_id in wanted:
+            by_version.setdefault(w.previous_version, []).append(w.unique_id)
+    total = 0
+    for v, ids in sorted(by_version.items()):
+        fc = serve_forecasts(
+            ws.store,
+            cache.get(v).forecaster,
+            data[data["unique_id"].isin(ids)],
+            origin=now,
+            horizon=ws.config.forecast.horizon,
+            model_name=ws.model_name,
+            version=v,
+            alias=SHADOW,
+            if_exists="skip",
+        )
+        total += len(fc)
+    return total
