@@ -78,20 +78,48 @@ def new_watches(
         if ids
         else []
     )
+    forecasts, actuals = _evidence(ws, older, t)
     closes = [
-        WatchClose(
-            unique_id=w.unique_id,
-            opened_at=w.opened_at,
-            status=WatchStatus.SUPERSEDED.value,
-            closed_at=t,
-            challenger_error=None,
-            previous_error=None,
-            n_pairs=0,
-            reason=f"promoted again, onto version {version}, before the watch ended",
-        )
+        _superseded(w, forecasts, actuals, t, f"promoted again, onto version {version}")
         for w in older
     ]
     return watches, closes
+
+
+def _evidence(
+    ws: Workspace, watches: Sequence[Watch], t: datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Forecasts and actuals of the watched series since the oldest watch opened."""
+    if not watches:
+        return pd.DataFrame(), pd.DataFrame()
+    ids = sorted({w.unique_id for w in watches})
+    first = min(w.opened_at for w in watches)
+    forecasts = ws.store.get_forecasts(unique_id=ids, origin_from=first, ds_to=t)
+    actuals = ws.store.get_actuals(unique_id=ids, ds_from=first, ds_to=t)
+    return forecasts, actuals
+
+
+def _superseded(
+    w: Watch, forecasts: pd.DataFrame, actuals: pd.DataFrame, t: datetime, why: str
+) -> WatchClose:
+    """The close of a watch whose series left the watched version before it ended, with
+    the paired errors so far (for the record; nothing is rolled back)."""
+    ch, pv, n = _paired(forecasts, actuals, w, t)
+    so_far = (
+        f"; so far MAE {ch:.4g} vs {pv:.4g} for version {w.previous_version} on {n} targets"
+        if ch is not None and pv is not None
+        else ""
+    )
+    return WatchClose(
+        unique_id=w.unique_id,
+        opened_at=w.opened_at,
+        status=WatchStatus.SUPERSEDED.value,
+        closed_at=t,
+        challenger_error=ch,
+        previous_error=pv,
+        n_pairs=n,
+        reason=f"{why} before the watch ended{so_far}",
+    )
 
 
 def _paired(
@@ -138,29 +166,14 @@ def review_watches(
     ]
     if not due:
         return [], {}
-    ids = sorted({w.unique_id for w in due})
-    first = min(w.opened_at for w in due)
-    forecasts = ws.store.get_forecasts(unique_id=ids, origin_from=first, ds_to=t)
-    actuals = ws.store.get_actuals(unique_id=ids, ds_from=first, ds_to=t)
+    forecasts, actuals = _evidence(ws, due, t)
     closes: list[WatchClose] = []
     back: dict[str, str] = {}
     for w in due:
-        if deployment.version_of(w.unique_id) != w.version:
-            closes.append(
-                WatchClose(
-                    unique_id=w.unique_id,
-                    opened_at=w.opened_at,
-                    status=WatchStatus.SUPERSEDED.value,
-                    closed_at=t,
-                    challenger_error=None,
-                    previous_error=None,
-                    n_pairs=0,
-                    reason=(
-                        f"moved to version {deployment.version_of(w.unique_id)} before the "
-                        "watch ended"
-                    ),
-                )
-            )
+        now_on = deployment.version_of(w.unique_id)
+        if now_on != w.version:
+            why = f"moved to version {now_on}" if now_on else "left the deployment"
+            closes.append(_superseded(w, forecasts, actuals, t, why))
             continue
         ch, pv, n = _paired(forecasts, actuals, w, t)
         if ch is None or pv is None:
