@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+from scipy import stats
 
 from chronoguard.config import MonitoringConfig
 from chronoguard.drift import DriftKind
@@ -48,18 +50,29 @@ def by_method(results: list) -> dict:
     return {r.method: r for r in results}
 
 
-def test_performance_checks_hold_their_level_under_no_change() -> None:
-    rng = np.random.default_rng(0)
+@pytest.mark.parametrize("m", [5, 36])
+def test_performance_checks_hold_their_level_with_an_estimated_spread(m: int) -> None:
+    """Under no change each error check fires at its level, also when the reference spread
+    comes from only a few training errors (as on weekly or daily training windows)."""
+    rng = np.random.default_rng(m)
     cfg = MonitoringConfig(alpha=0.05)
     fired = {"mase_ratio_chi2": 0, "bias_z": 0, "latest_error_z": 0}
+    as_if_known = 0
     n = 2000
     for _ in range(n):
-        served, actuals = served_and_actuals(rng.normal(0, SD, size=6))
-        for r in performance_checks(reference(), served, actuals, monitoring=cfg):
+        sd = float(np.std(rng.normal(0, SD, size=m), ddof=1))
+        ref = reference()
+        ref["series"]["a"]["one_step"] = {"n": m, "mean": 0.0, "sd": sd, "mae": sd * 0.8}
+        errors = rng.normal(0, SD, size=6)
+        served, actuals = served_and_actuals(errors)
+        for r in performance_checks(ref, served, actuals, monitoring=cfg):
             if r.method in fired:
                 fired[r.method] += r.drift
+        as_if_known += abs(errors[-1] / sd) > stats.norm.ppf(0.975)
     for method, count in fired.items():
         assert abs(count / n - 0.05) < 0.015, (method, count / n)
+    if m == 5:  # the spread taken as exact: about twice the level
+        assert as_if_known / n > 0.08
 
 
 def test_a_level_shift_is_seen_by_every_error_check() -> None:

@@ -191,11 +191,10 @@ def build_reference(
         scale = scale_mase(y, m)
         b = bt[bt["unique_id"] == uid]
         err = np.abs(b["y"].to_numpy(float) - b["yhat"].to_numpy(float))
-        per_h = (
-            pd.DataFrame({"horizon": b["horizon"].to_numpy(int), "ae": err})
-            .groupby("horizon")["ae"]
-            .mean()
-        )
+        by_h = pd.DataFrame({"horizon": b["horizon"].to_numpy(int), "ae": err}).groupby("horizon")[
+            "ae"
+        ]
+        per_h, count_h = by_h.mean(), by_h.size()
         e1 = steps.loc[steps["unique_id"] == uid, "error"].to_numpy(float)
         series[str(uid)] = {
             "n_train": len(y),
@@ -205,6 +204,7 @@ def build_reference(
                 "horizons": [int(h) for h in per_h.index],
                 "mae": [float(v) for v in per_h.to_numpy()],
                 "mase": [float(v / scale) for v in per_h.to_numpy()],
+                "n": [int(v) for v in count_h.to_numpy()],
             },
             "one_step": {
                 "n": len(e1),

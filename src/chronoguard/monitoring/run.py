@@ -174,14 +174,22 @@ def performance_checks(
             # 1-step reference from the one-step errors of the last training periods: many
             # more points than the backtest's one error per window.
             sd, ref_mase = prof["one_step"]["sd"], prof["one_step"]["mae"] / scale
+            df_sd = int(prof["one_step"].get("n", 0)) - 1
         else:
             sd, ref_mase = (
                 _backtest_at(prof, h, "mae") * np.sqrt(np.pi / 2),
                 _backtest_at(prof, h, "mase"),
             )
+            df_sd = int(_backtest_at(prof, h, "n")) - 1
+        # The spread is estimated from ``df_sd + 1`` errors, not known: under no change
+        # mean((e/sd)²) ~ F(n, df_sd) and e/sd ~ t(df_sd), which the χ² and normal
+        # approximations understate (5-25× the nominal false-alarm rate with the few
+        # errors of a weekly or daily training window). Profiles without the count fall
+        # back to the known-spread tests.
+        spread = _SpreadTests.of(df_sd)
         recent_mase = float(np.mean(np.abs(e)) / scale)
         chi = float(np.sum((e / sd) ** 2))
-        p_decay = float(stats.chi2.sf(chi, df=n))
+        p_decay = spread.decay(chi, n)
         out.append(
             DriftResult(
                 "mase_ratio_chi2",
@@ -199,11 +207,12 @@ def performance_checks(
                     "backtest_mase": ref_mase,
                     "n": n,
                     "chi2": chi,
+                    "sd_df": spread.df,
                 },
             )
         )
         z = float(np.mean(e) / (sd / np.sqrt(n)))
-        p_bias = float(2 * stats.norm.sf(abs(z)))
+        p_bias = spread.two_sided(z)
         out.append(
             DriftResult(
                 "bias_z",
@@ -225,7 +234,7 @@ def performance_checks(
         # surprise alone alerts, but only persistence (k of n) triggers a retrain.
         last = g.sort_values("ds").iloc[-1]
         z_last = float((last["y"] - last["yhat"]) / sd)
-        p_last = float(2 * stats.norm.sf(abs(z_last)))
+        p_last = spread.two_sided(z_last)
         out.append(
             DriftResult(
                 "latest_error_z",
@@ -269,10 +278,36 @@ def performance_checks(
     return out
 
 
+@dataclass(frozen=True)
+class _SpreadTests:
+    """p-values of errors standardised by a spread estimated with ``df`` degrees of freedom
+    (``None``: treated as known, for profiles that do not record the count)."""
+
+    df: int | None
+
+    @classmethod
+    def of(cls, df: int) -> _SpreadTests:
+        return cls(df if df >= 1 else None)
+
+    def decay(self, chi: float, n: int) -> float:
+        """One-sided: more squared error than the reference spread predicts."""
+        if self.df is None:
+            return float(stats.chi2.sf(chi, df=n))
+        return float(stats.f.sf(chi / n, n, self.df))
+
+    def two_sided(self, z: float) -> float:
+        if self.df is None:
+            return float(2 * stats.norm.sf(abs(z)))
+        return float(2 * stats.t.sf(abs(z), self.df))
+
+
 def _backtest_at(prof: dict[str, Any], h: int, metric: str) -> float:
-    """The version's backtest ``metric`` ("mae" or "mase") at step ``h`` (the last step if beyond)."""
+    """The version's backtest ``metric`` ("mae", "mase" or "n", the count of errors) at step
+    ``h`` (the last step if beyond); ``n`` is 0 for profiles that do not record it."""
     bt = prof["backtest"]
     i = bt["horizons"].index(h) if h in bt["horizons"] else -1
+    if metric not in bt:
+        return 0.0
     return float(bt[metric][i])
 
 
