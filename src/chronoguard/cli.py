@@ -174,7 +174,7 @@ def train(
         first = not len(ws.store.get_deployment(ws.model_name))
         if promote_ or first:
             series = sorted(window["unique_id"].astype(str).unique())
-            with ws.store.lock(f"cycle-{ws.model_name}", holder=f"train by {by}", at=_now(None)):
+            with ws.lock(holder=f"train by {by}", at=_now(None)):
                 deploy_series(
                     ws,
                     dict.fromkeys(series, v),
@@ -428,7 +428,7 @@ def retrain(
                 f"no model serves {', '.join(unknown) or 'any series yet'}; run "
                 "`chronoguard cycle` (or `train`) first, or name deployed series"
             )
-        with ws.store.lock(f"cycle-{ws.model_name}", holder=f"retrain by {by}", at=_now(None)):
+        with ws.lock(holder=f"retrain by {by}", at=_now(None)):
             from chronoguard.store import SeriesDecision
 
             ws.store.record_series_decisions(
@@ -492,7 +492,7 @@ def promote_cmd(
                 f"{len(trained_on)} series ({', '.join(trained_on[:5])}…)"
             )
         at = _now(None)
-        with ws.store.lock(f"cycle-{ws.model_name}", holder=f"promote by {by}", at=at):
+        with ws.lock(holder=f"promote by {by}", at=at):
             before = ws.store.get_deployment(ws.model_name)
             moves = deploy_series(ws, dict.fromkeys(ids, v), by=by, reason=reason, at=at)
         if not moves:
@@ -518,7 +518,7 @@ def rollback(
 
     with _open(workspace) as ws:
         at = _now(None)
-        with ws.store.lock(f"cycle-{ws.model_name}", holder=f"rollback by {by}", at=at):
+        with ws.lock(holder=f"rollback by {by}", at=at):
             moves = rollback_series(ws, series, by=by, reason=reason, at=at)
         pairs = Counter((m.previous_version, m.version) for m in moves)
         for (a, b), n in sorted(pairs.items()):

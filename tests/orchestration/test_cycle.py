@@ -275,8 +275,7 @@ def test_a_second_cycle_while_one_runs_gets_a_clear_error(
                 "import sys, time, pandas as pd\n"
                 "from chronoguard.lifecycle import open_workspace\n"
                 f"ws = open_workspace({str(ws_dir)!r})\n"
-                f"with ws.store.lock('cycle-{ws.model_name}', holder='other cycle',"
-                " at=pd.Timestamp('2024-01-01')):\n"
+                "with ws.lock(holder='other cycle', at=pd.Timestamp('2024-01-01')):\n"
                 "    print('held', flush=True)\n"
                 "    time.sleep(120)\n",
             ],

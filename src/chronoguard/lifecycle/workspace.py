@@ -16,7 +16,9 @@ server and a PostgreSQL database instead.
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from chronoguard.config import ChronoguardConfig, dump_config, load_config
@@ -41,6 +43,12 @@ class Workspace:
     @property
     def reports_dir(self) -> Path:
         return self.root / "reports"
+
+    def lock(self, *, holder: str, at: datetime) -> AbstractContextManager[None]:
+        """The workspace's one-at-a-time lock, held by every command that changes what
+        serves: the cycle, train, retrain, promote and rollback. A second holder gets
+        :class:`~chronoguard.errors.WorkspaceBusyError` naming the first."""
+        return self.store.lock(f"cycle-{self.model_name}", holder=holder, at=at)
 
     def close(self) -> None:
         self.store.close()

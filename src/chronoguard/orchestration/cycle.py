@@ -150,7 +150,7 @@ def run_cycle(
         ids = sorted(data["unique_id"].astype(str).unique())
         column = any(g.column for g in ws.config.groups)
         resolve_groups(ws.config.groups, ids, data if column else None)
-    with ws.store.lock(f"cycle-{model}", holder=f"{by} at {now}", at=at):
+    with ws.lock(holder=f"{by} at {now}", at=at):
         reconcile(ws)
         done = ws.store.get_cycle(model, now)
         if done is not None and done.status == "done":
