@@ -209,7 +209,9 @@ def default_config(panel: core.Panel) -> dict[str, Any]:
     }
 
 
-def run_default_policy(panel: core.Panel, *, workdir: Path | None = None) -> PolicyResult:
+def run_default_policy(
+    panel: core.Panel, *, workdir: Path | None = None, cpu_seconds_per_cycle: float = 0.0
+) -> PolicyResult:
     """chronoguard's own loop on ``panel``: a replay, scored like every other policy.
 
     Runs :func:`chronoguard.orchestration.replay.replay` in a fresh workspace (under
@@ -228,6 +230,8 @@ def run_default_policy(panel: core.Panel, *, workdir: Path | None = None) -> Pol
     from chronoguard.orchestration.replay import replay
 
     raw = default_config(panel)
+    if cpu_seconds_per_cycle:
+        raw["budget"] = {"cpu_seconds_per_cycle": cpu_seconds_per_cycle}
     cfg = parse_config(raw, source=f"loop_value {panel.spec.name}")
     frame = replay_frame(panel)
     checked = validate_frame(frame, freq=panel.spec.freq, source=panel.spec.name)
@@ -248,6 +252,7 @@ def run_default_policy(panel: core.Panel, *, workdir: Path | None = None) -> Pol
     refit = cfg.training.backtest == "refit"
     windows = int(raw["training"]["backtest_windows"]) if refit else 0
     model_fits = sum(int(v.lineage.n_series) for v in versions)
+    cpu = [float(v.metrics["fit_cpu_seconds_per_series"]) for v in versions]
     forecasts = served_matrices(panel, frame, served)
     return PolicyResult(
         forecasts,
@@ -257,6 +262,8 @@ def run_default_policy(panel: core.Panel, *, workdir: Path | None = None) -> Pol
             "model_fits": model_fits,
             "backtest_fits": model_fits * windows,
             "watches": dict(Counter(w.status for w in watches)),
+            "fit_cpu_seconds_per_series": round(float(np.median(cpu)), 6),
+            "cpu_seconds_per_cycle": cpu_seconds_per_cycle,
             "seconds": round(seconds, 1),
         },
     )
@@ -358,6 +365,13 @@ def curve_points(scores: dict[str, dict[str, float]]) -> dict[str, Any]:
         "fixed": [{"seasons": s, **point(f"fixed_{s}")} for s in core.FIXED_SEASONS],
         "never": point("never"),
         "default": point("default") if "default" in scores else None,
+        "default_budget": [
+            {"series_per_cycle": float(key.removeprefix("default_budget_")), **point(key)}
+            for key in sorted(
+                (k for k in scores if k.startswith("default_budget_")),
+                key=lambda k: float(k.removeprefix("default_budget_")),
+            )
+        ],
     }
 
 
@@ -370,7 +384,8 @@ def plot_curves(curves: dict[str, dict[str, Any]], path: Path) -> None:
     from matplotlib.ticker import NullFormatter
 
     def min_share(c: dict[str, Any]) -> float:
-        return float(min(p["refits_share"] for p in [*c["trigger"], *c["fixed"], c["never"]]))
+        pts = [*c["trigger"], *c["fixed"], c["never"], *c["default_budget"]]
+        return float(min(p["refits_share"] for p in pts))
 
     fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4), squeeze=False)
     for ax, (name, c) in zip(axes[0], curves.items(), strict=True):
@@ -385,6 +400,19 @@ def plot_curves(curves: dict[str, dict[str, Any]], path: Path) -> None:
             [c["never"]["refits_share"]], [100 * c["never"]["mase_rel_always"]], "kv", label="never"
         )
         ax.plot([1.0], [0.0], "k^", label="always")
+        if c["default_budget"]:
+            pts = [*c["default_budget"], {**c["default"], "series_per_cycle": "∞"}]
+            xs = [p["refits_share"] for p in pts]
+            ys = [100 * p["mase_rel_always"] for p in pts]
+            ax.plot(xs, ys, "r:", label="default (budget: series per cycle)")
+            for p, x, y in zip(pts, xs, ys, strict=True):
+                ax.annotate(
+                    f"{p['series_per_cycle']}",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(4, -10),
+                    color="r",
+                )
         if c["default"] is not None:
             d = c["default"]
             ax.plot([d["refits_share"]], [100 * d["mase_rel_always"]], "r*", ms=12, label="default")
@@ -436,10 +464,25 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="origins per panel (the last ones, at most the panel's)",
     )
+    ap.add_argument(
+        "--budgets",
+        default="",
+        help="comma-separated budgets, in series retrained per cycle, for the default "
+        "policy's error-versus-compute curve (each priced at the CPU seconds per series "
+        "its unbudgeted run measured; one more replay per budget)",
+    )
     args = ap.parse_args(argv)
+    try:
+        budgets = [float(b) for b in args.budgets.split(",") if b.strip()]
+    except ValueError:
+        ap.error(f"--budgets: {args.budgets!r} is not a comma-separated list of numbers")
+    if any(not b > 0 for b in budgets):
+        ap.error(f"--budgets must be numbers > 0, got {args.budgets!r}")
     panel_names = _names(args.panels, tuple(core.PANELS), "panels", ap)
     default_policies = ",".join(SIMPLE if args.quick else POLICIES)
     policies = _names(args.policies or default_policies, POLICIES, "policies", ap)
+    if budgets and "default" not in policies:
+        ap.error("--budgets needs the default policy: add default to --policies")
     for flag in ("workers", "series", "origins"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -482,12 +525,20 @@ def main(argv: list[str] | None = None) -> int:
             results["default"] = run_default_policy(panel)
             detail = results["default"].detail
             print(f"{name}: replay done {detail}", file=sys.stderr, flush=True)
+            for b in budgets:
+                cpu = b * float(detail["fit_cpu_seconds_per_series"])
+                key = f"default_budget_{b:g}"
+                results[key] = run_default_policy(panel, cpu_seconds_per_cycle=cpu)
+                print(f"{name}: {key} {results[key].detail}", file=sys.stderr, flush=True)
         scores = score(panel, results)
         tables.append(series_table(panel, results))
         named = {p: scores[NAMED.get(p, p)] for p in policies if p != "always"}
         out_panels[name] = {"always": scores["always"], **named}
         if detail is not None:
             out_panels[name]["default"] = {**out_panels[name]["default"], **detail}
+        for b in budgets:
+            key = f"default_budget_{b:g}"
+            out_panels[name][key] = {**scores[key], **results[key].detail}
         pareto_out[name] = pareto(scores)
         curves[name] = curve_points(scores)
         settings[name] = {

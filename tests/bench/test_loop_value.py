@@ -170,3 +170,32 @@ def test_the_last_line_of_output_is_one_json_object(
     assert len(table) == 2 * len(core.policy_keys())  # 2 series × every schedule
     assert table.loc[table["policy"] == "never", "fits"].tolist() == [1, 1]
     assert result["quick"] is False
+
+
+def test_budgets_need_numbers_and_the_default_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, message in (
+        (["--budgets", "two"], "not a comma-separated list of numbers"),
+        (["--budgets", "0"], "must be numbers > 0"),
+        (["--budgets", "2", "--policies", "never"], "needs the default policy"),
+    ):
+        with pytest.raises(SystemExit):
+            lv.main(argv)
+        assert message in capsys.readouterr().err
+
+
+@needs_data
+def test_a_budget_spends_no_more_refits_than_the_unbudgeted_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--panels", "tourism", "--series", "4", "--origins", "6", "--workers", "1"]
+    argv += ["--policies", "never,default", "--budgets", "1", "--out", str(tmp_path)]
+    assert lv.main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    panel = result["panels"]["tourism"]
+    default, budgeted = panel["default"], panel["default_budget_1"]
+    assert budgeted["cpu_seconds_per_cycle"] == pytest.approx(default["fit_cpu_seconds_per_series"])
+    assert budgeted["refits"] <= default["refits"]
+    assert default["backtest_fits"] == 0  # the frozen backtest fits nothing
+    (point,) = result["curve"]["panels"]["tourism"]["default_budget"]
+    assert point["series_per_cycle"] == 1.0
+    assert point["refits_share"] == budgeted["refits_share"]
