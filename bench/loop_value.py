@@ -210,7 +210,11 @@ def default_config(panel: core.Panel) -> dict[str, Any]:
 
 
 def run_default_policy(
-    panel: core.Panel, *, workdir: Path | None = None, cpu_seconds_per_cycle: float = 0.0
+    panel: core.Panel,
+    *,
+    workdir: Path | None = None,
+    cpu_seconds_per_cycle: float = 0.0,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> PolicyResult:
     """chronoguard's own loop on ``panel``: a replay, scored like every other policy.
 
@@ -230,8 +234,10 @@ def run_default_policy(
     from chronoguard.orchestration.replay import replay
 
     raw = default_config(panel)
+    for section, values in (overrides or {}).items():
+        raw[section] = {**raw.get(section, {}), **values}
     if cpu_seconds_per_cycle:
-        raw["budget"] = {"cpu_seconds_per_cycle": cpu_seconds_per_cycle}
+        raw["budget"] = {**raw.get("budget", {}), "cpu_seconds_per_cycle": cpu_seconds_per_cycle}
     cfg = parse_config(raw, source=f"loop_value {panel.spec.name}")
     frame = replay_frame(panel)
     checked = validate_frame(frame, freq=panel.spec.freq, source=panel.spec.name)
@@ -471,7 +477,26 @@ def main(argv: list[str] | None = None) -> int:
         "policy's error-versus-compute curve (each priced at the CPU seconds per series "
         "its unbudgeted run measured; one more replay per budget)",
     )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="change the default policy's configuration (repeatable), e.g. "
+        "gate.watch_periods=0; VALUE is read as JSON, else as text",
+    )
     args = ap.parse_args(argv)
+    overrides: dict[str, dict[str, Any]] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not (sep and dot and section and name):
+            ap.error(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. gate.watch_periods=0")
+        try:
+            parsed: Any = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        overrides.setdefault(section, {})[name] = parsed
     try:
         budgets = [float(b) for b in args.budgets.split(",") if b.strip()]
     except ValueError:
@@ -522,13 +547,15 @@ def main(argv: list[str] | None = None) -> int:
         detail = None
         if "default" in policies:
             print(f"{name}: chronoguard's replay ...", file=sys.stderr, flush=True)
-            results["default"] = run_default_policy(panel)
+            results["default"] = run_default_policy(panel, overrides=overrides)
             detail = results["default"].detail
             print(f"{name}: replay done {detail}", file=sys.stderr, flush=True)
             for b in budgets:
                 cpu = b * float(detail["fit_cpu_seconds_per_series"])
                 key = f"default_budget_{b:g}"
-                results[key] = run_default_policy(panel, cpu_seconds_per_cycle=cpu)
+                results[key] = run_default_policy(
+                    panel, cpu_seconds_per_cycle=cpu, overrides=overrides
+                )
                 print(f"{name}: {key} {results[key].detail}", file=sys.stderr, flush=True)
         scores = score(panel, results)
         tables.append(series_table(panel, results))
@@ -552,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if detail is not None:
             settings[name]["default_config"] = default_config(panel)
+            settings[name]["overrides"] = overrides
         for p, s in out_panels[name].items():
             print(
                 f"{name:11s} {p:8s} MASE {s['mase']:.4f} ({100 * s['mase_rel_always']:+.2f} %) "

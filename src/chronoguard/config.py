@@ -136,6 +136,15 @@ class GateConfig(_Section):
             "(default: one season; 0: no watch)"
         ),
     )
+    watch_alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=0.5,
+        description=(
+            "a watch rolls the series back when the challenger's paired errors are worse "
+            "at this level (one-sided t-test over the targets)"
+        ),
+    )
 
 
 class ChronoguardConfig(_Section):

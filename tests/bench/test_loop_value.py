@@ -199,3 +199,9 @@ def test_a_budget_spends_no_more_refits_than_the_unbudgeted_default(
     (point,) = result["curve"]["panels"]["tourism"]["default_budget"]
     assert point["series_per_cycle"] == 1.0
     assert point["refits_share"] == budgeted["refits_share"]
+
+
+def test_set_needs_section_key_and_value(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        lv.main(["--set", "watch_periods=0"])
+    assert "write SECTION.KEY=VALUE" in capsys.readouterr().err

@@ -5,19 +5,23 @@ to (so that it can learn from the change that triggered it). The watch is the ot
 for ``gate.watch_periods`` periods after a promotion (one season by default), the replaced
 version keeps forecasting the series in shadow, from the same origins as the served
 forecasts. When the watch ends, both versions have forecast the same targets that neither
-had seen; the challenger's mean absolute error on them is compared with the replaced
-version's (paired: same origins, same targets), and the series is rolled back when the
-challenger did worse. The promotion stands otherwise, and always when the series has
+had seen; their absolute errors are compared pair by pair (same origins, same targets),
+and the series is rolled back when the challenger did worse beyond chance (a one-sided
+t-test on the per-target loss differences at ``gate.watch_alpha``). The bar is evidence,
+not a point estimate: refits help far more often than they hurt (``bench/loop_value.py``),
+and a rollback on noise returns a series to an older model. The promotion stands otherwise, and always when the series has
 meanwhile moved to another version (the watch is ``superseded``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from chronoguard.config import ChronoguardConfig
 from chronoguard.lifecycle.fleet import VersionCache, deploy_series
@@ -104,7 +108,8 @@ def _superseded(
 ) -> WatchClose:
     """The close of a watch whose series left the watched version before it ended, with
     the paired errors so far (for the record; nothing is rolled back)."""
-    ch, pv, n = _paired(forecasts, actuals, w, t)
+    pe = _paired(forecasts, actuals, w, t)
+    ch, pv, n = pe.challenger_mae, pe.previous_mae, pe.n_pairs
     so_far = (
         f"; so far MAE {ch:.4g} vs {pv:.4g} for version {w.previous_version} on {n} targets"
         if ch is not None and pv is not None
@@ -122,11 +127,29 @@ def _superseded(
     )
 
 
+@dataclass(frozen=True)
+class PairedErrors:
+    """The watched and the replaced version on the targets both forecast from the same
+    origins since the promotion: mean absolute errors over ``n_pairs`` (origin, target)
+    pairs, and the one-sided p-value that the watched one is worse (``None`` with fewer
+    than two targets)."""
+
+    challenger_mae: float | None
+    previous_mae: float | None
+    n_pairs: int
+    n_targets: int
+    p_worse: float | None
+
+
 def _paired(
     forecasts: pd.DataFrame, actuals: pd.DataFrame, w: Watch, now: datetime
-) -> tuple[float | None, float | None, int]:
-    """Mean absolute errors of the watched and the replaced version on the targets both
-    forecast from the same origins since the promotion, and how many there are."""
+) -> PairedErrors:
+    """Paired errors of watch ``w`` up to ``now`` (see :class:`PairedErrors`).
+
+    The test is a one-sided t-test on the loss differences ``|e_watched| - |e_replaced|``
+    averaged per target: forecasts of one target from several origins share its surprise,
+    so they count as one observation, not several.
+    """
     mine = forecasts[
         (forecasts["unique_id"] == w.unique_id)
         & (forecasts["origin"] >= w.opened_at)
@@ -140,11 +163,19 @@ def _paired(
     y = actuals[actuals["unique_id"] == w.unique_id][["ds", "y"]]
     pairs = pairs.merge(y, on="ds")
     if pairs.empty:
-        return None, None, 0
+        return PairedErrors(None, None, 0, 0, None)
     yy = pairs["y"].to_numpy(float)
-    ch = float(np.mean(np.abs(yy - pairs["yhat_c"].to_numpy(float))))
-    pv = float(np.mean(np.abs(yy - pairs["yhat_p"].to_numpy(float))))
-    return ch, pv, len(pairs)
+    ae_c = np.abs(yy - pairs["yhat_c"].to_numpy(float))
+    ae_p = np.abs(yy - pairs["yhat_p"].to_numpy(float))
+    d = pd.Series(ae_c - ae_p).groupby(pairs["ds"].to_numpy()).mean().to_numpy(float)
+    p_worse: float | None = None
+    if d.size >= 2:
+        sd = float(np.std(d, ddof=1))
+        if sd > 0:
+            p_worse = float(stats.t.sf(float(np.mean(d)) / (sd / np.sqrt(d.size)), d.size - 1))
+        else:
+            p_worse = 0.0 if float(np.mean(d)) > 0 else 1.0
+    return PairedErrors(float(np.mean(ae_c)), float(np.mean(ae_p)), len(pairs), d.size, p_worse)
 
 
 def review_watches(
@@ -175,28 +206,35 @@ def review_watches(
             why = f"moved to version {now_on}" if now_on else "left the deployment"
             closes.append(_superseded(w, forecasts, actuals, t, why))
             continue
-        ch, pv, n = _paired(forecasts, actuals, w, t)
+        pe = _paired(forecasts, actuals, w, t)
+        ch, pv, n = pe.challenger_mae, pe.previous_mae, pe.n_pairs
+        alpha = ws.config.gate.watch_alpha
         if ch is None or pv is None:
             status = WatchStatus.CONFIRMED.value
             reason = (
                 f"no target forecast by both versions has arrived in {w.periods} periods; "
                 f"version {w.version} stays"
             )
-        elif ch > pv:
-            status = WatchStatus.ROLLED_BACK.value
-            worse = f"worse by {ch / pv - 1:.1%}" if pv > 0 else "the replaced one was exact"
-            reason = (
-                f"version {w.version} MAE {ch:.4g} vs {pv:.4g} for version "
-                f"{w.previous_version} on the same {n} targets: {worse}; "
-                f"back to version {w.previous_version}"
-            )
-            back[w.unique_id] = w.previous_version
         else:
-            status = WatchStatus.CONFIRMED.value
-            reason = (
+            compared = (
                 f"version {w.version} MAE {ch:.4g} vs {pv:.4g} for version "
-                f"{w.previous_version} on the same {n} targets; the promotion stands"
+                f"{w.previous_version} on the same {n} forecasts of {pe.n_targets} targets"
             )
+            if pe.p_worse is not None and pe.p_worse < alpha:
+                status = WatchStatus.ROLLED_BACK.value
+                reason = (
+                    f"{compared}: worse (one-sided p = {pe.p_worse:.3g} < {alpha:g}); "
+                    f"back to version {w.previous_version}"
+                )
+                back[w.unique_id] = w.previous_version
+            else:
+                status = WatchStatus.CONFIRMED.value
+                evidence = (
+                    "too few targets to test"
+                    if pe.p_worse is None
+                    else f"not worse at {alpha:g} (one-sided p = {pe.p_worse:.3g})"
+                )
+                reason = f"{compared}: {evidence}; the promotion stands"
         closes.append(
             WatchClose(
                 unique_id=w.unique_id,
