@@ -44,6 +44,14 @@ def training_window(df: pd.DataFrame, end: pd.Timestamp, periods: int) -> pd.Dat
     return window.reset_index(drop=True)
 
 
+def training_minimum(cfg: ChronoguardConfig) -> int:
+    """Periods a series needs to be trained and backtested: 2 seasons + the horizon + the
+    steps between the backtest's origins."""
+    h = cfg.forecast.horizon
+    step = cfg.training.backtest_step or h
+    return 2 * cfg.data.season_length + h + step * (cfg.training.backtest_windows - 1)
+
+
 def train_version(
     data: pd.DataFrame,
     cfg: ChronoguardConfig,
@@ -66,7 +74,7 @@ def train_version(
     min_len = int(data.groupby("unique_id").size().min())
     n_windows = cfg.training.backtest_windows
     step = cfg.training.backtest_step or h
-    needed = 2 * cfg.data.season_length + h + step * (n_windows - 1)
+    needed = training_minimum(cfg)
     if min_len < needed:
         raise DataContractError(
             [

@@ -40,6 +40,7 @@ from chronoguard.orchestration.steps import (
     bootstrap,
     check_fleet,
     decide_fleet,
+    first_window,
     pending_retrains,
     periods_between,
     retrain_batch,
@@ -168,9 +169,11 @@ def run_cycle(
             )
         earlier = [pd.Timestamp(c.now) for c in ws.store.list_cycles(model) if c.now < now]
         previous = max(earlier) if earlier else None
-        rec = ws.store.begin_cycle(model, now, at=at)
         known = data[data["ds"] <= now]
         deployment = ws.store.get_deployment(model)
+        if not len(deployment) and done is None:
+            first_window(ws, known, now)  # no series can be trained: fail before any write
+        rec = ws.store.begin_cycle(model, now, at=at)
         if not len(deployment):
             bootstrap(ws, data, known, freq=freq, now=now, by=by, cache=cache)
             deployment = ws.store.get_deployment(model)

@@ -29,6 +29,7 @@ from chronoguard.lifecycle.fleet import (
     gate_series,
     reference_for,
 )
+from chronoguard.lifecycle.train import training_minimum
 from chronoguard.lifecycle.watch import SHADOW, new_watches, periods_between, serve_shadows
 from chronoguard.monitoring import MonitoringReport, run_monitoring
 from chronoguard.policy import (
@@ -80,6 +81,31 @@ def _rule(ws: Workspace) -> RetrainRule:
     )
 
 
+def first_window(
+    ws: Workspace, known: pd.DataFrame, now: pd.Timestamp
+) -> tuple[pd.DataFrame, dict[str, int], int]:
+    """The first version's training window (series with enough history only), the series
+    that wait with their number of periods, and the minimum; raises, before anything is
+    written, when no series has enough."""
+    cfg = ws.config
+    window = training_window(known, now, cfg.training.initial_window)
+    if window.empty:
+        raise ChronoguardError(f"no data at or before {now} to train the first version on")
+    # Series with too short a history wait for a later cycle (see :func:`new_series`).
+    lengths = window.groupby("unique_id", sort=True).size()
+    needed = training_minimum(cfg)
+    keep = [str(u) for u in lengths.index[lengths >= needed]]
+    if not keep:
+        raise ChronoguardError(
+            f"no series has the {needed} periods up to {now} that a first model needs "
+            f"(2 seasons of {cfg.data.season_length} + horizon {cfg.forecast.horizon} + the "
+            f"backtest's later origins); the longest has {int(lengths.max())}: run the first "
+            "cycle later, or shorten forecast.horizon / training.backtest_windows"
+        )
+    waiting = {str(u): int(n) for u, n in lengths.items() if n < needed}
+    return window[window["unique_id"].isin(keep)].reset_index(drop=True), waiting, needed
+
+
 def bootstrap(
     ws: Workspace,
     data: pd.DataFrame,
@@ -93,9 +119,7 @@ def bootstrap(
     """The first cycle: train on the initial window and deploy to every series."""
     cfg = ws.config
     model = ws.model_name
-    window = training_window(known, now, cfg.training.initial_window)
-    if window.empty:
-        raise ChronoguardError(f"no data at or before {now} to train the first version on")
+    window, waiting, needed = first_window(ws, known, now)
     series = sorted(window["unique_id"].astype(str).unique())
     key = f"bootstrap {now.isoformat()}"
     v = _train_or_adopt(
@@ -123,10 +147,47 @@ def bootstrap(
                 )
                 for u in series
             ]
+            + _waiting_decisions(model, now, waiting, needed)
         )
         deploy_series(ws, dict.fromkeys(series, v), by=by, reason=reason, at=now, batch=f"{now}")
         _close_intent(ws, key, now)
         ws.store.advance_cycle(model, now, "retrained")
+
+
+NEW_SERIES = "new_series"
+
+
+def new_series(
+    ws: Workspace, known: pd.DataFrame, deployment: Deployment
+) -> tuple[dict[str, int], dict[str, int], int]:
+    """Series in the data that no version serves yet: those with enough history for a first
+    model and those still waiting (each with its number of periods), and the minimum."""
+    fresh = known[~known["unique_id"].isin(list(deployment.versions))]
+    needed = training_minimum(ws.config)
+    if fresh.empty:
+        return {}, {}, needed
+    lengths = fresh.groupby("unique_id", sort=True).size()
+    ready = {str(u): int(n) for u, n in lengths.items() if n >= needed}
+    waiting = {str(u): int(n) for u, n in lengths.items() if n < needed}
+    return ready, waiting, needed
+
+
+def _waiting_decisions(
+    model: str, now: pd.Timestamp, waiting: Mapping[str, int], needed: int
+) -> list[SeriesDecision]:
+    return [
+        SeriesDecision(
+            model_name=model,
+            ds=now.to_pydatetime(),
+            unique_id=u,
+            action="wait",
+            reason=(
+                f"new series: {n} of the {needed} periods a first model needs; it is served "
+                "once a cycle has trained it"
+            ),
+        )
+        for u, n in sorted(waiting.items())
+    ]
 
 
 def _train_or_adopt(
@@ -296,8 +357,10 @@ def decide_fleet(
     deployed, cooldown, schedule) names the candidates; the decision engine
     (:func:`~chronoguard.policy.plan_cycle`) values them (expected loss of keeping the
     champion against the measured cost of a retrain, by the series' group) and chooses under
-    the cycle's budget. Without a budget it retrains every candidate. Returns the chosen
-    series with their triggers.
+    the cycle's budget. Without a budget it retrains every candidate. A series in the data
+    that no version serves yet (it started late) gets a first model as soon as it has the
+    history one needs (trigger ``new_series``), and a ``wait`` decision with its count until
+    then. Returns the chosen series with their triggers.
     """
     cfg = ws.config
     model = ws.model_name
@@ -307,9 +370,10 @@ def decide_fleet(
         model, last_n=rule.n, until=now.to_pydatetime(), after=dict(deployment.since)
     )
     last = ws.store.last_retrains(model, until=now.to_pydatetime())
+    ready, waiting, needed = new_series(ws, known, deployment)
     groups = resolve_groups(
         cfg.groups,
-        ids,
+        [*ids, *ready],
         known if any(g.column for g in cfg.groups) else None,
         default_cost_per_unit_error=cfg.budget.default_cost_per_unit_error,
     )
@@ -342,6 +406,21 @@ def decide_fleet(
             )
         )
     plan = plan_cycle(evidence, cfg.budget)
+    # Series no version serves yet get a first model as soon as their history allows one,
+    # outside the budget (nothing serves them until then), or wait with a note.
+    onboard = [
+        SeriesDecision(
+            model_name=model,
+            ds=now.to_pydatetime(),
+            unique_id=u,
+            action="retrain",
+            trigger=NEW_SERIES,
+            reason=f"new series: a first model on its {n} periods (at least {needed} needed)",
+            tier=str(groups[u].tier),
+            outcome="pending",
+        )
+        for u, n in sorted(ready.items())
+    ]
     decisions = [
         SeriesDecision(
             model_name=model,
@@ -359,10 +438,11 @@ def decide_fleet(
         )
         for c in plan.choices
     ]
+    decisions += onboard + _waiting_decisions(model, now, waiting, needed)
     with ws.store.transaction():
         ws.store.record_series_decisions(decisions)
         ws.store.advance_cycle(model, now, "decided")
-    return {u: plan.choice(u).trigger for u in plan.chosen}
+    return {**{u: plan.choice(u).trigger for u in plan.chosen}, **dict.fromkeys(ready, NEW_SERIES)}
 
 
 def pending_retrains(ws: Workspace, now: pd.Timestamp) -> dict[str, str]:
