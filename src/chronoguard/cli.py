@@ -530,7 +530,8 @@ def deployment(
     workspace: WorkspaceOpt,
     series: SeriesOpt = None,
 ) -> None:
-    """Which version serves which series, and the history of the moves."""
+    """Which version serves which series, the promotions under watch, and (with --series)
+    each series' moves and watch verdicts."""
     with _open(workspace) as ws:
         dep = ws.store.get_deployment(ws.model_name)
         table = Table(title=f"deployment of {ws.model_name} ({len(dep)} series)")
@@ -540,7 +541,42 @@ def deployment(
             ids = dep.series_of(v)
             table.add_row(v, str(len(ids)), ", ".join(ids[:5]) + (" …" if len(ids) > 5 else ""))
         console.print(table)
+        watches = [  # open and still on the watched version (a manual move ends it)
+            w
+            for w in ws.store.list_watches(ws.model_name, status="open", unique_id=series or None)
+            if dep.version_of(w.unique_id) == w.version
+        ]
+        if watches:
+            watch = Table(title=f"watched promotions ({len(watches)} open)")
+            for col in ("series", "since", "version", "replaced", "periods"):
+                watch.add_column(col)
+            for w in watches[:20]:
+                watch.add_row(
+                    w.unique_id, str(w.opened_at), w.version, w.previous_version, str(w.periods)
+                )
+            console.print(watch)
+            if len(watches) > 20:
+                console.print(f"… and {len(watches) - 20} more; --series S shows one series")
         if series:
+            closed = [
+                w
+                for w in ws.store.list_watches(ws.model_name, unique_id=list(series))
+                if w.status != "open"
+            ]
+            if closed:
+                verdicts = Table(title="watch verdicts")
+                for col in ("series", "since", "closed", "version", "verdict", "reason"):
+                    verdicts.add_column(col)
+                for w in closed:
+                    verdicts.add_row(
+                        w.unique_id,
+                        str(w.opened_at),
+                        str(w.closed_at),
+                        w.version,
+                        w.status,
+                        w.reason or "",
+                    )
+                console.print(verdicts)
             hist = Table(title="history")
             for col in ("series", "at", "from", "to", "by", "reason"):
                 hist.add_column(col)

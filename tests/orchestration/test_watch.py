@@ -7,6 +7,8 @@ replayed cycle by cycle with a 3-period watch.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +183,14 @@ def test_the_watch_rolls_back_a_challenger_that_did_worse(watched: Path) -> None
             ],
             at=t_last.to_pydatetime(),
         )
+        shown = subprocess.run(
+            [sys.executable, "-m", "chronoguard", "deployment", "--workspace", str(watched)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "watched promotions (1 open)" in shown.stdout and "south" in shown.stdout
         deployment = ws.store.get_deployment(m)
         t1 = pd.Timestamp(arrived["ds"].iloc[0])
         t2 = pd.Timestamp(arrived["ds"].iloc[1])
