@@ -45,3 +45,24 @@ def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
         load_config(p)
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "none.toml")
+
+
+def test_windows_that_cannot_work_together_are_refused_with_the_arithmetic() -> None:
+    raw = {
+        "data": {"season_length": 52},
+        "training": {"initial_window": 100, "retrain_window": 50},
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    msg = str(info.value)
+    assert "training.initial_window = 100" in msg and "needs (2 seasons of 52" in msg
+    assert "= 140" in msg and "training.retrain_window = 50" in msg
+    assert parse_config({**raw, "training": {"initial_window": 140}}).training_minimum() == 140
+
+
+def test_an_error_check_that_could_never_run_is_refused() -> None:
+    with pytest.raises(ConfigError, match="monitoring.decay_horizon = 13 is beyond"):
+        parse_config({"monitoring": {"decay_horizon": 13}})
+    with pytest.raises(ConfigError, match="monitoring.window = 3 holds fewer than 2 errors"):
+        parse_config({"monitoring": {"decay_horizon": 3, "window": 3}})
+    assert parse_config({"monitoring": {"decay_horizon": 3, "window": 4}}).monitoring.window == 4

@@ -726,7 +726,7 @@ DEMO_CONFIG: dict[str, Any] = {
     "model": {"name": "AutoETS", "registered_name": "uk-drivers-ksi"},
     "forecast": {"horizon": 12},
     "training": {"initial_window": 96, "retrain_window": 60, "backtest_windows": 3},
-    "monitoring": {"window": 6, "alpha": 0.01},
+    "monitoring": {"window": 6},
     "retraining": {"k": 2, "n": 3, "cooldown": 3},
     "gate": {"validation_window": 6, "margin": 0.05, "max_mase": 2.0},
 }

@@ -81,7 +81,24 @@ class TrainingConfig(_Section):
 class MonitoringConfig(_Section):
     every: int = Field(1, ge=1, description="run a monitoring check every N periods")
     window: int = Field(6, ge=2, description="recent periods compared against the reference")
-    alpha: float = Field(0.01, gt=0, lt=0.5, description="per-check significance level")
+    false_alerts_per_year: float = Field(
+        0.2,
+        gt=0,
+        le=12,
+        description=(
+            "false alert episodes a series may raise in a year, over all its alerting checks; "
+            "each check's level follows from it at the data's frequency"
+        ),
+    )
+    alpha: float | None = Field(
+        None,
+        gt=0,
+        lt=0.5,
+        description=(
+            "per-check level of the error checks (decay, bias, newest error, coverage); "
+            "default: from false_alerts_per_year"
+        ),
+    )
     decay_ratio: float = Field(
         1.5,
         gt=1,
@@ -163,6 +180,53 @@ class ChronoguardConfig(_Section):
     @model_validator(mode="after")
     def _groups_fit_budget(self) -> ChronoguardConfig:
         _check_groups_against_budget(self.groups, self.budget)
+        return self
+
+    def training_minimum(self) -> int:
+        """Periods a series needs to be trained and backtested: 2 seasons + the horizon +
+        the steps between the backtest's later origins."""
+        h = self.forecast.horizon
+        step = self.training.backtest_step or h
+        return 2 * self.data.season_length + h + step * (self.training.backtest_windows - 1)
+
+    @model_validator(mode="after")
+    def _windows_fit_together(self) -> ChronoguardConfig:
+        """Windows that cannot work together are refused here, with the arithmetic, instead
+        of failing a cycle later (or, worse, leaving a check that never runs)."""
+        problems = []
+        need = self.training_minimum()
+        m, h = self.data.season_length, self.forecast.horizon
+        t = self.training
+        arithmetic = (
+            f"2 seasons of {m} + horizon {h} + {t.backtest_windows - 1} later backtest "
+            f"origins × step {t.backtest_step or h} = {need}"
+        )
+        fix = "lengthen it, or shorten forecast.horizon / training.backtest_windows"
+        if t.initial_window < need:
+            problems.append(
+                f"training.initial_window = {t.initial_window} is shorter than the {need} "
+                f"periods a first model needs ({arithmetic}): {fix}"
+            )
+        if 0 < t.retrain_window < need:
+            problems.append(
+                f"training.retrain_window = {t.retrain_window} is shorter than the {need} "
+                f"periods a retrain needs ({arithmetic}): {fix}, or use 0 (all data)"
+            )
+        d = self.monitoring.decay_horizon
+        if d > h:
+            problems.append(
+                f"monitoring.decay_horizon = {d} is beyond forecast.horizon = {h}: no forecast "
+                "is served at that step, so the error checks would never run; use a step "
+                f"from 1 to {h}"
+            )
+        elif self.monitoring.window < d + 1:
+            problems.append(
+                f"monitoring.window = {self.monitoring.window} holds fewer than 2 errors at "
+                f"step {d} once overlapping ones are thinned (one every {d} periods): use a "
+                f"window of at least {d + 1}"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def to_dict(self) -> dict[str, Any]:

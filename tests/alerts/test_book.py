@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from chronoguard.alerts import AlertBook
 from chronoguard.drift import DriftKind, DriftResult
@@ -59,10 +60,42 @@ def test_advisory_results_are_recorded_but_never_alert(store_url: str) -> None:
         True,
         threshold_on="p_value",
         unique_id="a",
-        details={"advisory": True},
+        advisory=True,
     )
     rep = MonitoringReport(now=pd.Timestamp("2020-01-01"), version="1", results=[iid])
-    assert rep.fired() == [] and rep.fired_kinds == frozenset()
+    assert rep.fired() == [] and rep.fired_kinds == frozenset() and rep.alerting() == []
     with Store.open(store_url) as store:
         AlertBook().update(store, rep, now=pd.Timestamp("2020-01-01"))
         assert store.list_alerts() == []
+        (record,) = rep.records()
+        assert record.details["advisory"] is True  # stored, so readers of the store see it
+
+
+def test_alerts_need_the_fleet_adjustment_but_triggers_do_not(store_url: str) -> None:
+    """A result positive at its series' level counts for the retraining rule; it alerts only
+    when it stays within its level after Benjamini–Hochberg across the fleet."""
+    from chronoguard.monitoring import fleet_alerts
+
+    def decay(uid: str, p: float) -> DriftResult:
+        return DriftResult(
+            "mase_ratio_chi2", 2.0, p, 0.01, p < 0.01, threshold_on="p_value", unique_id=uid
+        )
+
+    now = pd.Timestamp("2020-01-01")
+    quiet = [decay(f"q{i}", 0.5 + i / 100) for i in range(40)]
+    lone = MonitoringReport(now=now, version="1", results=[decay("a", 0.004), *quiet])
+    (adjusted,) = fleet_alerts([lone])
+    a = adjusted.results[0]
+    assert a.drift and a.q_value == pytest.approx(0.004 * 41)
+    assert a.alert is False and not a.alerts
+    assert [r.unique_id for r in adjusted.fired()] == ["a"] and adjusted.alerting() == []
+    # Families span reports (versions): a strong one alerts whichever version serves it.
+    strong = MonitoringReport(now=now, version="2", results=[decay("b", 1e-6)])
+    _, b_report = fleet_alerts([lone, strong])
+    assert b_report.results[0].alert is True
+    assert b_report.results[0].q_value == pytest.approx(1e-6 * 42)
+    with Store.open(store_url) as store:
+        AlertBook().update(store, adjusted, now=now)
+        assert store.list_alerts() == []
+        AlertBook().update(store, b_report, now=now)
+        assert [a.unique_id for a in store.list_alerts()] == ["b"]

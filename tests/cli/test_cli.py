@@ -215,12 +215,18 @@ def test_operator_workflow_train_forecast_monitor_retrain_promote_rollback(tmp_p
     early, late = tmp_path / "early.csv", tmp_path / "late.csv"
     seat[seat["ds"] <= "1982-12-01"].to_csv(early, index=False)
     seat.to_csv(late, index=False)
+    # Forecasts recorded at two origins give two one-step errors by 1983-06: the error
+    # checks need at least two that share no shock (one origin's steps all do).
+    feb = tmp_path / "feb.csv"
+    seat[seat["ds"] <= "1983-02-01"].to_csv(feb, index=False)
     assert cg("init", "--workspace", ws, "--config", cfg).returncode == 0
     res = cg("train", "--workspace", ws, "--data", early, "--until", "1980-12-01")
     assert res.returncode == 0 and "version 1" in res.stdout and "deployed" in res.stdout, (
         res.stderr
     )
     res = cg("forecast", "--workspace", ws, "--data", early, "--record")
+    assert res.returncode == 0, res.stderr
+    res = cg("forecast", "--workspace", ws, "--data", feb, "--record")
     assert res.returncode == 0, res.stderr
     res = cg("monitor", "--workspace", ws, "--data", late, "--now", "1983-06-01")
     assert res.returncode == 0, res.stderr

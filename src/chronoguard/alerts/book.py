@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from chronoguard.drift import DriftResult
-from chronoguard.monitoring import MonitoringReport, is_advisory
+from chronoguard.monitoring import MonitoringReport
 from chronoguard.store import Alert, Store
 
 AlertKey = tuple[str | None, str, str, str]
@@ -72,7 +72,7 @@ class AlertBook:
         for r in report.results:
             key = _key(r)
             seen.add(key)
-            if r.drift and not is_advisory(r) and key not in self.open:
+            if r.alerts and key not in self.open:
                 new.append(
                     Alert(
                         ds=now.to_pydatetime(),
@@ -89,7 +89,7 @@ class AlertBook:
                     )
                 )
                 sources.append(r)
-        drifting = {_key(r) for r in report.results if r.drift}
+        drifting = {_key(r) for r in report.results if r.alerts}
         cleared = [k for k in self.open if k in seen and k not in drifting]
         with store.transaction():
             stored = store.record_alerts(new)

@@ -524,4 +524,5 @@ class CalibratedDriftTest:
             kind=kind,
             severity=severity_from_pvalue(p, cal.false_alarm_rate),
             details=details,
+            notes=tuple(str(n) for n in notes),
         )

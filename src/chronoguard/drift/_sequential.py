@@ -477,9 +477,9 @@ def tail_quantiles(null_max: FloatArray) -> FloatArray:
 def pvalue_from_tail(stat: FloatArray, quantiles: FloatArray) -> FloatArray:
     """Upper-tail p-value of ``stat`` by log-linear interpolation in the stored tail.
 
-    Below the stored median the p-value is reported as 1 (nothing to see); beyond the
-    most extreme stored quantile it is capped at the smallest stored probability, since
-    the simulation says nothing finer.
+    Below the stored median the p-value is reported as 1 (nothing to see). Beyond the most
+    extreme stored quantile the tail is extrapolated (:func:`log_tail`), so p-values resolve
+    below the smallest stored probability and a fleet-wide Benjamini–Hochberg can pass them.
     """
     stat = np.atleast_1d(np.asarray(stat, dtype=np.float64))
     q = np.atleast_2d(quantiles)
@@ -490,5 +490,34 @@ def pvalue_from_tail(stat: FloatArray, quantiles: FloatArray) -> FloatArray:
         if stat[i] <= qi[0]:
             out[i] = 1.0 if stat[i] < qi[0] else TAIL_PROBS[0]
         else:
-            out[i] = float(np.exp(np.interp(stat[i], qi, logp)))
+            out[i] = float(np.exp(log_tail(float(stat[i]), qi, logp)))
     return out
+
+
+#: The stored tail probabilities from which the slope of the extrapolated tail is taken.
+_SLOPE_FROM = 0.01
+
+
+def log_tail(stat: float, quants: FloatArray, logp: FloatArray) -> float:
+    """``log P(max > stat)`` from a tail stored as increasing quantiles ``quants`` at
+    decreasing log-probabilities ``logp``: log-linear interpolation inside, and beyond the
+    last quantile a straight line in ``log p`` with the slope of the stored tail from
+    probability 0.01 on.
+
+    The null maximum of a CUSUM has an exponential upper tail, ``P(max > h) ≈ C e^{-θh}``
+    (Siegmund 1985, *Sequential Analysis*, ch. II), so ``log p`` is linear in ``h`` far out;
+    a simulation of a few thousand paths stores the tail down to 0.001 only, and a p-value
+    floored there can never pass Benjamini–Hochberg across more than ``alpha / 0.001``
+    series. Without a usable slope (a flat stored tail) the smallest stored probability is
+    kept.
+    """
+    last = float(quants[-1])
+    if stat <= last:
+        return float(np.interp(stat, quants, logp))
+    ref = np.flatnonzero(np.exp(logp) <= _SLOPE_FROM * (1 + 1e-12))
+    j = int(ref[0]) if ref.size else 0
+    run = last - float(quants[j])
+    if not run > 0:
+        return float(logp[-1])
+    slope = (float(logp[-1]) - float(logp[j])) / run
+    return float(max(logp[-1] + slope * (stat - last), np.log(np.finfo(float).tiny)))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from chronoguard.drift._sequential import TAIL_PROBS
+from chronoguard.drift._sequential import TAIL_PROBS, log_tail
 from chronoguard.drift.reference_state import MonitoringCalibration, ReferenceState
 from chronoguard.drift.types import DriftInputError
 
@@ -76,7 +76,8 @@ PARAMS = (
 
 
 def tail_pvalue(stat: float, cal: MonitoringCalibration) -> float:
-    """p-value from the stored null tail, exact at the threshold (p < budget iff stat > h)."""
+    """p-value from the stored null tail, exact at the threshold (p < budget iff stat > h),
+    extrapolated beyond the stored tail (:func:`~chronoguard.drift._sequential.log_tail`)."""
     probs = np.append(TAIL_PROBS, cal.false_alarm_rate)
     quants = np.append(np.asarray(cal.tail), cal.threshold)
     order = np.argsort(quants, kind="stable")
@@ -84,7 +85,7 @@ def tail_pvalue(stat: float, cal: MonitoringCalibration) -> float:
     logp = np.minimum.accumulate(np.log(probs[order]))
     if stat <= q[0]:
         return 1.0
-    p = float(np.exp(np.interp(stat, q, logp)))
+    p = float(np.exp(log_tail(stat, q, logp)))
     # Keep the decision and the p-value consistent at the threshold.
     if stat > cal.threshold:
         p = min(p, np.nextafter(cal.false_alarm_rate, 0.0))

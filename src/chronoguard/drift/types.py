@@ -31,7 +31,14 @@ class DriftResult:
 
     ``statistic`` is the test statistic, ``p_value`` is ``None`` where the method defines
     none (PSI, Wasserstein), ``threshold`` is what ``statistic`` (or ``p_value`` when
-    ``threshold_on == "p_value"``) was compared against, and ``drift`` the decision.
+    ``threshold_on == "p_value"``) was compared against, and ``drift`` the decision for
+    this series at that level.
+
+    What decides beyond it: ``advisory`` results are reported for comparison only and never
+    alert or trigger; ``q_value`` is the p-value adjusted by Benjamini–Hochberg across the
+    family of results it was tested with (``None`` until adjusted); ``alert`` is whether it
+    raises an alert after that adjustment (``None``: not adjusted, ``drift`` decides).
+    ``notes`` are what a reader should know about the result (a gap, a spent budget).
     """
 
     method: str
@@ -45,11 +52,24 @@ class DriftResult:
     kind: DriftKind = DriftKind.DATA
     severity: Severity = Severity.INFO
     details: dict[str, Any] = field(default_factory=dict)
+    advisory: bool = False
+    q_value: float | None = None
+    alert: bool | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def alerts(self) -> bool:
+        """Whether the result raises an alert: positive, not advisory, and within its level
+        after the fleet-wide adjustment when there was one."""
+        if self.advisory:
+            return False
+        return self.drift if self.alert is None else self.alert
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["kind"] = str(self.kind)
         d["severity"] = str(self.severity)
+        d["notes"] = list(self.notes)
         return d
 
 

@@ -45,11 +45,9 @@ def training_window(df: pd.DataFrame, end: pd.Timestamp, periods: int) -> pd.Dat
 
 
 def training_minimum(cfg: ChronoguardConfig) -> int:
-    """Periods a series needs to be trained and backtested: 2 seasons + the horizon + the
-    steps between the backtest's origins."""
-    h = cfg.forecast.horizon
-    step = cfg.training.backtest_step or h
-    return 2 * cfg.data.season_length + h + step * (cfg.training.backtest_windows - 1)
+    """Periods a series needs to be trained and backtested (see
+    :meth:`~chronoguard.config.ChronoguardConfig.training_minimum`)."""
+    return cfg.training_minimum()
 
 
 def train_version(

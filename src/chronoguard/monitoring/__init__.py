@@ -1,5 +1,6 @@
 """A monitoring run: data quality + drift + performance → typed results."""
 
+from chronoguard.monitoring.levels import CheckLevels, check_levels, periods_per_year
 from chronoguard.monitoring.reference import (
     PROFILE_FORMAT,
     build_reference,
@@ -9,6 +10,7 @@ from chronoguard.monitoring.reference import (
 from chronoguard.monitoring.run import (
     MonitoringReport,
     data_drift_checks,
+    fleet_alerts,
     iid_drift_checks,
     is_advisory,
     performance_checks,
@@ -19,13 +21,17 @@ from chronoguard.monitoring.run import (
 
 __all__ = [
     "PROFILE_FORMAT",
+    "CheckLevels",
     "MonitoringReport",
     "build_reference",
+    "check_levels",
     "data_drift_checks",
+    "fleet_alerts",
     "iid_drift_checks",
     "is_advisory",
     "one_step_errors",
     "performance_checks",
+    "periods_per_year",
     "prediction_burn_in",
     "prediction_drift_checks",
     "quality_checks",

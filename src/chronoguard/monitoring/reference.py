@@ -19,6 +19,7 @@ from chronoguard.drift import (
     fit_reference_state,
 )
 from chronoguard.forecasting.metrics import scale_mase
+from chronoguard.monitoring.levels import check_levels
 
 PROFILE_FORMAT = 1
 
@@ -67,12 +68,18 @@ def one_step_errors(
     )
 
 
-def drift_settings(freq: str, season_length: int, monitoring: MonitoringConfig) -> dict[str, Any]:
-    """The drift engine's settings: its preset for the data's frequency, then the config's.
+def drift_settings(
+    freq: str, season_length: int, monitoring: MonitoringConfig, *, n_features: int = 1
+) -> dict[str, Any]:
+    """The drift engine's settings: its preset for the data's frequency, then the budget's
+    false-alarm rate, then the config's.
 
     Monthly, daily and yearly data get the engine's calibrated presets (check window,
-    false-alarm budget, design shift); other frequencies its defaults with the config's
-    season length. Any ``monitoring.drift_*`` value set in the config wins.
+    horizon, design shift); other frequencies its defaults with the config's season length.
+    The false-alarm rate over the horizon follows from ``monitoring.false_alerts_per_year``
+    for a series with ``n_features`` drift-checked features
+    (:meth:`~chronoguard.monitoring.levels.CheckLevels.sequential_rate`). Any
+    ``monitoring.drift_*`` value set in the config wins.
     """
     offset = pd.tseries.frequencies.to_offset(freq)
     name = offset.name.split("-")[0]
@@ -85,9 +92,12 @@ def drift_settings(freq: str, season_length: int, monitoring: MonitoringConfig) 
     else:
         base = CalibratedDriftTest(season_length=season_length if season_length > 1 else None)
     settings = base.get_params()
+    if monitoring.drift_budget_checks is not None:
+        settings["horizon"] = monitoring.drift_budget_checks
+    levels = check_levels(monitoring, freq, n_features=n_features)
+    settings["false_alarm_rate"] = levels.sequential_rate(int(settings["horizon"]))
     overrides = {
         "window": monitoring.drift_window,
-        "horizon": monitoring.drift_budget_checks,
         "false_alarm_rate": monitoring.drift_false_alarm_rate,
         "shift": monitoring.drift_shift,
     }
@@ -173,7 +183,7 @@ def build_reference(
       ``prediction_burn_in`` periods (see :func:`prediction_burn_in`).
     """
     m = cfg.data.season_length
-    drift = drift_settings(freq, m, cfg.monitoring)
+    drift = drift_settings(freq, m, cfg.monitoring, n_features=1 + len(cfg.data.exog))
     n_last = max(12, min(3 * m, 48))
     # One-step forecasts over the training rows, row for row with ``data``.
     fitted = forecaster.fitted_values(data).set_axis(data.index)

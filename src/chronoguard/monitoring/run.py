@@ -7,6 +7,7 @@ profile of the version that served the forecasts; it never re-reads training dat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,6 +28,7 @@ from chronoguard.drift import (
     psi_test,
     wasserstein_test,
 )
+from chronoguard.monitoring.levels import check_levels
 from chronoguard.store import MonitoringResult
 
 
@@ -43,8 +45,18 @@ class MonitoringReport:
         return frozenset(str(r.kind) for r in self.fired())
 
     def fired(self) -> list[DriftResult]:
-        """Positive results that count: advisory ones (iid tests) never alert or trigger."""
+        """Positive results at the series' own level: what the retraining rule counts.
+
+        Advisory results (the iid tests) never count. The retraining rule's k of n and the
+        decision engine's pricing stand between these and a retrain; an alert, which a
+        person reads, also needs the fleet-wide adjustment (:meth:`alerting`).
+        """
         return [r for r in self.results if r.drift and not is_advisory(r)]
+
+    def alerting(self) -> list[DriftResult]:
+        """Results that raise an alert: positive after the fleet-wide Benjamini–Hochberg
+        adjustment of :func:`fleet_alerts`."""
+        return [r for r in self.results if r.alerts]
 
     def records(self) -> list[MonitoringResult]:
         """The results as store records."""
@@ -60,7 +72,14 @@ class MonitoringReport:
                 unique_id=r.unique_id,
                 feature=r.feature,
                 p_value=None if r.p_value is None else float(r.p_value),
-                details={"threshold_on": r.threshold_on, **_json_safe(r.details)},
+                details={
+                    "threshold_on": r.threshold_on,
+                    **_json_safe(r.details),
+                    **({"advisory": True} if r.advisory else {}),
+                    **({} if r.q_value is None else {"q_value": float(r.q_value)}),
+                    **({} if r.alert is None else {"alert": bool(r.alert)}),
+                    **({"notes": "; ".join(r.notes)} if r.notes else {}),
+                },
             )
             for r in self.results
         ]
@@ -68,7 +87,7 @@ class MonitoringReport:
 
 def is_advisory(r: DriftResult) -> bool:
     """Reported for comparison only: never raises an alert or triggers a retrain."""
-    return bool(r.details.get("advisory"))
+    return r.advisory
 
 
 def _json_safe(d: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +164,7 @@ def performance_checks(
     actuals: pd.DataFrame,
     *,
     monitoring: MonitoringConfig,
+    freq: str | None = None,
 ) -> list[DriftResult]:
     """Performance decay, bias (concept drift) and interval coverage on arrived actuals.
 
@@ -156,14 +176,25 @@ def performance_checks(
     The newest error alone is also tested (``latest_error_z``), so an abrupt change is
     seen at its first period. Interval coverage: the count of actuals outside the served
     interval against Binomial(n, 1 − level), one-sided.
+
+    Errors at step ``h > 1`` from consecutive origins overlap (they share ``h − 1`` shocks),
+    so they are far from independent: the tests use every ``h``-th of them, counted back
+    from the newest, which share none under a well-specified model. Coverage is tested on
+    the intervals at the same step, thinned the same way. The level of every check follows
+    from ``monitoring.false_alerts_per_year`` at the data's frequency ``freq``
+    (:mod:`chronoguard.monitoring.levels`); without ``freq`` the monthly one is assumed.
     """
     h = monitoring.decay_horizon
-    alpha = monitoring.alpha
+    levels = check_levels(
+        monitoring, freq or "MS", n_features=max(1, len(reference.get("features", ["y"])))
+    )
+    alpha = levels.error
     out: list[DriftResult] = []
     if served.empty:
         return out
     joined = served.merge(actuals[["unique_id", "ds", "y"]], on=["unique_id", "ds"], how="inner")
-    for uid, g in joined[joined["horizon"] == h].groupby("unique_id", sort=False):
+    at_h = _thinned(joined[joined["horizon"] == h], h)
+    for uid, g in at_h.groupby("unique_id", sort=False):
         prof = reference["series"].get(str(uid))
         if prof is None or len(g) < 2:
             continue
@@ -228,10 +259,10 @@ def performance_checks(
                 details={"mean_error": float(np.mean(e)), "n": n},
             )
         )
-        # The newest actual against its own one-step forecast: an abrupt change (a level
-        # shift, a broken feed) shows here at once, before any window mean moves. Under no
-        # change the standardised error is ~N(0, 1), so the test is exact at ``alpha``; one
-        # surprise alone alerts, but only persistence (k of n) triggers a retrain.
+        # The newest actual against its own forecast: an abrupt change (a level shift, a
+        # broken feed) shows here at once, before any window mean moves. Under no change the
+        # standardised error is ~t(df), so the test is exact at ``alpha``; one surprise alone
+        # alerts, but only persistence (k of n) triggers a retrain.
         last = g.sort_values("ds").iloc[-1]
         z_last = float((last["y"] - last["yhat"]) / sd)
         p_last = spread.two_sided(z_last)
@@ -250,32 +281,44 @@ def performance_checks(
                 details={"ds": str(last["ds"]), "error": float(last["y"] - last["yhat"])},
             )
         )
-    cov = joined.dropna(subset=["yhat_lo", "yhat_hi"])
+    # Coverage at the tracked step, thinned like the errors: intervals at several horizons
+    # for one target, or at step h from consecutive origins, miss together; misses of
+    # intervals that share no shock are independent Bernoulli(1 − level) under no change,
+    # so the binomial test is exact at ``alpha``.
+    cov = at_h.dropna(subset=["yhat_lo", "yhat_hi"])
     for uid, g in cov.groupby("unique_id", sort=False):
         if len(g) < 2:
             continue
         level = float(g["level"].iloc[0]) / 100
         inside = (g["y"] >= g["yhat_lo"]) & (g["y"] <= g["yhat_hi"])
         misses = int((~inside).sum())
-        # Intervals at different horizons for the same target are dependent; the binomial
-        # p-value treats them as independent, so decisions use the stricter alpha / 10.
         p_cov = float(stats.binom.sf(misses - 1, len(g), 1 - level))
         out.append(
             DriftResult(
                 "interval_coverage",
                 float(inside.mean()),
                 p_cov,
-                alpha / 10,
-                p_cov < alpha / 10,
+                alpha,
+                p_cov < alpha,
                 threshold_on="p_value",
                 feature=f"interval_{int(level * 100)}",
                 unique_id=str(uid),
                 kind=DriftKind.PERFORMANCE,
-                severity=_severity(p_cov, alpha / 10),
-                details={"nominal": level, "n": len(g), "misses": misses},
+                severity=_severity(p_cov, alpha),
+                details={"nominal": level, "n": len(g), "misses": misses, "step": h},
             )
         )
     return out
+
+
+def _thinned(rows: pd.DataFrame, h: int) -> pd.DataFrame:
+    """Every ``h``-th row of each series by target time, counted back from the newest (all
+    rows when ``h == 1``)."""
+    if h <= 1 or rows.empty:
+        return rows
+    rows = rows.sort_values(["unique_id", "ds"], kind="stable")
+    back = rows.groupby("unique_id", sort=False).cumcount(ascending=False)
+    return rows[(back % h) == 0]
 
 
 @dataclass(frozen=True)
@@ -327,20 +370,19 @@ def iid_drift_checks(reference: dict[str, Any], window: pd.DataFrame) -> list[Dr
     out: list[DriftResult] = []
     for test in (ks_test, psi_test, wasserstein_test):
         for r in test(profile, current, features=features):
-            out.append(replace(r, kind=DriftKind.DATA, details={**r.details, "advisory": True}))
+            out.append(replace(r, kind=DriftKind.DATA, advisory=True))
     return out
 
 
 def data_drift_checks(
     reference: dict[str, Any], since_reference: pd.DataFrame
 ) -> list[DriftResult]:
-    """Drift of the target and each exogenous feature, with FDR control across them.
+    """Drift of the target and each exogenous feature, per series.
 
     Each series × feature runs the drift engine's sequential check (seasonally adjusted,
     pre-whitened with the reference's own filter, threshold calibrated for the version's
-    false-alarm budget) on every value since the reference ended. The p-values of one run
-    are then adjusted with Benjamini–Hochberg, so a fleet of series × features keeps its
-    false-discovery rate at the checks' level.
+    false-alarm budget) on every value since the reference ended. The fleet-wide
+    Benjamini–Hochberg adjustment is made once for every check, by :func:`fleet_alerts`.
     """
     results: list[DriftResult] = []
     for uid, g in since_reference.groupby("unique_id", sort=False):
@@ -362,25 +404,35 @@ def data_drift_checks(
                 unique_id=str(uid),
                 kind=DriftKind.DATA,
             )
-    return _fdr_control(results)
+    return results
 
 
-def _fdr_control(results: list[DriftResult]) -> list[DriftResult]:
-    """One family of results re-decided with Benjamini–Hochberg (a single result is kept).
+def fleet_alerts(reports: Sequence[MonitoringReport]) -> list[MonitoringReport]:
+    """The cycle's reports with every result's alert decided under Benjamini–Hochberg.
 
-    A result stays positive when its alarm is on and its q-value is within its own level
-    (the false-alarm rate it was calibrated for); each result gets ``details["q_value"]``.
+    The one place where results are adjusted for multiplicity: each family (one check
+    method, across every series and feature of the fleet, whichever version serves them) is
+    adjusted once; a result alerts when it is positive at its own level and its q-value is
+    within that level. Advisory results and results without a p-value are not adjusted
+    (their ``alert`` stays ``None``: their decision alone decides). BH only ever makes a
+    check stricter, so each series' false-alert budget holds after it; the retraining rule
+    counts the per-series decisions (``drift``) and never these.
     """
-    out = list(results)
-    tested = [i for i, r in enumerate(out) if r.p_value is not None]
-    if len(tested) > 1:
-        pvals = [float(out[i].p_value or 1.0) for i in tested]
-        adjusted = stats.false_discovery_control(pvals)
-        for i, q in zip(tested, adjusted, strict=True):
-            r = out[i]
-            fired = bool(r.drift and q <= r.threshold)
-            out[i] = replace(r, drift=fired, details={**r.details, "q_value": float(q)})
-    return out
+    families: dict[str, list[tuple[int, int]]] = {}
+    for i, report in enumerate(reports):
+        for j, r in enumerate(report.results):
+            if r.p_value is not None and not r.advisory and r.threshold_on == "p_value":
+                families.setdefault(r.method, []).append((i, j))
+    results = [list(r.results) for r in reports]
+    for members in families.values():
+        pvals = [float(results[i][j].p_value or 1.0) for i, j in members]
+        adjusted = stats.false_discovery_control(pvals) if len(pvals) > 1 else pvals
+        for (i, j), q in zip(members, adjusted, strict=True):
+            r = results[i][j]
+            results[i][j] = replace(
+                r, q_value=float(q), alert=bool(r.drift and float(q) <= r.threshold)
+            )
+    return [replace(report, results=res) for report, res in zip(reports, results, strict=True)]
 
 
 def prediction_drift_checks(
@@ -390,14 +442,13 @@ def prediction_drift_checks(
     now: pd.Timestamp,
     version: str | None = None,
 ) -> list[DriftResult]:
-    """Drift of the served one-step forecasts, with FDR control across series.
+    """Drift of the served one-step forecasts, per series.
 
     The forecasts served at step 1 for periods after the version's training end up to
     ``now`` (of ``version`` only, when ``served`` has a ``version`` column) run through the
     drift engine's sequential check against the reference fitted at training time on the
-    same model's one-step forecasts over its training window. The p-values of one run are
-    adjusted with Benjamini–Hochberg across series (a family of its own, apart from the
-    data-drift family).
+    same model's one-step forecasts over its training window. :func:`fleet_alerts` adjusts
+    them across the fleet (a family of its own, apart from the data-drift family).
 
     Skipped without a result: series whose profile has no prediction reference (profiles
     written before this check existed, or whose forecasts could not be modelled), and series
@@ -434,7 +485,7 @@ def prediction_drift_checks(
             )
         except InsufficientDataError:
             continue  # too few consecutive forecasts after a gap to pre-whiten yet
-    return _fdr_control(results)
+    return results
 
 
 def run_monitoring(
@@ -455,6 +506,9 @@ def run_monitoring(
     ``now`` (the sequential drift check needs the whole run since then); without it the
     window is used, which is conservative. ``served_since_reference`` is the same for the
     forecasts served (the prediction-drift check); without it ``served`` is used.
+
+    The results are this run's per-series decisions; a cycle adjusts all of its runs
+    together with :func:`fleet_alerts` before alerting.
     """
     results = quality_checks(window, now=now, freq=freq, features=list(reference["features"]))
     current = window if since_reference is None else since_reference
@@ -462,5 +516,5 @@ def run_monitoring(
     forecasts = served if served_since_reference is None else served_since_reference
     results += prediction_drift_checks(reference, forecasts, now=now, version=version)
     results += iid_drift_checks(reference, window)
-    results += performance_checks(reference, served, window, monitoring=monitoring)
+    results += performance_checks(reference, served, window, monitoring=monitoring, freq=freq)
     return MonitoringReport(now=pd.Timestamp(now), version=version, results=results)

@@ -31,7 +31,7 @@ from chronoguard.lifecycle.fleet import (
 )
 from chronoguard.lifecycle.train import training_minimum
 from chronoguard.lifecycle.watch import SHADOW, new_watches, periods_between, serve_shadows
-from chronoguard.monitoring import MonitoringReport, run_monitoring
+from chronoguard.monitoring import MonitoringReport, fleet_alerts, run_monitoring
 from chronoguard.policy import (
     Action,
     CheckSummary,
@@ -235,7 +235,8 @@ def monitor_fleet(
 ) -> list[MonitoringReport]:
     """Check every series against the reference of the version that serves it.
 
-    One report per version in use (its series only); nothing is written.
+    One report per version in use (its series only), adjusted together for multiplicity
+    (:func:`~chronoguard.monitoring.fleet_alerts`); nothing is written.
     """
     cfg = ws.config
     tl = np.sort(known["ds"].unique())
@@ -275,7 +276,7 @@ def monitor_fleet(
             served_since_reference=served_all[since_v].reset_index(drop=True),
         )
         reports.append(report)
-    return reports
+    return fleet_alerts(reports)
 
 
 def check_fleet(

@@ -1,0 +1,34 @@
+"""A gap in the data does not silence the drift check for the rest of the run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from chronoguard.config import MonitoringConfig
+from chronoguard.drift import fit_reference_state
+from chronoguard.monitoring import data_drift_checks
+from chronoguard.monitoring.reference import drift_settings
+
+
+def test_the_data_drift_check_runs_through_a_gap_and_finds_a_later_shift() -> None:
+    rng = np.random.default_rng(0)
+    n, after = 96, 36
+    ds = pd.date_range("2000-01-01", periods=n + after, freq="MS")
+    y = 100 + 10 * np.sin(2 * np.pi * np.arange(n + after) / 12) + rng.normal(0, 2, n + after)
+    y[n + 20 :] -= 12  # a level shift of 6 noise sds, 20 months after the reference
+    settings = drift_settings("MS", 12, MonitoringConfig())
+    state = fit_reference_state(y[:n], ds=ds[:n], freq="MS", **settings).to_dict()
+    reference = {"features": ["y"], "series": {"a": {"drift": {"y": state}}}}
+    rows = pd.DataFrame({"unique_id": "a", "ds": ds[n:], "y": y[n:]})
+    rows = rows.drop(index=rows.index[5:8])  # three months never arrive
+    seen = []
+    for end in range(10, len(rows) + 1):
+        (r,) = data_drift_checks(reference, rows.iloc[:end])
+        seen.append((rows["ds"].iloc[end - 1], r.drift))
+        if end == 10:  # the gap is inside the check's window, and said so
+            assert any("missing" in note for note in r.notes), r.notes
+    before = [d for t, d in seen if t < ds[n + 20]]
+    later = [d for t, d in seen if t >= ds[n + 23]]
+    assert not any(before)
+    assert later and all(later)
