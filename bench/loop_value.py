@@ -230,7 +230,6 @@ def run_default_policy(
     from chronoguard.config import parse_config
     from chronoguard.data import validate_frame
     from chronoguard.lifecycle import init_workspace
-    from chronoguard.lifecycle.watch import SHADOW
     from chronoguard.orchestration.replay import replay
 
     raw = default_config(panel)
@@ -247,8 +246,7 @@ def run_default_policy(
         init_workspace(Path(tmp) / "workspace", cfg) as ws,
     ):
         replay(checked, ws, source=panel.spec.name)
-        served = ws.store.get_forecasts()
-        served = served[served["alias"] != SHADOW]  # a watch's shadow forecasts were not served
+        served = ws.store.get_forecasts(served_only=True)  # shadow forecasts were not served
         watches = ws.store.list_watches(ws.model_name)
         versions = ws.registry.list_versions(ws.model_name)
     seconds = time.perf_counter() - t0
@@ -440,6 +438,23 @@ def plot_curves(curves: dict[str, dict[str, Any]], path: Path) -> None:
 # ------------------------------------------------------------------------------------ main
 
 
+def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``--set SECTION.KEY=VALUE`` items as configuration sections; VALUE is read as JSON,
+    else as text. Raises ValueError naming an item that is not of that form."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not (sep and dot and section and name):
+            raise ValueError(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. gate.watch_periods=0")
+        try:
+            parsed: Any = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        overrides.setdefault(section, {})[name] = parsed
+    return overrides
+
+
 def _names(text: str, valid: tuple[str, ...], what: str, ap: argparse.ArgumentParser) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in valid]
@@ -486,17 +501,10 @@ def main(argv: list[str] | None = None) -> int:
         "gate.watch_periods=0; VALUE is read as JSON, else as text",
     )
     args = ap.parse_args(argv)
-    overrides: dict[str, dict[str, Any]] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not (sep and dot and section and name):
-            ap.error(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. gate.watch_periods=0")
-        try:
-            parsed: Any = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        overrides.setdefault(section, {})[name] = parsed
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as exc:
+        ap.error(str(exc))
     try:
         budgets = [float(b) for b in args.budgets.split(",") if b.strip()]
     except ValueError:

@@ -61,8 +61,8 @@ def test_windows_that_cannot_work_together_are_refused_with_the_arithmetic() -> 
 
 
 def test_an_error_check_that_could_never_run_is_refused() -> None:
-    with pytest.raises(ConfigError, match="monitoring.decay_horizon = 13 is beyond"):
+    with pytest.raises(ConfigError, match=r"monitoring\.decay_horizon = 13 is beyond"):
         parse_config({"monitoring": {"decay_horizon": 13}})
-    with pytest.raises(ConfigError, match="monitoring.window = 3 holds fewer than 2 errors"):
+    with pytest.raises(ConfigError, match=r"monitoring\.window = 3 holds fewer than 2 errors"):
         parse_config({"monitoring": {"decay_horizon": 3, "window": 3}})
     assert parse_config({"monitoring": {"decay_horizon": 3, "window": 4}}).monitoring.window == 4

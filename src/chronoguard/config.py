@@ -164,6 +164,51 @@ class GateConfig(_Section):
     )
 
 
+class ComputeConfig(_Section):
+    """The ``[compute]`` table: where per-series work runs, in batches of series.
+
+    ``processes`` (the default) runs the batches in local processes, one per available CPU
+    unless ``workers`` says otherwise; a fleet that fits one batch (up to ``batch_size``
+    series: the demo, a retrain of a few series) runs in-process, without starting a pool,
+    so small workspaces behave exactly as ``serial``. ``dask`` sends the batches to the
+    Dask cluster whose scheduler is at ``address`` (``pip install 'chronoguard[dask]'``).
+    The results are the same on every backend; only the time differs. Local processes are
+    started with ``spawn``, so a script that trains more than one batch with ``processes``
+    needs Python's ``if __name__ == "__main__":`` guard (the CLI has it).
+    """
+
+    backend: Literal["serial", "processes", "dask"] = Field(
+        "processes", description="serial | processes (local, the default) | dask (a cluster)"
+    )
+    workers: int = Field(
+        0, ge=0, description="local processes for backend 'processes' (0 = one per CPU)"
+    )
+    batch_size: int = Field(
+        50, ge=1, description="series per task: work goes out in batches, never per series"
+    )
+    address: str | None = Field(
+        None, description="the Dask scheduler's address, e.g. 'tcp://10.0.0.5:8786' (dask only)"
+    )
+    connect_timeout: float = Field(
+        10.0, gt=0, description="seconds to wait for the Dask scheduler to answer"
+    )
+
+    @model_validator(mode="after")
+    def _address_with_dask(self) -> ComputeConfig:
+        if self.backend == "dask" and not self.address:
+            raise ValueError(
+                'backend = "dask" needs address, the Dask scheduler\'s address (e.g. '
+                'address = "tcp://10.0.0.5:8786"); or set backend = "processes" to run on '
+                "this machine"
+            )
+        if self.backend != "dask" and self.address is not None:
+            raise ValueError(
+                f'address = {self.address!r} is only read with backend = "dask"; set '
+                'backend = "dask" or remove address'
+            )
+        return self
+
+
 class ChronoguardConfig(_Section):
     data: DataConfig = Field(default_factory=lambda: DataConfig())
     model: ModelConfig = Field(default_factory=lambda: ModelConfig())
@@ -176,6 +221,7 @@ class ChronoguardConfig(_Section):
         default_factory=list, description="groups of series; the first whose rule matches wins"
     )
     budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig())
+    compute: ComputeConfig = Field(default_factory=lambda: ComputeConfig())
 
     @model_validator(mode="after")
     def _groups_fit_budget(self) -> ChronoguardConfig:

@@ -32,3 +32,28 @@ def test_the_data_drift_check_runs_through_a_gap_and_finds_a_later_shift() -> No
     later = [d for t, d in seen if t >= ds[n + 23]]
     assert not any(before)
     assert later and all(later)
+
+
+def test_quality_names_the_series_with_a_gap_and_only_it() -> None:
+    from chronoguard.monitoring import quality_checks
+
+    ds = pd.date_range("2020-01-01", periods=6, freq="MS")
+    window = pd.concat(
+        [
+            pd.DataFrame({"unique_id": "a", "ds": ds, "y": 1.0}),
+            pd.DataFrame({"unique_id": "b", "ds": ds.delete(2), "y": 2.0}),
+            pd.DataFrame({"unique_id": "c", "ds": ds[:4], "y": 3.0}),
+        ],
+        ignore_index=True,
+    )
+    got = {
+        (r.unique_id, r.method): r
+        for r in quality_checks(window, now=ds[-1], freq="MS", features=["y"])
+    }
+    assert not got[("a", "contract")].drift and not got[("c", "contract")].drift
+    assert got[("b", "contract")].drift and "gaps" in got[("b", "contract")].details["problems"]
+    assert [got[(u, "staleness")].statistic for u in "abc"] == [0.0, 0.0, 2.0]
+    clean = quality_checks(
+        window[window["unique_id"] != "b"], now=ds[-1], freq="MS", features=["y"]
+    )
+    assert not any(r.drift for r in clean if r.method == "contract")

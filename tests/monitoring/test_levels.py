@@ -66,7 +66,7 @@ def test_the_sequential_drift_check_gets_its_share_over_its_horizon() -> None:
 
 
 def test_a_budget_out_of_range_is_refused_with_its_key() -> None:
-    with pytest.raises(ConfigError, match="monitoring.false_alerts_per_year"):
+    with pytest.raises(ConfigError, match=r"monitoring\.false_alerts_per_year"):
         parse_config({"monitoring": {"false_alerts_per_year": 0}})
 
 

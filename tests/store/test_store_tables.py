@@ -113,6 +113,25 @@ def test_forecast_frame_with_constant_columns_and_filters(store: Store) -> None:
     assert empty.empty and empty["ds"].dtype == "datetime64[ns]"
 
 
+def test_served_only_leaves_out_the_forecasts_made_in_shadow(store: Store) -> None:
+    from chronoguard.store import SHADOW_ALIAS
+
+    frame = pd.DataFrame(
+        {"unique_id": "s1", "origin": T0, "ds": [T0 + timedelta(days=1)], "horizon": 1, "yhat": 1.0}
+    )
+    store.record_forecasts(
+        frame, model_name="demand", version="3", alias="champion", created_at=CREATED
+    )
+    store.record_forecasts(
+        frame, model_name="demand", version="2", alias=SHADOW_ALIAS, created_at=CREATED
+    )
+    every = store.get_forecasts()
+    assert sorted(every["alias"]) == ["champion", "shadow"]
+    served = store.get_forecasts(served_only=True)
+    assert served["version"].tolist() == ["3"] and served["alias"].tolist() == ["champion"]
+    assert store.get_forecasts(served_only=True, version="2").empty
+
+
 def test_forecast_already_stored_is_refused_naming_the_key(store: Store) -> None:
     store.record_forecasts([_forecast("s1", 1), _forecast("s1", 2)])
     with pytest.raises(StoreError) as err:

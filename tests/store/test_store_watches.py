@@ -66,6 +66,10 @@ def test_a_watch_opens_once_and_closes_once(store: Store) -> None:
     closed = store.list_watches("demand", unique_id="a")
     assert closed[0].challenger_error == 1.0 and closed[0].previous_error == 2.0
     assert closed[0].reason.startswith("challenger MAE")
+    assert [w.unique_id for w in store.list_watches("demand", closed_at=datetime(2024, 9, 1))] == [
+        "a"
+    ]
+    assert store.list_watches("demand", closed_at=datetime(2024, 9, 2)) == []
     actions = [e.action for e in store.audit_log()]
     assert actions.count("open_watches") == 1 and actions.count("close_watches") == 1
     assert store.verify_audit_chain() is None

@@ -64,7 +64,13 @@ def as_values(
             "(a data-quality problem, not drift)"
         )
     idx: pd.DatetimeIndex | None = None
-    if ds is not None:
+    if isinstance(ds, pd.DatetimeIndex):
+        idx = ds
+        if len(idx) != values.size:
+            raise DriftInputError(
+                f"the {what} has {values.size} values but {len(idx)} timestamps; they must match"
+            )
+    elif ds is not None:
         try:
             idx = pd.DatetimeIndex(pd.to_datetime(np.asarray(ds)))
         except (TypeError, ValueError) as exc:

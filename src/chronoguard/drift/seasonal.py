@@ -233,16 +233,19 @@ def positions_since(ds: pd.DatetimeIndex, origin: pd.Timestamp, freq: str) -> In
     off = pd.tseries.frequencies.to_offset(freq)
     name = off.name.upper()
     n = int(getattr(off, "n", 1)) or 1
+    # Integer arithmetic on the nanoseconds and month numbers (numpy, not pandas' index
+    # arithmetic): this runs for every series × feature at every check.
     if isinstance(off, pd.offsets.Tick) or name.startswith("W"):
         step = (
             pd.Timedelta(days=7 * n) if name.startswith("W") else pd.Timedelta(off.nanos, unit="ns")
         )
-        raw = (ds - origin) / step
-        steps = np.asarray(raw, dtype=np.float64)
+        nanos = ds.as_unit("ns").asi8 - pd.Timestamp(origin).as_unit("ns").value
+        steps = nanos.astype(np.float64) / float(step.value)
     elif name.startswith(("M", "Q", "Y", "A")):
         months = {"M": 1, "Q": 3}.get(name[0], 12) * n
-        m = (ds.year - origin.year) * 12 + (ds.month - origin.month)
-        steps = np.asarray(m, dtype=np.float64) / months
+        at = ds.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+        o = (origin.year - 1970) * 12 + (origin.month - 1)
+        steps = (at - o).astype(np.float64) / months
     elif name.startswith("B"):
         steps = (
             np.asarray(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from chronoguard import __version__
+from chronoguard.compute import AnyExecutor, Executor, open_executor
 from chronoguard.config import ChronoguardConfig
 from chronoguard.errors import DataContractError
 from chronoguard.forecasting import Forecaster, backtest, frozen_backtest, make_forecaster
@@ -50,6 +52,17 @@ def training_minimum(cfg: ChronoguardConfig) -> int:
     return cfg.training_minimum()
 
 
+def compute_executor(cfg: ChronoguardConfig) -> AbstractContextManager[AnyExecutor]:
+    """The executor that ``cfg.compute`` names, closed on exit.
+
+    A Dask scheduler is connected to on entry, so one that does not answer fails there
+    (:class:`~chronoguard.compute.ComputeUnavailableError`, naming the address and the
+    fix), before the caller fits or writes anything.
+    """
+    c = cfg.compute
+    return open_executor(c.backend, workers=c.workers, address=c.address, timeout=c.connect_timeout)
+
+
 def train_version(
     data: pd.DataFrame,
     cfg: ChronoguardConfig,
@@ -60,6 +73,7 @@ def train_version(
     trigger: str,
     parent_version: str | None = None,
     intent: str | None = None,
+    executor: Executor | None = None,
 ) -> TrainedVersion:
     """Fit the configured model on ``data``, backtest it, profile it, and register it.
 
@@ -67,6 +81,10 @@ def train_version(
     fingerprint goes into the lineage. ``now`` is the injected clock, recorded as the
     training time. ``intent`` tags the MLflow run so an interrupted caller can find it
     (:meth:`~chronoguard.registry.ModelRegistry.find_intent`).
+
+    The per-series reference work runs in batches on ``executor``; by default on the one
+    ``cfg.compute`` names (:func:`compute_executor`), opened for this call, so a Dask
+    scheduler that does not answer fails before the fit and writes nothing.
     """
     h = cfg.forecast.horizon
     min_len = int(data.groupby("unique_id").size().min())
@@ -82,24 +100,26 @@ def train_version(
                 "reduce training.backtest_windows / forecast.horizon"
             ]
         )
-    # CPU time of the fits, the compute cost the decision engine prices (a measurement of
-    # cost, not a clock: nothing here decides by the time of day). A refit backtest's fits
-    # are part of what a retrain costs.
-    cpu0 = time.process_time()
-    if cfg.training.backtest == "refit":
-        bt = backtest(
-            new_forecaster(cfg, freq),
-            data,
-            h=h,
-            n_windows=n_windows,
-            step=step,
-            level=list(cfg.model.levels),
-        )
-    forecaster = new_forecaster(cfg, freq).fit(data)
-    if cfg.training.backtest == "frozen":
-        bt = frozen_backtest(forecaster, data, h=h, n_windows=n_windows, step=step)
-    fit_cpu = time.process_time() - cpu0
-    reference = build_reference(forecaster, data, bt, cfg, freq=freq)
+    with ExitStack() as stack:
+        ex = executor if executor is not None else stack.enter_context(compute_executor(cfg))
+        # CPU time of the fits, the compute cost the decision engine prices (a measurement of
+        # cost, not a clock: nothing here decides by the time of day). A refit backtest's fits
+        # are part of what a retrain costs.
+        cpu0 = time.process_time()
+        if cfg.training.backtest == "refit":
+            bt = backtest(
+                new_forecaster(cfg, freq),
+                data,
+                h=h,
+                n_windows=n_windows,
+                step=step,
+                level=list(cfg.model.levels),
+            )
+        forecaster = new_forecaster(cfg, freq).fit(data)
+        if cfg.training.backtest == "frozen":
+            bt = frozen_backtest(forecaster, data, h=h, n_windows=n_windows, step=step)
+        fit_cpu = time.process_time() - cpu0
+        reference = build_reference(forecaster, data, bt, cfg, freq=freq, executor=ex)
     metrics = {f"backtest_{k}": float(v) for k, v in bt.overall.items()}
     metrics["fit_cpu_seconds"] = fit_cpu
     metrics["fit_cpu_seconds_per_series"] = fit_cpu / max(int(data["unique_id"].nunique()), 1)

@@ -27,10 +27,10 @@ from chronoguard.config import ChronoguardConfig
 from chronoguard.lifecycle.fleet import VersionCache, deploy_series
 from chronoguard.lifecycle.serve import serve_forecasts
 from chronoguard.lifecycle.workspace import Workspace
-from chronoguard.store import Deployment, Watch, WatchClose, WatchStatus
+from chronoguard.store import SHADOW_ALIAS, Deployment, Watch, WatchClose, WatchStatus
 
 #: The alias of forecasts a replaced version serves in shadow during a watch.
-SHADOW = "shadow"
+SHADOW = SHADOW_ALIAS
 ROLLBACK_REASON = "rollback: the watch found the challenger worse than the version it replaced"
 
 

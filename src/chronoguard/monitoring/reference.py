@@ -6,11 +6,13 @@ re-reads the training data. The profile is JSON-safe and is logged with the vers
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from chronoguard.compute import Executor, SerialExecutor, in_batches
 from chronoguard.config import ChronoguardConfig, MonitoringConfig
 from chronoguard.drift import (
     CalibratedDriftTest,
@@ -163,6 +165,101 @@ def _prediction_states(
     return {"prediction": states, "prediction_skipped": skipped, "prediction_burn_in": burn}
 
 
+@dataclass(frozen=True)
+class _SeriesSlices:
+    """One series' training rows and what was computed from them, as its reference needs."""
+
+    unique_id: str
+    rows: pd.DataFrame  # ``ds`` and the features, in time order
+    fitted: pd.DataFrame  # ``ds, yhat``: one-step forecasts, row for row with ``rows``
+    backtest: pd.DataFrame  # ``horizon, y, yhat`` of the version's backtest
+    one_step_errors: np.ndarray  # one-step errors over the last periods of training
+
+
+@dataclass(frozen=True)
+class _ReferenceBatch:
+    """The inputs of one batch of series: their slices and plain settings (picklable)."""
+
+    series: tuple[_SeriesSlices, ...]
+    features: tuple[str, ...]
+    freq: str
+    season_length: int
+    drift: dict[str, Any]
+
+
+def _series_reference(s: _SeriesSlices, batch: _ReferenceBatch) -> dict[str, Any]:
+    m, g, b = batch.season_length, s.rows, s.backtest
+    y = g["y"].to_numpy(float)
+    scale = scale_mase(y, m)
+    err = np.abs(b["y"].to_numpy(float) - b["yhat"].to_numpy(float))
+    by_h = pd.DataFrame({"horizon": b["horizon"].to_numpy(int), "ae": err}).groupby("horizon")["ae"]
+    per_h, count_h = by_h.mean(), by_h.size()
+    e1 = s.one_step_errors
+    return {
+        "n_train": len(y),
+        "train_end": str(g["ds"].iloc[-1]),
+        "mase_scale": scale,
+        "backtest": {
+            "horizons": [int(h) for h in per_h.index],
+            "mae": [float(v) for v in per_h.to_numpy()],
+            "mase": [float(v / scale) for v in per_h.to_numpy()],
+            "n": [int(v) for v in count_h.to_numpy()],
+        },
+        "one_step": {
+            "n": len(e1),
+            "mean": float(np.mean(e1)),
+            "sd": float(np.std(e1, ddof=1)),
+            "mae": float(np.mean(np.abs(e1))),
+        },
+        **_drift_states(g, list(batch.features), batch.freq, batch.drift),
+        **_prediction_states(g, s.fitted, batch.freq, m, batch.drift),
+    }
+
+
+def _reference_batch(batch: _ReferenceBatch) -> list[tuple[str, dict[str, Any]]]:
+    """The per-series part of the reference for one batch of series, in the batch's order.
+
+    A top-level function of plain inputs, so an executor can run it in another process or
+    on a Dask worker; the drift engine is seeded per fit, so where a batch runs never
+    changes its result.
+    """
+    return [(s.unique_id, _series_reference(s, batch)) for s in batch.series]
+
+
+def _reference_batches(
+    data: pd.DataFrame,
+    fitted: pd.DataFrame,
+    bt: pd.DataFrame,
+    steps: pd.DataFrame,
+    *,
+    features: list[str],
+    freq: str,
+    season_length: int,
+    drift: dict[str, Any],
+    batch_size: int,
+) -> list[_ReferenceBatch]:
+    """Cut the training data and what was computed from it into batches of series (in the
+    order of ``data``), each series' rows exactly as a per-series loop would see them."""
+    bt_rows = bt.groupby("unique_id", sort=False).indices
+    step_rows = steps.groupby("unique_id", sort=False).indices
+    none = np.array([], dtype=np.intp)
+    errors = steps["error"].to_numpy(float)
+    slices = [
+        _SeriesSlices(
+            unique_id=str(uid),
+            rows=g[["ds", *features]],
+            fitted=fitted.loc[g.index, ["ds", "yhat"]],
+            backtest=bt.iloc[bt_rows.get(uid, none)][["horizon", "y", "yhat"]],
+            one_step_errors=errors[step_rows.get(uid, none)],
+        )
+        for uid, g in data.groupby("unique_id", sort=False)
+    ]
+    return [
+        _ReferenceBatch(tuple(part), tuple(features), freq, season_length, drift)
+        for part in in_batches(slices, batch_size)
+    ]
+
+
 def build_reference(
     forecaster: _Predicts,
     data: pd.DataFrame,
@@ -170,6 +267,7 @@ def build_reference(
     cfg: ChronoguardConfig,
     *,
     freq: str,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Everything later checks compare against, per series.
 
@@ -181,6 +279,10 @@ def build_reference(
     * ``prediction``: the same engine's reference state (``yhat_h1``) for the model's
       one-step forecasts over the training window, parameters frozen, after a burn-in of
       ``prediction_burn_in`` periods (see :func:`prediction_burn_in`).
+
+    The per-series part (the drift references above all: nearly all of the time at fleet
+    size) runs in batches of ``cfg.compute.batch_size`` series on ``executor`` (default:
+    in this process); the result is the same on every executor.
     """
     m = cfg.data.season_length
     drift = drift_settings(freq, m, cfg.monitoring, n_features=1 + len(cfg.data.exog))
@@ -193,38 +295,24 @@ def build_reference(
         n_last=min(n_last, int(data.groupby("unique_id").size().min()) - 2 * m),
         fitted=fitted,
     )
-    bt = backtest.forecasts
     features = ["y", *cfg.data.exog]
-    series: dict[str, Any] = {}
-    for uid, g in data.groupby("unique_id", sort=False):
-        y = g["y"].to_numpy(float)
-        scale = scale_mase(y, m)
-        b = bt[bt["unique_id"] == uid]
-        err = np.abs(b["y"].to_numpy(float) - b["yhat"].to_numpy(float))
-        by_h = pd.DataFrame({"horizon": b["horizon"].to_numpy(int), "ae": err}).groupby("horizon")[
-            "ae"
-        ]
-        per_h, count_h = by_h.mean(), by_h.size()
-        e1 = steps.loc[steps["unique_id"] == uid, "error"].to_numpy(float)
-        series[str(uid)] = {
-            "n_train": len(y),
-            "train_end": str(g["ds"].iloc[-1]),
-            "mase_scale": scale,
-            "backtest": {
-                "horizons": [int(h) for h in per_h.index],
-                "mae": [float(v) for v in per_h.to_numpy()],
-                "mase": [float(v / scale) for v in per_h.to_numpy()],
-                "n": [int(v) for v in count_h.to_numpy()],
-            },
-            "one_step": {
-                "n": len(e1),
-                "mean": float(np.mean(e1)),
-                "sd": float(np.std(e1, ddof=1)),
-                "mae": float(np.mean(np.abs(e1))),
-            },
-            **_drift_states(g, features, freq, drift),
-            **_prediction_states(g, fitted.loc[g.index], freq, m, drift),
-        }
+    batches = _reference_batches(
+        data,
+        fitted,
+        backtest.forecasts,
+        steps,
+        features=features,
+        freq=freq,
+        season_length=m,
+        drift=drift,
+        batch_size=cfg.compute.batch_size,
+    )
+    labels = [
+        f"{len(b.series)} series, {b.series[0].unique_id} … {b.series[-1].unique_id}"
+        for b in batches
+    ]
+    done = (executor or SerialExecutor()).map(_reference_batch, batches, labels=labels)
+    series: dict[str, Any] = dict(pair for part in done for pair in part)
     # Sorted samples and bins of the training values, for the classic iid two-sample tests
     # (KS, PSI, Wasserstein) that the monitoring run reports beside its calibrated check.
     iid = ReferenceProfile.build(data[["unique_id", "ds", *features]], features=features)

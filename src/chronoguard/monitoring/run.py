@@ -118,13 +118,31 @@ def quality_checks(
     ``contract``: every problem the data contract finds in the window (NaN, duplicates,
     gaps, off-grid timestamps); ``staleness``: periods between a series' last observation
     and ``now`` (a stale feed).
+
+    The contract runs once over the whole window: a clean window (the usual case) is clean
+    for every series, so only a window with problems is checked series by series, to name
+    each series' own.
     """
     out: list[DriftResult] = []
+    if window.empty:
+        return out
+    exog = [f for f in features if f != "y"]
     offset = pd.tseries.frequencies.to_offset(freq)
-    for uid, g in window.groupby("unique_id", sort=False):
-        problems, _ = find_problems(
-            g.reset_index(drop=True), freq=freq, exog=[f for f in features if f != "y"]
-        )
+    ids = pd.unique(window["unique_id"])
+    whole, _ = find_problems(window.reset_index(drop=True), freq=freq, exog=exog)
+    problems_of: dict[str, list[str]] = {}
+    if whole:
+        for uid, g in window.groupby("unique_id", sort=False):
+            problems_of[str(uid)] = find_problems(g.reset_index(drop=True), freq=freq, exog=exog)[0]
+    last = window.groupby("unique_id", sort=False)["ds"].max()
+    # Periods behind ``now``: one grid per distinct last timestamp, not per series.
+    behind_of = {
+        t: (len(pd.date_range(t, now, freq=offset)) - 1 if t < now else 0)
+        for t in pd.unique(last.to_numpy())
+    }
+    for uid in ids:
+        u = str(uid)
+        problems = problems_of.get(u, [])
         out.append(
             DriftResult(
                 "contract",
@@ -132,14 +150,14 @@ def quality_checks(
                 None,
                 0.0,
                 bool(problems),
-                unique_id=str(uid),
+                unique_id=u,
                 kind=DriftKind.QUALITY,
                 severity=Severity.WARNING if problems else Severity.INFO,
                 details={"problems": "; ".join(problems)} if problems else {},
             )
         )
-        last = pd.Timestamp(g["ds"].max())
-        behind = len(pd.date_range(last, now, freq=offset)) - 1 if last < now else 0
+        t = last[uid]
+        behind = behind_of[t.to_datetime64()]
         out.append(
             DriftResult(
                 "staleness",
@@ -147,12 +165,12 @@ def quality_checks(
                 None,
                 0.0,
                 behind > 0,
-                unique_id=str(uid),
+                unique_id=u,
                 kind=DriftKind.QUALITY,
                 severity=Severity.CRITICAL
                 if behind > 1
                 else (Severity.WARNING if behind else Severity.INFO),
-                details={"last_observation": str(last)},
+                details={"last_observation": str(pd.Timestamp(t))},
             )
         )
     return out

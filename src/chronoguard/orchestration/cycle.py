@@ -35,7 +35,8 @@ from chronoguard.lifecycle.fleet import (
     VersionCache,
     reconcile,
 )
-from chronoguard.lifecycle.watch import SHADOW, close_and_roll_back, review_watches
+from chronoguard.lifecycle.train import compute_executor
+from chronoguard.lifecycle.watch import close_and_roll_back, review_watches
 from chronoguard.orchestration.steps import (
     bootstrap,
     check_fleet,
@@ -151,6 +152,10 @@ def run_cycle(
         ids = sorted(data["unique_id"].astype(str).unique())
         column = any(g.column for g in ws.config.groups)
         resolve_groups(ws.config.groups, ids, data if column else None)
+    if ws.config.compute.backend == "dask":
+        # A scheduler that does not answer fails here, naming it, before anything is written.
+        with compute_executor(ws.config):
+            pass
     with ws.lock(holder=f"{by} at {now}", at=at):
         reconcile(ws)
         done = ws.store.get_cycle(model, now)
@@ -238,9 +243,9 @@ def _outcome(ws: Workspace, now: pd.Timestamp, *, checked: bool) -> CycleOutcome
     t = now.to_pydatetime()
     decisions = ws.store.list_series_decisions(model, ds_from=t, ds_to=t, action="retrain")
     versions = {d.challenger_version for d in decisions if d.challenger_version}
-    served = ws.store.get_forecasts(origin_from=t, origin_to=t)
+    served = ws.store.get_forecasts(origin_from=t, origin_to=t, served_only=True)
     rolled_back = [
-        w.unique_id for w in ws.store.list_watches(model, status="rolled_back") if w.closed_at == t
+        w.unique_id for w in ws.store.list_watches(model, status="rolled_back", closed_at=t)
     ]
     return CycleOutcome(
         model,
@@ -253,7 +258,7 @@ def _outcome(ws: Workspace, now: pd.Timestamp, *, checked: bool) -> CycleOutcome
         rejected=tuple(sorted(d.unique_id for d in decisions if d.outcome == "rejected")),
         rolled_back=tuple(sorted(rolled_back)),
         challenger_version=max(versions, key=int) if versions else None,
-        forecasts_served=int((served["alias"] != SHADOW).sum()),
+        forecasts_served=len(served),
     )
 
 

@@ -25,7 +25,6 @@ from chronoguard.errors import ChronoguardError, WorkspaceError
 from chronoguard.forecasting.metrics import coverage, mae, rmse, scale_mase, smape
 from chronoguard.lifecycle import Workspace
 from chronoguard.lifecycle.fleet import VersionCache
-from chronoguard.lifecycle.watch import SHADOW
 from chronoguard.orchestration.cycle import run_cycle
 
 ACTOR = "chronoguard replay"
@@ -155,8 +154,7 @@ def _summarise(
     champion_history = deployment_history(ws)
     deployment = ws.store.get_deployment(ws.model_name)
     m = cfg.data.season_length
-    fc = ws.store.get_forecasts()
-    fc = fc[fc["alias"] != SHADOW].reset_index(drop=True)  # what was served, not the shadows
+    fc = ws.store.get_forecasts(served_only=True)  # what was served, not the shadows
     actual = ws.store.get_actuals()
     joined = fc.merge(actual[["unique_id", "ds", "y"]], on=["unique_id", "ds"], how="inner")
     initial = df[df["ds"] <= timeline[start - 1]]

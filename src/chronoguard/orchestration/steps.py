@@ -30,7 +30,7 @@ from chronoguard.lifecycle.fleet import (
     reference_for,
 )
 from chronoguard.lifecycle.train import training_minimum
-from chronoguard.lifecycle.watch import SHADOW, new_watches, periods_between, serve_shadows
+from chronoguard.lifecycle.watch import new_watches, periods_between, serve_shadows
 from chronoguard.monitoring import MonitoringReport, fleet_alerts, run_monitoring
 from chronoguard.policy import (
     Action,
@@ -249,8 +249,7 @@ def monitor_fleet(
     ]
     first = min([*ends, lo])
     stored = ws.store.get_actuals(ds_from=first, ds_to=now)[["unique_id", "ds", "y"]]
-    served_all = ws.store.get_forecasts(ds_from=first, ds_to=now)
-    served_all = served_all[served_all["alias"] != SHADOW]
+    served_all = ws.store.get_forecasts(ds_from=first, ds_to=now, served_only=True)
     reports = []
     for v, reference in refs.items():
         series = deployment.series_of(v)

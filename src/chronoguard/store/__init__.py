@@ -19,6 +19,7 @@ Examples
 """
 
 from chronoguard.store._records import (
+    SHADOW_ALIAS,
     ActualsWrite,
     Alert,
     AlertStatus,
@@ -49,7 +50,7 @@ from chronoguard.store._records import (
 )
 from chronoguard.store._store import Store
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted() order, which the exports test checks
     "ActualsWrite",
     "Alert",
     "AlertStatus",
@@ -70,6 +71,7 @@ __all__ = [
     "ResultKind",
     "RetrainDecision",
     "RetrainOutcome",
+    "SHADOW_ALIAS",
     "SeriesCheck",
     "SeriesDecision",
     "StatusChange",

@@ -463,10 +463,14 @@ class FleetStore(StoreBase):
         *,
         status: str | None = None,
         unique_id: str | Sequence[str] | None = None,
+        closed_at: datetime | None = None,
     ) -> list[Watch]:
-        """The model's watches (optionally of one status or some series), oldest first."""
+        """The model's watches (optionally of one status, some series, or closed at one
+        time), oldest first."""
         with self._reading("reading cg_watches") as session:
-            return _watch.list_watches(session, model_name, status=status, unique_id=unique_id)
+            return _watch.list_watches(
+                session, model_name, status=status, unique_id=unique_id, closed_at=closed_at
+            )
 
     # --- workspace lock ----------------------------------------------------------------
 

@@ -56,6 +56,11 @@ class RetrainOutcome(StrEnum):
     REJECTED = "rejected"
 
 
+#: The alias of forecasts made in shadow (a watched promotion's replaced version): recorded
+#: beside the served ones, never served. ``served_only`` reads leave them out.
+SHADOW_ALIAS = "shadow"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ForecastRecord:
     """One served forecast: series ``unique_id``, made at ``origin`` for target ``ds``.

@@ -30,7 +30,13 @@ from chronoguard.store._convert import (
     to_utc_naive,
 )
 from chronoguard.store._models import ActualRow, ForecastRow, MonitoringResultRow
-from chronoguard.store._records import ActualsWrite, ForecastRecord, MonitoringResult, ResultKind
+from chronoguard.store._records import (
+    SHADOW_ALIAS,
+    ActualsWrite,
+    ForecastRecord,
+    MonitoringResult,
+    ResultKind,
+)
 
 FORECAST_COLUMNS = [
     "id",
@@ -232,9 +238,12 @@ def select_forecasts(
     origin_to: Any,
     ds_from: Any,
     ds_to: Any,
+    served_only: bool = False,
 ) -> Select[Any]:
     F = ForecastRow
     query = select(*(getattr(F, c) for c in FORECAST_COLUMNS))
+    if served_only:
+        query = query.where(F.alias != SHADOW_ALIAS)
     if (uids := as_list(unique_id)) is not None:
         query = query.where(F.unique_id.in_(uids))
     if (versions := as_list(version)) is not None:

@@ -181,8 +181,13 @@ class Store(FleetStore):
         origin_to: datetime | None = None,
         ds_from: datetime | None = None,
         ds_to: datetime | None = None,
+        served_only: bool = False,
     ) -> pd.DataFrame:
         """Stored forecasts matching every given filter (time bounds inclusive).
+
+        ``served_only`` leaves out forecasts made in shadow (alias
+        :data:`~chronoguard.store.SHADOW_ALIAS`), which were recorded but never served:
+        what was served is what monitoring, scoring and summaries read.
 
         Columns: ``id, unique_id, origin, ds, horizon, yhat, yhat_lo, yhat_hi, level,
         model_name, version, alias, created_at``, sorted by series, version, origin, ds.
@@ -196,6 +201,7 @@ class Store(FleetStore):
             origin_to=origin_to,
             ds_from=ds_from,
             ds_to=ds_to,
+            served_only=served_only,
         )
         with self._reading("reading cg_forecasts") as session:
             return _series.forecasts_frame(session.execute(query).all())

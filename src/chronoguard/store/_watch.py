@@ -153,8 +153,11 @@ def list_watches(
     *,
     status: str | None = None,
     unique_id: str | Sequence[str] | None = None,
+    closed_at: datetime | None = None,
 ) -> list[Watch]:
     query = select(WatchRow).where(WatchRow.model_name == model_name)
+    if closed_at is not None:
+        query = query.where(WatchRow.closed_at == closed_at)
     if status is not None:
         query = query.where(WatchRow.status == check_value(status, WatchStatus, "watch status"))
     if unique_id is not None:
