@@ -90,13 +90,23 @@ class MonitoringConfig(_Section):
             "each check's level follows from it at the data's frequency"
         ),
     )
+    false_triggers_per_year: float = Field(
+        2.0,
+        gt=0,
+        le=52,
+        description=(
+            "positive checks a series without change may count towards retraining in a year, "
+            "over all its checks (each costs at most a fit, after k of n and the engine's "
+            "pricing); each check's retraining level follows from it at the data's frequency"
+        ),
+    )
     alpha: float | None = Field(
         None,
         gt=0,
         lt=0.5,
         description=(
-            "per-check level of the error checks (decay, bias, newest error, coverage); "
-            "default: from false_alerts_per_year"
+            "per-check level of the error checks (decay, bias, newest error, coverage), for "
+            "retraining and alerts alike; default: from the two budgets"
         ),
     )
     decay_ratio: float = Field(

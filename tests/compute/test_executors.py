@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +104,40 @@ def test_dask_without_an_address_is_refused() -> None:
         open_executor("dask"),
     ):
         pass
+
+
+def test_a_script_without_an_entry_point_guard_gets_the_fix_not_a_broken_pool(
+    tmp_path: Path,
+) -> None:
+    """Each spawned worker imports the script again; unguarded, it starts a pool of its own
+    and dies. The script's user is told to guard it (or to run serial)."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from chronoguard.compute import ProcessExecutor\n"
+        "from tests.compute.work import squares\n"
+        "with ProcessExecutor(2) as ex:\n"
+        "    print(ex.map(squares, [[1], [2]]))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    res = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert res.returncode != 0
+    assert "ComputeUnavailableError" in res.stderr
+    assert 'if __name__ == "__main__":' in res.stderr and 'backend = "serial"' in res.stderr
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text(
+        "from chronoguard.compute import ProcessExecutor\n"
+        "from tests.compute.work import squares\n"
+        "if __name__ == '__main__':\n"
+        "    with ProcessExecutor(2) as ex:\n"
+        "        print(ex.map(squares, [[1], [2]]))\n"
+    )
+    ok = subprocess.run(
+        [sys.executable, str(guarded)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert ok.returncode == 0 and ok.stdout.strip() == "[[1], [4]]", ok.stderr

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, TypeVar
@@ -130,16 +131,31 @@ class ProcessExecutor(_Closing):
             self._pool = ProcessPoolExecutor(
                 max_workers=self.n_workers, mp_context=multiprocessing.get_context("spawn")
             )
-        futures: list[Future[R]] = [self._pool.submit(fn, b) for b in batches]
         out: list[R] = []
-        for i, f in enumerate(futures):
-            try:
-                out.append(f.result())
-            except Exception as exc:
-                for rest in futures[i + 1 :]:
-                    rest.cancel()
-                _name_batch(exc, i, n, labels, f"in a local process pool of {self.n_workers}")
-                raise
+        try:
+            futures: list[Future[R]] = [self._pool.submit(fn, b) for b in batches]
+            for i, f in enumerate(futures):
+                try:
+                    out.append(f.result())
+                except BrokenProcessPool:
+                    raise
+                except Exception as exc:
+                    for rest in futures[i + 1 :]:
+                        rest.cancel()
+                    _name_batch(exc, i, n, labels, f"in a local process pool of {self.n_workers}")
+                    raise
+        except BrokenProcessPool as exc:
+            # A worker died. The usual cause: a script without an entry-point guard, which
+            # every spawned worker imports again and which then starts a pool of its own.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            raise ComputeUnavailableError(
+                "a local worker process died before it returned its batch ("
+                f"{exc}). If chronoguard runs from a script, put the script's code under "
+                '`if __name__ == "__main__":` (each worker process imports the script '
+                "again); otherwise look for a worker killed for memory. Or set "
+                '[compute] backend = "serial" to run in this process'
+            ) from exc
         return out
 
     def close(self) -> None:

@@ -78,9 +78,10 @@ def drift_settings(
 
     Monthly, daily and yearly data get the engine's calibrated presets (check window,
     horizon, design shift); other frequencies its defaults with the config's season length.
-    The false-alarm rate over the horizon follows from ``monitoring.false_alerts_per_year``
+    The false-alarm rate over the horizon follows from ``monitoring.false_triggers_per_year``
     for a series with ``n_features`` drift-checked features
-    (:meth:`~chronoguard.monitoring.levels.CheckLevels.sequential_rate`). Any
+    (:meth:`~chronoguard.monitoring.levels.CheckLevels.trigger_rate`; it alerts at the
+    stricter alert rate, through its p-value). Any
     ``monitoring.drift_*`` value set in the config wins.
     """
     offset = pd.tseries.frequencies.to_offset(freq)
@@ -97,7 +98,7 @@ def drift_settings(
     if monitoring.drift_budget_checks is not None:
         settings["horizon"] = monitoring.drift_budget_checks
     levels = check_levels(monitoring, freq, n_features=n_features)
-    settings["false_alarm_rate"] = levels.sequential_rate(int(settings["horizon"]))
+    settings["false_alarm_rate"] = levels.trigger_rate(int(settings["horizon"]))
     overrides = {
         "window": monitoring.drift_window,
         "false_alarm_rate": monitoring.drift_false_alarm_rate,

@@ -28,7 +28,7 @@ from chronoguard.drift import (
     psi_test,
     wasserstein_test,
 )
-from chronoguard.monitoring.levels import check_levels
+from chronoguard.monitoring.levels import CheckLevels, check_levels
 from chronoguard.store import MonitoringResult
 
 
@@ -206,7 +206,7 @@ def performance_checks(
     levels = check_levels(
         monitoring, freq or "MS", n_features=max(1, len(reference.get("features", ["y"])))
     )
-    alpha = levels.error
+    alpha = levels.trigger
     out: list[DriftResult] = []
     if served.empty:
         return out
@@ -250,7 +250,7 @@ def performance_checks(
                 feature=f"error_h{h}",
                 unique_id=str(uid),
                 kind=DriftKind.PERFORMANCE,
-                severity=_severity(p_decay, alpha),
+                severity=_severity(p_decay, levels.alert),
                 details={
                     "recent_mase": recent_mase,
                     "backtest_mase": ref_mase,
@@ -273,7 +273,7 @@ def performance_checks(
                 feature=f"error_h{h}",
                 unique_id=str(uid),
                 kind=DriftKind.CONCEPT,
-                severity=_severity(p_bias, alpha),
+                severity=_severity(p_bias, levels.alert),
                 details={"mean_error": float(np.mean(e)), "n": n},
             )
         )
@@ -295,7 +295,7 @@ def performance_checks(
                 feature=f"error_h{h}",
                 unique_id=str(uid),
                 kind=DriftKind.CONCEPT,
-                severity=_severity(p_last, alpha),
+                severity=_severity(p_last, levels.alert),
                 details={"ds": str(last["ds"]), "error": float(last["y"] - last["yhat"])},
             )
         )
@@ -322,7 +322,7 @@ def performance_checks(
                 feature=f"interval_{int(level * 100)}",
                 unique_id=str(uid),
                 kind=DriftKind.PERFORMANCE,
-                severity=_severity(p_cov, alpha),
+                severity=_severity(p_cov, levels.alert),
                 details={"nominal": level, "n": len(g), "misses": misses, "step": h},
             )
         )
@@ -425,16 +425,20 @@ def data_drift_checks(
     return results
 
 
-def fleet_alerts(reports: Sequence[MonitoringReport]) -> list[MonitoringReport]:
+def fleet_alerts(
+    reports: Sequence[MonitoringReport], levels: CheckLevels | None = None
+) -> list[MonitoringReport]:
     """The cycle's reports with every result's alert decided under Benjamini–Hochberg.
 
     The one place where results are adjusted for multiplicity: each family (one check
     method, across every series and feature of the fleet, whichever version serves them) is
-    adjusted once; a result alerts when it is positive at its own level and its q-value is
-    within that level. Advisory results and results without a p-value are not adjusted
-    (their ``alert`` stays ``None``: their decision alone decides). BH only ever makes a
-    check stricter, so each series' false-alert budget holds after it; the retraining rule
-    counts the per-series decisions (``drift``) and never these.
+    adjusted once; a result alerts when it is positive and its q-value is within its alert
+    level (:meth:`~chronoguard.monitoring.levels.CheckLevels.alert_level`; without
+    ``levels``, the level it was decided at). Advisory results and results without a
+    p-value are not adjusted (their ``alert`` stays ``None``: their decision alone
+    decides). BH only ever makes a check stricter, so each series' false-alert budget holds
+    after it; the retraining rule counts the per-series decisions (``drift``) and never
+    these.
     """
     families: dict[str, list[tuple[int, int]]] = {}
     for i, report in enumerate(reports):
@@ -447,9 +451,8 @@ def fleet_alerts(reports: Sequence[MonitoringReport]) -> list[MonitoringReport]:
         adjusted = stats.false_discovery_control(pvals) if len(pvals) > 1 else pvals
         for (i, j), q in zip(members, adjusted, strict=True):
             r = results[i][j]
-            results[i][j] = replace(
-                r, q_value=float(q), alert=bool(r.drift and float(q) <= r.threshold)
-            )
+            level = r.threshold if levels is None else levels.alert_level(r)
+            results[i][j] = replace(r, q_value=float(q), alert=bool(r.drift and float(q) <= level))
     return [replace(report, results=res) for report, res in zip(reports, results, strict=True)]
 
 

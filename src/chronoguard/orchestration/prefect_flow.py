@@ -42,7 +42,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from chronoguard.config import load_config
 from chronoguard.data import ValidatedFrame, load_frame, validate_frame
 from chronoguard.lifecycle import CONFIG_FILE, open_workspace
-from chronoguard.lifecycle.train import compute_executor
 from chronoguard.orchestration.cycle import CycleOutcome, run_cycle
 from chronoguard.orchestration.schedule import due_cycles
 
@@ -77,9 +76,8 @@ def cycle_flow(workspace: str, data: str, now: str | None = None, by: str = ACTO
     """Run one production cycle of ``workspace`` on the data file ``data``.
 
     ``now`` is the cycle's time, a timestamp of the data; by default the latest timestamp
-    of the data that has arrived by the run's scheduled time. The compute backend of the
-    workspace is opened first, so a Dask scheduler that does not answer fails before the
-    cycle writes anything.
+    of the data that has arrived by the run's scheduled time. A Dask scheduler that does not
+    answer fails before the cycle writes anything (:func:`run_cycle` checks it first).
     """
     ws_dir = Path(workspace)
     checked = _load(ws_dir, data)
@@ -97,8 +95,8 @@ def cycle_flow(workspace: str, data: str, now: str | None = None, by: str = ACTO
             )
         t = arrived[-1]
     with open_workspace(ws_dir) as ws:
-        with compute_executor(ws.config):
-            pass  # only the check: train_version opens its own for the retrains
+        # run_cycle connects to a Dask scheduler first, so one that does not answer fails
+        # before the cycle writes anything.
         return run_cycle(ws, checked.df, freq=checked.freq, now=t, by=by, recorded_at=clock)
 
 

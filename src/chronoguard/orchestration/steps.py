@@ -31,7 +31,7 @@ from chronoguard.lifecycle.fleet import (
 )
 from chronoguard.lifecycle.train import training_minimum
 from chronoguard.lifecycle.watch import new_watches, periods_between, serve_shadows
-from chronoguard.monitoring import MonitoringReport, fleet_alerts, run_monitoring
+from chronoguard.monitoring import MonitoringReport, check_levels, fleet_alerts, run_monitoring
 from chronoguard.policy import (
     Action,
     CheckSummary,
@@ -275,7 +275,8 @@ def monitor_fleet(
             served_since_reference=served_all[since_v].reset_index(drop=True),
         )
         reports.append(report)
-    return fleet_alerts(reports)
+    levels = check_levels(cfg.monitoring, freq, n_features=1 + len(cfg.data.exog))
+    return fleet_alerts(reports, levels)
 
 
 def check_fleet(
