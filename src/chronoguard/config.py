@@ -91,7 +91,7 @@ class MonitoringConfig(_Section):
         ),
     )
     false_triggers_per_year: float = Field(
-        2.0,
+        1.0,
         gt=0,
         le=52,
         description=(
@@ -150,7 +150,13 @@ class GateConfig(_Section):
         6, ge=1, description="recent periods on which the gate compares challenger and champion"
     )
     margin: float = Field(
-        0.05, ge=0, lt=1, description="challenger must beat champion by this share"
+        0.0,
+        ge=0,
+        lt=1,
+        description=(
+            "share by which the challenger must beat its champion on the recent window (0: "
+            "match it at least; the watch after a promotion is the test on unseen data)"
+        ),
     )
     max_mase: float = Field(2.0, gt=0, description="absolute business threshold on validation MASE")
     metric: Literal["mase", "mae", "rmse", "smape"] = "mase"

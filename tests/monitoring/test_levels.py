@@ -30,11 +30,11 @@ def test_an_unknown_frequency_is_named() -> None:
 
 def test_levels_split_the_budgets_over_the_families_and_the_checks_of_a_year() -> None:
     m = MonitoringConfig()
-    assert (m.false_alerts_per_year, m.false_triggers_per_year) == (0.2, 2.0)
+    assert (m.false_alerts_per_year, m.false_triggers_per_year) == (0.2, 1.0)
     monthly = check_levels(m, "MS")
     # 4 error checks + the target's drift + the forecasts' drift = 6 families, 12 checks.
     assert monthly.families == 6
-    assert monthly.alert == pytest.approx(0.2 / 72) and monthly.trigger == pytest.approx(2 / 72)
+    assert monthly.alert == pytest.approx(0.2 / 72) and monthly.trigger == pytest.approx(1 / 72)
     daily = check_levels(m, "D", n_features=3)  # two exogenous inputs: 8 families
     assert daily.alert == pytest.approx(0.2 / (8 * 365))
     # Expected false alerts a year of the four error checks: their share of the budget.
@@ -53,23 +53,23 @@ def test_levels_split_the_budgets_over_the_families_and_the_checks_of_a_year() -
 def test_the_sequential_drift_check_gets_its_share_over_its_horizon() -> None:
     m = MonitoringConfig()
     daily = drift_settings("D", 7, m)
-    # 90 daily checks are 90/365 of a year: a 2/6 yearly share of the trigger budget.
+    # 90 daily checks are 90/365 of a year: a 1/6 yearly share of the trigger budget.
     assert daily["horizon"] == 90
-    assert daily["false_alarm_rate"] == pytest.approx(2 / 6 * 90 / 365)
+    assert daily["false_alarm_rate"] == pytest.approx(1 / 6 * 90 / 365)
     # Monthly: 96 checks are eight years, more than the cap allows.
     assert drift_settings("MS", 12, m)["false_alarm_rate"] == MAX_SEQUENTIAL_RATE
     weekly = drift_settings("W-SUN", 52, MonitoringConfig(false_triggers_per_year=0.5))
     assert weekly["false_alarm_rate"] == pytest.approx(0.5 / 6 * 90 / 52)
     # With exogenous inputs each feature's check gets a smaller share.
     assert drift_settings("D", 7, m, n_features=3)["false_alarm_rate"] == pytest.approx(
-        2 / 8 * 90 / 365
+        1 / 8 * 90 / 365
     )
     # The config's own values win.
     own = MonitoringConfig(drift_false_alarm_rate=0.02, drift_budget_checks=30)
     assert drift_settings("D", 7, own)["false_alarm_rate"] == 0.02
     assert drift_settings("D", 7, MonitoringConfig(drift_budget_checks=30))[
         "false_alarm_rate"
-    ] == pytest.approx(2 / 6 * 30 / 365)
+    ] == pytest.approx(1 / 6 * 30 / 365)
 
 
 def test_a_result_alerts_at_the_alert_level_of_its_family() -> None:

@@ -11,7 +11,7 @@ frequency. There are two budgets, because a positive check is used twice:
   false alert episode per series every five years over all its checks);
 * **retraining evidence**, which the retraining rule counts (``k`` of ``n``, cooldown) and the
   decision engine prices before any compute is spent: ``monitoring.false_triggers_per_year``
-  (default 2). A false trigger costs at most one fit, a missed change costs forecast error
+  (default 1). A false trigger costs at most one fit, a missed change costs forecast error
   until it is found, so this budget is larger. It is never below the alert budget.
 
 Each budget is split evenly over the series' families of checks: the four error checks
