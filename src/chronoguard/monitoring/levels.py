@@ -90,7 +90,6 @@ class CheckLevels:
     families: int
     trigger: float
     alert: float
-    overridden: bool = False
 
     def _rate(self, per_year: float, horizon: int) -> float:
         return min(MAX_SEQUENTIAL_RATE, per_year / self.families * horizon / self.checks_per_year)
@@ -136,5 +135,4 @@ def check_levels(monitoring: MonitoringConfig, freq: str, *, n_features: int = 1
         families=families,
         trigger=trigger,
         alert=alert,
-        overridden=monitoring.alpha is not None,
     )

@@ -198,9 +198,10 @@ def performance_checks(
     Errors at step ``h > 1`` from consecutive origins overlap (they share ``h − 1`` shocks),
     so they are far from independent: the tests use every ``h``-th of them, counted back
     from the newest, which share none under a well-specified model. Coverage is tested on
-    the intervals at the same step, thinned the same way. The level of every check follows
-    from ``monitoring.false_alerts_per_year`` at the data's frequency ``freq``
-    (:mod:`chronoguard.monitoring.levels`); without ``freq`` the monthly one is assumed.
+    the intervals at the same step, thinned the same way. Each check is decided at the
+    retraining level that ``monitoring.false_triggers_per_year`` gives at the data's
+    frequency ``freq`` and graded by the alert level (:mod:`chronoguard.monitoring.levels`);
+    without ``freq`` the monthly levels are used.
     """
     h = monitoring.decay_horizon
     levels = check_levels(
