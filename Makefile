@@ -6,7 +6,7 @@ WORKSPACE ?= demo-workspace
 export NML_DISABLE_USAGE_LOGGING := 1
 export MLFLOW_ENABLE_ASYNC_LOGGING := false
 
-.PHONY: venv install install-dev demo test lint typecheck layers bench clean
+.PHONY: venv install install-dev demo demo-fleet test lint typecheck layers bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(BIN)/chronoguard demo --workspace $(WORKSPACE)
+
+# The fleet demo: 48 tourism series with groups, tiers and a budget, against never, always
+# and fixed retraining (about 4–7 minutes on 2 cores). Its own workspace, as a replay starts
+# from nothing.
+FLEET_WORKSPACE ?= demo-fleet-workspace
+demo-fleet: install
+	$(BIN)/chronoguard demo --fleet --workspace $(FLEET_WORKSPACE)
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench
@@ -48,4 +55,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/drift_calibration.py --quick
 
 clean:
-	rm -rf $(VENV) $(WORKSPACE) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(WORKSPACE) $(FLEET_WORKSPACE) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,8 @@ Design
   (every season), ``trigger`` (refit a series when its newest one-step residual exceeds 3 ×
   the median absolute in-sample one-step residual of its current fit, from the forecaster's
   ``fitted_values``), and ``default``, chronoguard's own loop (:func:`run_default_policy`).
-  The simple policies share one set of fits (``bench/_loop_core.py`` says why that is exact).
+  The simple policies share one set of fits (``chronoguard.forecasting.peers`` computes them for
+  the bench and for ``chronoguard demo --fleet``, and says why that is exact).
   A fit that fails falls back to a seasonal naive model and is counted
   (``settings.<panel>.fallback_fits``; none on these panels).
 * Score: MASE over every scored (origin, horizon) pair, each series scaled by the in-sample
@@ -137,16 +138,12 @@ def run_simple_policies(
             )
     out: dict[str, dict[str, PolicyResult]] = {}
     for panel in panels:
-        by_id = runs[panel.spec.name]
-        ordered = [by_id[uid] for uid in panel.ids]
+        collected = core.collect(panel, runs[panel.spec.name].values(), core.policy_keys())
         out[panel.spec.name] = {
             key: PolicyResult(
-                tuple(r.forecasts[key] for r in ordered),
-                sum(r.fits[key] for r in ordered),
-                fallbacks=sum(r.fallbacks for r in ordered),
-                series_fits=tuple(r.fits[key] for r in ordered),
+                run.forecasts, run.refits, fallbacks=run.fallbacks, series_fits=run.series_fits
             )
-            for key in core.policy_keys()
+            for key, run in collected.items()
         }
     return out
 
@@ -257,7 +254,7 @@ def run_default_policy(
     windows = int(raw["training"]["backtest_windows"]) if refit else 0
     model_fits = sum(int(v.lineage.n_series) for v in versions)
     cpu = [float(v.metrics["fit_cpu_seconds_per_series"]) for v in versions]
-    forecasts = served_matrices(panel, frame, served)
+    forecasts = core.served_matrices(panel, frame, served)
     return PolicyResult(
         forecasts,
         model_fits * (1 + windows),
@@ -271,29 +268,6 @@ def run_default_policy(
             "seconds": round(seconds, 1),
         },
     )
-
-
-def served_matrices(
-    panel: core.Panel, frame: pd.DataFrame, served: pd.DataFrame
-) -> tuple[np.ndarray, ...]:
-    """Served forecasts (``unique_id, origin, horizon, yhat``) as one (origin, horizon) matrix
-    per series; cells nothing was served for stay NaN (scoring refuses them)."""
-    h, k_total = panel.spec.horizon, panel.n_origins
-    positions = {uid: pd.Index(g["ds"]) for uid, g in frame.groupby("unique_id", sort=False)}
-    by_id = dict(tuple(served.groupby("unique_id", sort=False)))
-    out = []
-    for i, uid in enumerate(panel.ids):
-        cells = np.full((k_total, h), np.nan)
-        g = by_id.get(uid)
-        if g is not None:
-            k = positions[uid].get_indexer(pd.DatetimeIndex(g["origin"])) - (panel.n_train(i) - 1)
-            step = g["horizon"].to_numpy(dtype=int) - 1
-            keep = (k >= 0) & (k < k_total) & (step < h)
-            if pd.DataFrame({"k": k[keep], "s": step[keep]}).duplicated().any():
-                raise ValueError(f"{uid}: more than one forecast served for one origin and step")
-            cells[k[keep], step[keep]] = g["yhat"].to_numpy(dtype=float)[keep]
-        out.append(cells)
-    return tuple(out)
 
 
 # ----------------------------------------------------------------------------- summaries

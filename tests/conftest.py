@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -51,15 +53,54 @@ def pg_admin() -> Iterator[Engine]:
     engine.dispose()
 
 
+def pg_schema_url(schema: str) -> str:
+    """The URL of ``schema`` on the test server (every connection's ``search_path``)."""
+    url = make_url(pg_base_url()).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def fresh_pg_schema(admin: Engine) -> Iterator[str]:
+    """Create a fresh, empty schema on the test server; drop it at the end of the block."""
+    schema = f"cg_test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield schema
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
 @pytest.fixture
 def pg_schema(pg_admin: Engine) -> Iterator[str]:
     """A fresh, empty schema on the test server, dropped after the test."""
-    schema = f"cg_test_{uuid.uuid4().hex[:12]}"
-    with pg_admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield schema
-    with pg_admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with fresh_pg_schema(pg_admin) as schema:
+        yield schema
+
+
+@dataclass(frozen=True)
+class PgSchema:
+    name: str
+    url: str
+
+
+class PgSchemas:
+    """Fresh schemas on demand, for a fixture wider than one test (a module's replay) or a
+    test that needs several databases (one per copy of a workspace)."""
+
+    def __init__(self, admin: Engine) -> None:
+        self.admin = admin
+
+    @contextmanager
+    def fresh(self) -> Iterator[PgSchema]:
+        """A fresh, empty schema and its URL, dropped at the end of the block."""
+        with fresh_pg_schema(self.admin) as schema:
+            yield PgSchema(schema, pg_schema_url(schema))
+
+
+@pytest.fixture(scope="session")
+def pg_schemas(pg_admin: Engine) -> PgSchemas:
+    """Makes schemas like ``pg_schema`` does, at any scope (skips or fails like it)."""
+    return PgSchemas(pg_admin)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -67,9 +108,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     """The URL of an empty database: a SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('store') / 'state.db'}"
-    schema = request.getfixturevalue("pg_schema")
-    url = make_url(pg_base_url()).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
+    return pg_schema_url(request.getfixturevalue("pg_schema"))
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ MODULES = [
     "chronoguard.data.datasets",
     "chronoguard.policy.rules",
     "chronoguard.registry.lineage",
+    "chronoguard.registry.version_reference",
 ]
 
 

@@ -481,9 +481,7 @@ def promote_cmd(
 
     with _open(workspace) as ws:
         v = ws.registry.resolve(ws.model_name, version)
-        trained_on = sorted(
-            ws.registry.load(ws.model_name, v).artifacts["reference_profile"]["series"]
-        )
+        trained_on = sorted(ws.registry.load(ws.model_name, v).reference.series)
         ids = list(series) if series else trained_on
         missing = sorted(set(ids) - set(trained_on))
         if missing:
@@ -628,6 +626,8 @@ def _run_replay(
     workspace: Path,
     source: str,
     events: list[tuple[str, str]],
+    *,
+    peers: bool = False,
 ) -> None:
     from chronoguard.lifecycle import CONFIG_FILE, init_workspace
     from chronoguard.orchestration.replay import replay as run_replay
@@ -653,9 +653,14 @@ def _run_replay(
             task = bar.add_task("", total=None)
 
             def step(i: int, total: int, now: pd.Timestamp) -> None:
-                bar.update(task, completed=i, total=total, description=str(now.date()))
+                said = str(now.date())
+                if peers and i == total:  # the peers are fitted after the last cycle
+                    said += ": fitting the peers (never, always, fixed, trigger) …"
+                bar.update(task, completed=i, total=total, description=said)
 
-            summary = run_replay(checked, ws, source=source, events=events, progress=step)
+            summary = run_replay(
+                checked, ws, source=source, events=events, progress=step, peers=peers
+            )
     except BaseException:
         if created:  # nothing half-written: a failed replay leaves no workspace behind
             shutil.rmtree(workspace, ignore_errors=True)
@@ -704,7 +709,48 @@ def _print_summary(s: dict[str, Any]) -> None:
                 f"{r['champion_error']:.3f}",
             )
         console.print(rt)
+    if "fleet" in s:
+        _print_fleet(s["fleet"])
     console.print(f"report: {s['report']}")
+
+
+def _print_fleet(f: dict[str, Any]) -> None:
+    cycles = f["budget_per_cycle"]
+    budget = f["cpu_seconds_per_cycle"]
+    bt = Table(
+        title=f"retraining budget per cycle, CPU s ({budget or 'unlimited'}; over budget in "
+        f"{f['cycles_over_budget']} of {len(cycles)} cycles)"
+    )
+    for col in ("cycle", "candidates", "retrained", "over budget", "charged", "measured"):
+        bt.add_column(col, justify="right")
+    for c in cycles:
+        if c["candidates"]:
+            measured = c["cpu_measured"]
+            bt.add_row(
+                c["ds"],
+                str(c["candidates"]),
+                str(c["retrained"]),
+                str(c["over_budget"]),
+                f"{c['cpu_charged']:.2f}",
+                "" if measured is None else f"{measured:.2f}",
+            )
+    console.print(bt)
+    pt = Table(
+        title=f"against the peers ({f['n_series']} series, {f['n_origins']} origins, "
+        f"h = {f['horizon']})"
+    )
+    for col in ("policy", "MASE", "vs always", "refits", "fit CPU s"):
+        pt.add_column(col, justify="right")
+    for key, p in f["policies"].items():
+        cpu = p["cpu_seconds"]
+        pt.add_row(
+            key,
+            f"{p['mase']:.4f}",
+            f"{100 * p['mase_rel_always']:+.2f} %",
+            str(p["refits"]),
+            "" if cpu is None else f"{cpu:.1f}",
+        )
+    console.print(pt)
 
 
 @app.command()
@@ -732,9 +778,101 @@ DEMO_CONFIG: dict[str, Any] = {
 }
 
 
+#: The fleet demo's series: the 48 of Queensland (12 regions × 4 purposes), the largest
+#: state subset whose replay and peers finish within the demo's 10 minutes on 2 cores.
+FLEET_DEMO_SERIES = "*/Queensland/*"
+FLEET_DEMO_QUARTERS = 20  # replayed: 2013-Q1 – 2017-Q4, the bench's tourism origins
+FLEET_DEMO_CONFIG: dict[str, Any] = {
+    "data": {"freq": "QS", "season_length": 4},
+    "model": {"name": "AutoETS", "registered_name": "tourism-fleet"},
+    "forecast": {"horizon": 8},
+    "training": {"backtest_windows": 3},  # initial_window: all but the replayed quarters
+    "gate": {"validation_window": 6},
+    # By purpose, the last part of unique_id (Region/State/Purpose). Money per thousand trips
+    # of absolute error per quarter; no group is tier critical (see `_fleet_demo`).
+    "groups": [
+        {"name": "business", "match": "*/Business", "tier": "high", "cost_per_unit_error": 4.0},
+        {"name": "holiday", "match": "*/Holiday", "tier": "standard", "cost_per_unit_error": 2.0},
+        {
+            "name": "visiting",
+            "match": "*/Visiting",
+            "tier": "standard",
+            "cost_per_unit_error": 1.0,
+        },
+        {"name": "other", "match": "*/Other", "tier": "low", "cost_per_unit_error": 0.5},
+    ],
+    "budget": {"cpu_seconds_per_cycle": 0.3},
+    # Two batches of Queensland's 48: the replay's references and the peers' fits use both cores.
+    "compute": {"batch_size": 24},
+}
+
+
+def _fleet_demo(workspace: Path, series: str, quarters: int) -> None:
+    """Replay the bundled tourism panel's ``series`` (a glob on unique_id) over its last
+    ``quarters`` quarters, under FLEET_DEMO_CONFIG, with the peers.
+
+    No group is tier ``critical``: a critical series' challenger that passes the gate waits
+    for two approvers, and nobody approves in a replay, so it would never serve and the
+    comparison with the peers would measure the missing approval, not the engine.
+    """
+    import fnmatch
+
+    from chronoguard.data import dataset_path, load_frame, validate_frame
+
+    least = FLEET_DEMO_CONFIG["gate"]["validation_window"] + 2
+    if quarters < least:
+        raise ChronoguardError(
+            f"--fleet-quarters {quarters}: replay at least {least} quarters (the gate's "
+            "validation window of 6 and two more)"
+        )
+    frame = load_frame(dataset_path("tourism"))
+    ids = sorted(u for u in frame["unique_id"].unique() if fnmatch.fnmatchcase(str(u), series))
+    if not ids:
+        raise ChronoguardError(
+            f"--fleet-series {series!r} matches none of tourism's 304 series (Region/State/"
+            "Purpose, e.g. 'Gold_Coast/Queensland/Holiday'); try '*/Queensland/*' or '*'"
+        )
+    frame = frame[frame["unique_id"].isin(ids)]
+    raw = {**FLEET_DEMO_CONFIG, "training": dict(FLEET_DEMO_CONFIG["training"])}
+    raw["training"]["initial_window"] = int(frame["ds"].nunique()) - quarters
+    cfg = parse_config(raw, source="built-in fleet demo config")
+    checked = validate_frame(frame, freq=cfg.data.freq, source="tourism")
+    _run_replay(checked, cfg, workspace, f"tourism ({series}, {len(ids)} series)", [], peers=True)
+
+
 @app.command()
-def demo(workspace: WorkspaceOpt = Path("demo-workspace")) -> None:
-    """Replay the bundled seatbelts data (UK road casualties, seat-belt law of Feb 1983)."""
+def demo(
+    workspace: WorkspaceOpt = Path("demo-workspace"),
+    fleet: Annotated[
+        bool,
+        typer.Option(
+            "--fleet",
+            help="Replay a fleet instead: the bundled tourism panel (Queensland's 48 "
+            "quarterly series, the last 20 quarters) with groups, tiers, costs and a CPU "
+            "budget per cycle, against never, always and fixed retraining.",
+        ),
+    ] = False,
+    fleet_series: Annotated[
+        str | None,
+        typer.Option(help="With --fleet: a glob on unique_id choosing the series ('*': all 304)."),
+    ] = None,
+    fleet_quarters: Annotated[
+        int | None, typer.Option(help="With --fleet: the quarters replayed (default 20).")
+    ] = None,
+) -> None:
+    """Replay the bundled seatbelts data (UK road casualties, seat-belt law of Feb 1983).
+
+    With --fleet, replay a fleet of Australian tourism series (`chronoguard demo --fleet`).
+    """
+    if not fleet and (fleet_series is not None or fleet_quarters is not None):
+        raise ChronoguardError("--fleet-series and --fleet-quarters go with --fleet")
+    if fleet:
+        _fleet_demo(
+            workspace,
+            FLEET_DEMO_SERIES if fleet_series is None else fleet_series,
+            FLEET_DEMO_QUARTERS if fleet_quarters is None else fleet_quarters,
+        )
+        return
     from chronoguard.data import dataset_info, dataset_path, load_frame, validate_frame
 
     cfg = parse_config(DEMO_CONFIG, source="built-in demo config")

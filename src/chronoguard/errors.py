@@ -45,6 +45,12 @@ class RegistryError(ChronoguardError):
     """The model registry (MLflow) refused or failed an operation."""
 
 
+class ReferenceFormatError(ChronoguardError):
+    """A model version's stored reference profile cannot be read: a format this chronoguard
+    does not read, or an incomplete or corrupt profile. The message names the format found
+    and the fix (re-train the version, or upgrade chronoguard)."""
+
+
 class StoreError(ChronoguardError):
     """The state store failed; the transaction was rolled back."""
 

@@ -125,7 +125,7 @@ def test_served_forecasts_land_on_their_origin_and_step() -> None:
             "yhat": [1.0, 2.0, 3.0, 4.0, 5.0],
         }
     )
-    cells = lv.served_matrices(panel, frame, served)
+    cells = core.served_matrices(panel, frame, served)
     np.testing.assert_array_equal(cells[0], [[np.nan, 1.0], [2.0, np.nan]])
     # s1's first origin is after its third point; one served at its last point is unscored.
     np.testing.assert_array_equal(cells[1], [[3.0, np.nan], [np.nan, 4.0]])

@@ -16,6 +16,7 @@ from chronoguard.forecasting import frozen_backtest
 from chronoguard.lifecycle import init_workspace, train_version
 from chronoguard.lifecycle.train import new_forecaster
 from chronoguard.monitoring import build_reference
+from chronoguard.registry import VersionReference
 from tests.helpers import seatbelts, small_config
 
 N_SERIES = 6
@@ -44,16 +45,17 @@ def trained() -> tuple[object, pd.DataFrame, object, object]:
     return model, df, bt, cfg
 
 
-def _text(reference: dict[str, object]) -> str:
-    return json.dumps(reference)  # key order included: series stay in the order of the data
+def _text(reference: VersionReference) -> str:
+    # As stored, key order included: series stay in the order of the data.
+    return json.dumps(reference.to_dict())
 
 
 @pytest.fixture(scope="module")
 def serial(trained) -> str:
     model, df, bt, cfg = trained
     ref = build_reference(model, df, bt, cfg, freq="MS")
-    assert list(ref["series"]) == [f"r{i}" for i in range(N_SERIES)]
-    assert all(ref["series"][u]["drift"] for u in ref["series"])  # the drift part is there
+    assert list(ref.series) == [f"r{i}" for i in range(N_SERIES)]
+    assert all(s.drift for s in ref.series.values())  # the drift part is there
     return _text(ref)
 
 

@@ -437,7 +437,12 @@ def test_string_timezone_and_period_dates_are_accepted() -> None:
 
 
 def test_exports() -> None:
-    assert sorted(dashboard.__all__) == ["ReportData", "render_report", "write_report"]
+    assert sorted(dashboard.__all__) == [
+        "FleetSection",
+        "ReportData",
+        "render_report",
+        "write_report",
+    ]
     for name in dashboard.__all__:
         assert getattr(dashboard, name) is not None
 

@@ -8,22 +8,27 @@ from scipy import stats
 from chronoguard.config import MonitoringConfig
 from chronoguard.drift import DriftKind
 from chronoguard.monitoring import performance_checks, quality_checks
+from chronoguard.registry import (
+    BacktestReference,
+    ErrorReference,
+    SeriesReference,
+    VersionReference,
+)
 
 SD = 10.0
 
 
-def reference() -> dict:
-    return {
-        "features": ["y"],
-        "series": {
-            "a": {
-                "mase_scale": 8.0,
-                "one_step": {"n": 36, "mean": 0.0, "sd": SD, "mae": SD * np.sqrt(2 / np.pi)},
-                "backtest": {"horizons": [1, 2], "mae": [8.0, 9.0], "mase": [1.0, 1.125]},
-                "drift": {},
-            }
-        },
-    }
+def reference(one_step: ErrorReference | None = None) -> VersionReference:
+    """One series ``a`` with a one-step spread of ``SD`` and a backtest without error counts."""
+    series = SeriesReference(
+        n_train=96,
+        train_end=pd.Timestamp("2019-12-01"),
+        mase_scale=8.0,
+        backtest=BacktestReference(horizons=(1, 2), mae=(8.0, 9.0), mase=(1.0, 1.125)),
+        one_step=one_step or ErrorReference(n=36, mean=0.0, sd=SD, mae=SD * np.sqrt(2 / np.pi)),
+        drift={},
+    )
+    return VersionReference(season_length=12, freq="MS", features=("y",), series={"a": series})
 
 
 def served_and_actuals(
@@ -61,8 +66,7 @@ def test_performance_checks_hold_their_level_with_an_estimated_spread(m: int) ->
     n = 2000
     for _ in range(n):
         sd = float(np.std(rng.normal(0, SD, size=m), ddof=1))
-        ref = reference()
-        ref["series"]["a"]["one_step"] = {"n": m, "mean": 0.0, "sd": sd, "mae": sd * 0.8}
+        ref = reference(ErrorReference(n=m, mean=0.0, sd=sd, mae=sd * 0.8))
         errors = rng.normal(0, SD, size=6)
         served, actuals = served_and_actuals(errors)
         for r in performance_checks(ref, served, actuals, monitoring=cfg):
@@ -119,9 +123,9 @@ def test_a_constant_feature_is_left_to_quality_checks_not_profiled() -> None:
         make_forecaster("SARIMAX", season_length=12, freq="MS", exog=["flat"]), df, h=6, n_windows=1
     )
     ref = build_reference(model, df, bt, cfg, freq="MS")
-    series = ref["series"]["uk_drivers_ksi"]
-    assert set(series["drift"]) == {"y"}
-    assert "flat" in series["drift_skipped"]
+    series = ref.series["uk_drivers_ksi"]
+    assert set(series.drift) == {"y"}
+    assert "flat" in series.drift_skipped
 
 
 def test_one_step_errors_are_the_served_models_errors_period_by_period() -> None:

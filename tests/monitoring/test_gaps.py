@@ -9,6 +9,12 @@ from chronoguard.config import MonitoringConfig
 from chronoguard.drift import fit_reference_state
 from chronoguard.monitoring import data_drift_checks
 from chronoguard.monitoring.reference import drift_settings
+from chronoguard.registry import (
+    BacktestReference,
+    ErrorReference,
+    SeriesReference,
+    VersionReference,
+)
 
 
 def test_the_data_drift_check_runs_through_a_gap_and_finds_a_later_shift() -> None:
@@ -18,8 +24,16 @@ def test_the_data_drift_check_runs_through_a_gap_and_finds_a_later_shift() -> No
     y = 100 + 10 * np.sin(2 * np.pi * np.arange(n + after) / 12) + rng.normal(0, 2, n + after)
     y[n + 20 :] -= 12  # a level shift of 6 noise sds, 20 months after the reference
     settings = drift_settings("MS", 12, MonitoringConfig())
-    state = fit_reference_state(y[:n], ds=ds[:n], freq="MS", **settings).to_dict()
-    reference = {"features": ["y"], "series": {"a": {"drift": {"y": state}}}}
+    state = fit_reference_state(y[:n], ds=ds[:n], freq="MS", **settings)
+    series = SeriesReference(
+        n_train=n,
+        train_end=ds[n - 1],
+        mase_scale=1.0,
+        backtest=BacktestReference(horizons=(1,), mae=(1.0,), mase=(1.0,), n=(1,)),
+        one_step=ErrorReference(n=12, mean=0.0, sd=2.0, mae=1.6),
+        drift={"y": state},
+    )
+    reference = VersionReference(season_length=12, freq="MS", features=("y",), series={"a": series})
     rows = pd.DataFrame({"unique_id": "a", "ds": ds[n:], "y": y[n:]})
     rows = rows.drop(index=rows.index[5:8])  # three months never arrive
     seen = []

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +16,7 @@ from chronoguard.monitoring import (
     run_monitoring,
 )
 from chronoguard.policy import CheckSummary, RetrainRule
+from chronoguard.registry import VersionReference
 from tests.helpers import seatbelts, small_config
 
 N_TRAIN = 96
@@ -62,7 +60,7 @@ def served_h1(model: Forecaster, data: pd.DataFrame, after: pd.Timestamp) -> pd.
 
 
 @pytest.fixture(scope="module")
-def driven() -> tuple[Forecaster, dict[str, Any], ChronoguardConfig]:
+def driven() -> tuple[Forecaster, VersionReference, ChronoguardConfig]:
     """A SARIMAX using ``x``, trained on the first 96 months, with its reference profile."""
     cfg = small_config(data={"exog": ["x"]}, model={"name": "SARIMAX"})
     train = driven_frame(0.0).iloc[:N_TRAIN]
@@ -73,7 +71,7 @@ def driven() -> tuple[Forecaster, dict[str, Any], ChronoguardConfig]:
 
 
 def checks_over_time(
-    reference: dict[str, Any], served: pd.DataFrame, times: pd.Series
+    reference: VersionReference, served: pd.DataFrame, times: pd.Series
 ) -> list[bool]:
     out = []
     for now in times:
@@ -85,11 +83,11 @@ def checks_over_time(
 
 def test_the_profile_holds_a_prediction_reference_after_the_burn_in(driven) -> None:
     _, ref, _ = driven
-    series = ref["series"]["a"]
-    assert set(series["prediction"]) == {"yhat_h1"}
-    assert series["prediction_skipped"] == {}
-    assert series["prediction_burn_in"] == 24
-    assert series["prediction"]["yhat_h1"]["n"] == N_TRAIN - 24
+    series = ref.series["a"]
+    assert set(series.prediction) == {"yhat_h1"}
+    assert series.prediction_skipped == {}
+    assert series.prediction_burn_in == 24
+    assert series.prediction["yhat_h1"].n == N_TRAIN - 24
     assert prediction_burn_in(96, 12) == 24
     assert prediction_burn_in(30, 12) == 6  # short: two seasons are kept for the profile
     assert prediction_burn_in(20, 12) == 0
@@ -114,7 +112,7 @@ def test_forecasts_that_follow_a_jump_of_their_input_raise_prediction_drift(driv
 
 
 def monitoring_report(
-    ref: dict[str, Any], model: Forecaster, data: pd.DataFrame, served: pd.DataFrame
+    ref: VersionReference, model: Forecaster, data: pd.DataFrame, served: pd.DataFrame
 ):
     now = data["ds"].iloc[-1]
     after = data[data["ds"] > data["ds"].iloc[N_TRAIN - 1]]
@@ -165,10 +163,12 @@ def test_the_config_accepts_prediction_drift_as_a_trigger_but_not_by_default() -
 
 def test_a_profile_without_a_prediction_reference_skips_the_check(driven) -> None:
     model, ref, _ = driven
-    old = copy.deepcopy(ref)
-    for series in old["series"].values():
+    stored = ref.to_dict()
+    for series in stored["series"].values():  # as written before the check existed
         for key in ("prediction", "prediction_skipped", "prediction_burn_in"):
             del series[key]
+    old = VersionReference.from_dict(stored)
+    assert old.series["a"].prediction == {} and old.series["a"].prediction_burn_in is None
     data = driven_frame(3.0)
     served = served_h1(model, data, data["ds"].iloc[N_TRAIN - 1])
     assert prediction_drift_checks(old, served, now=data["ds"].iloc[-1], version="1") == []
@@ -204,7 +204,7 @@ def test_a_version_promoted_after_its_training_end_is_checked_from_its_first_for
 
 
 @pytest.fixture(scope="module")
-def demo_champion() -> tuple[Forecaster, dict[str, Any], pd.DataFrame]:
+def demo_champion() -> tuple[Forecaster, VersionReference, pd.DataFrame]:
     """AutoETS on the seat-belt series 1969-1976, as the demo's first champion; data to 1982."""
     cfg = small_config()
     df = seatbelts("1982-12-01")
@@ -230,7 +230,7 @@ def test_too_few_forecasts_after_a_gap_to_prewhiten_give_no_result_yet(demo_cham
     # The ETS forecasts are persistent (an AR filter of order 1 or more): after a gap, the
     # first innovation needs more consecutive forecasts than the filter's order.
     model, ref, df = demo_champion
-    assert len(ref["series"]["uk_drivers_ksi"]["prediction"]["yhat_h1"]["phi"]) >= 1
+    assert len(ref.series["uk_drivers_ksi"].prediction["yhat_h1"].phi) >= 1
     served = served_h1(model, df, pd.Timestamp("1977-06-01"))
     assert prediction_drift_checks(ref, served.head(1), now=served["ds"].iloc[0]) == []
     later = prediction_drift_checks(ref, served.head(6), now=served["ds"].iloc[5])

@@ -10,9 +10,12 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import select
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +24,7 @@ import pytest
 
 from chronoguard.data import load_frame, validate_frame
 from chronoguard.errors import ChronoguardError, WorkspaceBusyError
-from chronoguard.lifecycle import init_workspace, open_workspace
+from chronoguard.lifecycle import init_workspace, open_workspace, train_version
 from chronoguard.lifecycle.fleet import VersionCache, rollback_series
 from chronoguard.orchestration import LoadedData, run_cycle, run_schedule
 from tests.helpers import seatbelts, small_config
@@ -29,6 +32,8 @@ from tests.helpers import seatbelts, small_config
 SHOCK = pd.Timestamp("1981-03-01")
 CPU = re.compile(r"[0-9.]+ CPU s")
 TIMEOUT = 600
+STORE_URL = "CHRONOGUARD_STORE_URL"  # where a workspace keeps its state, if not in its folder
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 def fleet() -> pd.DataFrame:
@@ -126,6 +131,27 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return ws_dir, state(ws_dir)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def replayed_on(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, dict[str, object], str | None]]:
+    """The replay on each store backend, with the URL its workspace reads the store from
+    (``None``: the workspace's own SQLite file, the replay of ``replayed``). On PostgreSQL
+    the store is a schema of its own, kept for the module; the URL is only set while the
+    replay runs, so the module's other tests never see it."""
+    if request.param == "sqlite":
+        ws_dir, s = request.getfixturevalue("replayed")
+        yield ws_dir, s, None
+        return
+    with request.getfixturevalue("pg_schemas").fresh() as pg:
+        ws_dir = tmp_path_factory.mktemp("cycle-pg") / "ws"
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(STORE_URL, pg.url)
+            run_all(ws_dir, fleet())
+            s = state(ws_dir)
+        yield ws_dir, s, pg.url
+
+
 def test_a_shock_in_one_series_retrains_that_series_only(
     replayed: tuple[Path, dict[str, object]],
 ) -> None:
@@ -189,24 +215,34 @@ def cg(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_cycle_processes_equal_the_replay(
-    replayed: tuple[Path, dict[str, object]], tmp_path: Path
+    replayed_on: tuple[Path, dict[str, object], str | None],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The same cycles, each one `chronoguard cycle` process (and a `monitor` first for
-    some): nothing lives in memory between them, so the state is the same."""
-    _, expected = replayed
+    some): nothing lives in memory between them, so the state is the same. On SQLite and
+    PostgreSQL: the processes' workspace gets a new, empty store on the replay's backend
+    (inherited by the processes through the store URL)."""
+    _, expected, replay_url = replayed_on
     df = fleet()
     data = tmp_path / "fleet.csv"
     df.to_csv(data, index=False)
     ws_dir = tmp_path / "ws"
-    with init_workspace(ws_dir, config()):  # type: ignore[arg-type]
-        pass
-    for i, now in enumerate(timeline(df)[131:]):
-        if i % 4 == 2:  # the check step alone first; the cycle continues from it
-            res = cg("monitor", "-w", ws_dir, "-d", data, "--now", str(now.date()))
+    with ExitStack() as stack:
+        if replay_url is not None:
+            pg = stack.enter_context(request.getfixturevalue("pg_schemas").fresh())
+            assert pg.url != replay_url
+            monkeypatch.setenv(STORE_URL, pg.url)
+        with init_workspace(ws_dir, config()):  # type: ignore[arg-type]
+            pass
+        for i, now in enumerate(timeline(df)[131:]):
+            if i % 4 == 2:  # the check step alone first; the cycle continues from it
+                res = cg("monitor", "-w", ws_dir, "-d", data, "--now", str(now.date()))
+                assert res.returncode == 0, res.stderr
+            res = cg("cycle", "-w", ws_dir, "-d", data, "--now", str(now.date()))
             assert res.returncode == 0, res.stderr
-        res = cg("cycle", "-w", ws_dir, "-d", data, "--now", str(now.date()))
-        assert res.returncode == 0, res.stderr
-    assert state(ws_dir) == expected
+        assert state(ws_dir) == expected
 
 
 def test_the_schedule_runs_each_arrived_period_once(
@@ -296,6 +332,139 @@ def test_a_second_cycle_while_one_runs_gets_a_clear_error(
             holder.wait()
         out = run_cycle(ws, df, freq="MS", now=timeline(df)[131])
         assert out.promoted == ("north", "south", "west")
+
+
+# `chronoguard ARGS` that stops right after it has taken the workspace lock, says so on
+# stdout, and goes on when a line arrives on its stdin.
+PAUSED = r"""
+import sys
+from contextlib import contextmanager
+from chronoguard.store import Store
+
+take = Store.lock
+
+@contextmanager
+def lock(self, *args, **kwargs):
+    with take(self, *args, **kwargs):
+        print("lock taken", flush=True)
+        sys.stdin.readline()
+        yield
+
+Store.lock = lock
+sys.argv = ["chronoguard", *sys.argv[1:]]
+from chronoguard.cli import main
+main()
+"""
+
+
+class Paused:
+    """A `chronoguard` command in a process of its own, held inside the workspace lock
+    until :meth:`finish`."""
+
+    def __init__(self, tmp_path: Path, *args: str | Path) -> None:
+        self._err_path = tmp_path / f"{args[0]}.stderr"
+        self._err = self._err_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", PAUSED, *map(str, args)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
+        line = self.proc.stdout.readline() if ready else ""
+        if line.strip() != "lock taken":
+            done = self.finish()
+            pytest.fail(f"`chronoguard {args[0]}` did not take the lock: {line!r}\n{done.stderr}")
+
+    def finish(self) -> subprocess.CompletedProcess[str]:
+        """Let the command go on; its exit code and output once it has ended."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write("\n")
+            self.proc.stdin.close()
+        except BrokenPipeError:  # it ended already
+            pass
+        try:
+            out = self.proc.stdout.read()
+            self.proc.wait(timeout=TIMEOUT)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdout.close()
+        self._err.close()
+        err = self._err_path.read_text()
+        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, out, err)
+
+
+def test_a_cycle_and_a_manual_promote_at_once_one_proceeds_the_other_gets_a_clear_error(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite and PostgreSQL, both ways round, with the real commands in processes of
+    their own: while `chronoguard cycle` holds the workspace lock, `chronoguard promote`
+    and a second cycle are refused, naming it; while `chronoguard promote` holds it, a
+    cycle is refused and writes nothing. The holder then finishes as if it were alone."""
+    monkeypatch.setenv(STORE_URL, store_url)
+    df = fleet()
+    tl = timeline(df)
+    data = tmp_path / "fleet.csv"
+    df.to_csv(data, index=False)
+    ws_dir = tmp_path / "ws"
+    series = ("north", "south", "west")
+    with init_workspace(ws_dir, config()) as ws:  # type: ignore[arg-type]
+        m = ws.model_name
+        run_cycle(ws, df, freq="MS", now=tl[131])  # version 1 serves every series
+        v2 = train_version(
+            df[df["ds"] <= tl[131]],
+            ws.config,
+            ws.registry,
+            freq="MS",
+            now=tl[131],
+            trigger="manual",
+        ).version.version
+        ws.store.set_version_status(m, v2, "candidate", at=tl[131], by="ana", reason="by hand")
+        assert v2 == "2" and ws.store.get_deployment(m).versions == dict.fromkeys(series, "1")
+
+        cycle = Paused(tmp_path, "cycle", "-w", ws_dir, "-d", data, "--now", str(tl[132].date()))
+        try:
+            res = cg("promote", "-w", ws_dir, v2, "--by", "ana", "--reason", "at the same time")
+            assert res.returncode == 2, res.stderr
+            assert f"held by chronoguard cycle at {tl[132]}" in res.stderr, res.stderr
+            assert "Traceback" not in res.stderr
+            with pytest.raises(WorkspaceBusyError, match=f"held by chronoguard cycle at {tl[132]}"):
+                run_cycle(ws, df, freq="MS", now=tl[132])
+        finally:
+            done = cycle.finish()
+        assert done.returncode == 0, done.stderr
+        assert [(c.now, c.status) for c in ws.store.list_cycles(m)] == [
+            (tl[131].to_pydatetime(), "done"),
+            (tl[132].to_pydatetime(), "done"),
+        ]
+        assert ws.store.get_deployment(m).versions == dict.fromkeys(series, "1")
+        assert [x.version for x in ws.store.deployment_history(m)] == ["1"] * 3
+
+        promote = Paused(tmp_path, "promote", "-w", ws_dir, v2, "--by", "ana", "--reason", "r")
+        try:
+            audit = len(ws.store.audit_log())
+            with pytest.raises(WorkspaceBusyError, match="held by promote by ana since"):
+                run_cycle(ws, df, freq="MS", now=tl[133])
+            assert len(ws.store.audit_log()) == audit
+            assert [c.now for c in ws.store.list_cycles(m)] == [
+                tl[131].to_pydatetime(),
+                tl[132].to_pydatetime(),
+            ]
+        finally:
+            done = promote.finish()
+        assert done.returncode == 0, done.stderr
+        assert "deployed v2 to 3 series (from v1)" in done.stdout, done.stdout
+        assert ws.store.get_deployment(m).versions == dict.fromkeys(series, v2)
+        out = run_cycle(ws, df, freq="MS", now=tl[133])
+        assert not out.already_done and out.n_series == 3
+        last = ws.store.get_cycle(m, tl[133])
+        assert last is not None and last.status == "done"
 
 
 def test_a_budget_retrains_the_series_worth_most_and_says_why_not_the_other(

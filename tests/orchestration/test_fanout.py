@@ -40,7 +40,7 @@ def references(ws_dir: Path) -> dict[str, str]:
     with open_workspace(ws_dir) as ws:
         cache = VersionCache(ws)
         return {
-            v.version: json.dumps(cache.get(v.version).artifacts["reference_profile"])
+            v.version: json.dumps(cache.get(v.version).reference.to_dict())
             for v in ws.registry.list_versions(ws.model_name)
         }
 

@@ -7,10 +7,34 @@ import pandas as pd
 import pytest
 
 from chronoguard import __version__
-from chronoguard.errors import UnknownVersionError
+from chronoguard.errors import RegistryError, UnknownVersionError
 from chronoguard.forecasting import make_forecaster
-from chronoguard.registry import Lineage, ModelRegistry, fingerprint_frame
+from chronoguard.registry import (
+    BacktestReference,
+    ErrorReference,
+    Lineage,
+    ModelRegistry,
+    SeriesReference,
+    VersionReference,
+    fingerprint_frame,
+)
 from tests.helpers import seatbelts
+
+REFERENCE = VersionReference(
+    season_length=12,
+    freq="MS",
+    features=("y",),
+    series={
+        "uk_drivers_ksi": SeriesReference(
+            n_train=96,
+            train_end=pd.Timestamp("1976-12-01"),
+            mase_scale=150.0,
+            backtest=BacktestReference(horizons=(1,), mae=(90.0,), mase=(0.6,), n=(2,)),
+            one_step=ErrorReference(n=36, mean=-2.0, sd=120.0, mae=95.0),
+            drift={},
+        )
+    },
+)
 
 
 def lineage(df: pd.DataFrame, parent: str | None, trigger: str) -> Lineage:
@@ -40,7 +64,8 @@ def test_round_trip_versions_aliases_lineage(tmp_path: Path) -> None:
         lineage=lineage(a, None, "initial"),
         params={"h": 12},
         metrics={"backtest_mase": 0.9},
-        artifacts={"reference_profile": {"k": [1, 2]}},
+        reference=REFERENCE,
+        artifacts={"notes": {"k": [1, 2]}},
     )
     v2 = reg.log_version(
         "m", fb, lineage=lineage(b, "1", "drift"), params={"h": 12}, metrics={"backtest_mase": 0.8}
@@ -60,7 +85,10 @@ def test_round_trip_versions_aliases_lineage(tmp_path: Path) -> None:
     champ = reg.load("m", "champion")
     pd.testing.assert_frame_equal(one.forecaster.predict(12), fa.predict(12))
     pd.testing.assert_frame_equal(champ.forecaster.predict(12), fb.predict(12))
-    assert one.artifacts["reference_profile"] == {"k": [1, 2]}
+    assert one.reference == REFERENCE  # typed, parsed at load
+    assert one.artifacts == {"notes": {"k": [1, 2]}}  # other JSON artifacts as they were
+    with pytest.raises(RegistryError, match="version 2 of 'm' carries no reference profile"):
+        _ = champ.reference
     assert [(v.version, v.aliases) for v in reg.list_versions("m")] == [
         ("1", ("challenger",)),
         ("2", ("champion",)),

@@ -130,6 +130,8 @@ def test_served_only_leaves_out_the_forecasts_made_in_shadow(store: Store) -> No
     served = store.get_forecasts(served_only=True)
     assert served["version"].tolist() == ["3"] and served["alias"].tolist() == ["champion"]
     assert store.get_forecasts(served_only=True, version="2").empty
+    assert store.count_forecasts() == 2 and store.count_forecasts(served_only=True) == 1
+    assert store.count_forecasts(origin_from=T0 + timedelta(days=1)) == 0
 
 
 def test_forecast_already_stored_is_refused_naming_the_key(store: Store) -> None:
@@ -289,6 +291,11 @@ def test_monitoring_results_round_trip(store: Store) -> None:
     assert second["details"] == {}
     assert len(store.get_monitoring_results(decision=True)) == 1
     assert store.get_monitoring_results(kind="concept_drift").empty
+    methods = set(got["method"])
+    one = sorted(methods)[0]
+    assert set(store.get_monitoring_results(method=one)["method"]) == {one}
+    assert set(store.get_monitoring_results(method=sorted(methods))["method"]) == methods
+    assert store.get_monitoring_results(method="no-such-method").empty
     with pytest.raises(StoreError, match="kind 'drifty' is not one of"):
         store.record_monitoring_results(
             "run-2",

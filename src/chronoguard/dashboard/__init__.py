@@ -6,6 +6,7 @@ The dashboard takes plain data in and imports no other chronoguard layer (only
 
 from __future__ import annotations
 
+from chronoguard.dashboard.fleet import FleetSection
 from chronoguard.dashboard.report import ReportData, render_report, write_report
 
-__all__ = ["ReportData", "render_report", "write_report"]
+__all__ = ["FleetSection", "ReportData", "render_report", "write_report"]

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from chronoguard.dashboard import plots
+from chronoguard.dashboard.fleet import FleetSection, fleet_context
 from chronoguard.errors import DataContractError
 
 __all__ = ["MAX_ALERT_ROWS", "MAX_SERIES", "ReportData", "render_report", "write_report"]
@@ -120,6 +121,9 @@ class ReportData:
         The run's configuration (nested dicts are shown with dotted keys).
     events
         Documented, known changes ``{ds, label}`` marked on the plots.
+    fleet
+        A fleet replay's decisions, budget per cycle and peers
+        (:class:`~chronoguard.dashboard.fleet.FleetSection`); ``None`` leaves the section out.
 
     Structural problems (missing columns or keys, an unknown ``threshold_on``) raise
     :class:`~chronoguard.errors.DataContractError` naming every problem at once.
@@ -137,6 +141,7 @@ class ReportData:
     metrics: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] | None = None
+    fleet: FleetSection | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -536,6 +541,7 @@ def _context(data: ReportData, run: _Run, max_series: int, max_points: int) -> d
             {"ds": e["ds"].strftime(date), "label": _fmt(e["label"])}
             for e in run.events.to_dict("records")
         ],
+        "fleet": fleet_context(data.fleet),
     }
 
 

@@ -38,6 +38,15 @@ DATASETS: dict[str, DatasetInfo] = {
         "Victoria electricity demand (MW) with temperature, half-hourly 2012–2014",
         (),
     ),
+    "tourism": DatasetInfo(
+        "tourism",
+        "tourism.csv.gz",
+        "QS",
+        4,
+        "Australian overnight trips (thousands) by region, state and purpose: 304 series, "
+        "quarterly 1998–2017",
+        (),
+    ),
     "nile": DatasetInfo(
         "nile",
         "nile.csv",

@@ -76,8 +76,10 @@ from chronoguard.drift.alerting import (  # noqa: E402
 )
 from chronoguard.drift.inference import (  # noqa: E402
     CalibratedDriftTest,
+    SequentialCheck,
     drift_check,
     fit_reference_state,
+    sequential_checks,
 )
 from chronoguard.drift.reference_state import MonitoringCalibration, ReferenceState  # noqa: E402
 from chronoguard.drift.seasonal import SeasonalDesign  # noqa: E402
@@ -95,12 +97,14 @@ __all__ += [
     "PersistenceRule",
     "ReferenceState",
     "SeasonalDesign",
+    "SequentialCheck",
     "StreamingDetector",
     "benjamini_hochberg",
     "drift_check",
     "fdr_adjust",
     "fit_reference_state",
     "persistent_alarms",
+    "sequential_checks",
     "severity_from_margin",
     "severity_from_pvalue",
 ]

@@ -9,7 +9,8 @@ import numpy as np
 
 from chronoguard.drift import _engine
 from chronoguard.drift._inputs import as_values, place_current, reference_values, transform_values
-from chronoguard.drift._settings import PARAMS, check_settings, grid_ds, tail_pvalue
+from chronoguard.drift._sequential_batch import SequentialCheck, monitor_checks
+from chronoguard.drift._settings import PARAMS, check_settings
 from chronoguard.drift.alerting import severity_from_pvalue
 from chronoguard.drift.reference_state import MonitoringCalibration, ReferenceState
 from chronoguard.drift.seasonal import SeasonalDesign, as_periods, default_seasons
@@ -476,53 +477,8 @@ class CalibratedDriftTest:
         the threshold in ``current`` (None if never).
         """
         self._check_params()
-        state, f, _u, z, pos, _contiguous, notes, idx = self._prepare(
-            current, ds, start, feature, unique_id
-        )
-        cal = self._calibration(state)
-        path = _engine.monitor(
-            f,
-            z[None],
-            shift=cal.shift,
-            alternative=cal.alternative,
-            persistence=cal.persistence,
-            scale_ratio=cal.scale_ratio,
-            window=cal.window,
-        )[0]
-        stat = float(path[-1])
-        h = cal.threshold
-        p = tail_pvalue(stat, cal)
-        crossed = np.flatnonzero(path > h)
-        first = int(crossed[0]) if crossed.size else None
-        if z.size > cal.horizon:
-            notes = [
-                *notes,
-                f"{z.size} checks exceed the calibrated horizon of {cal.horizon}: the false-alarm budget is spent; refit or reset",
-            ]
-        details: dict[str, Any] = {
-            "cusum_threshold": h,
-            "first_alarm_index": first,
-            "first_alarm_ds": None
-            if first is None or idx is None
-            else str(grid_ds(state, pos[first])),
-            "max_statistic": float(np.max(path)),
-            "checks": int(z.size),
-            "horizon": cal.horizon,
-            "transform": state.transform,
-            "ar_order": len(state.phi),
-            "notes": notes,
-        }
-        return DriftResult(
-            method="cusum_prewhitened",
-            statistic=stat,
-            p_value=p,
-            threshold=cal.false_alarm_rate,
-            drift=bool(stat > h),
-            threshold_on="p_value",
-            feature=feature,
-            unique_id=unique_id,
-            kind=kind,
-            severity=severity_from_pvalue(p, cal.false_alarm_rate),
-            details=details,
-            notes=tuple(str(n) for n in notes),
-        )
+        state = self._state()
+        check = SequentialCheck(state, current, ds, start, feature, unique_id, kind)
+        result = monitor_checks([check], [self._calibration(state)])[0]
+        assert result is not None  # monitor_checks raises on a window without innovations
+        return result

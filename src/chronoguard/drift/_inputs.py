@@ -115,21 +115,31 @@ def place_current(
     freq: str | None,
     origin: str | None,
     start: int | None,
+    memo: dict[Any, Any] | None = None,
 ) -> tuple[FloatArray, FloatArray, bool, list[str]]:
     """Current values on a complete grid of positions, whether they continue the reference.
 
     Returns ``(values, positions, contiguous, notes)``; periods missing inside the window
-    come back as NaN, so the filter skips them instead of joining distant values.
+    come back as NaN, so the filter skips them instead of joining distant values. ``memo``
+    keeps the positions of timestamps already placed (a fleet's series share them).
     """
     notes: list[str] = []
     if idx is not None and origin is not None and freq is not None:
         if start is not None:
             raise DriftInputError("pass either ds= or start=, not both")
-        if not idx.is_monotonic_increasing or idx.has_duplicates:
-            raise DriftInputError(
-                "the current timestamps are unsorted or duplicated; sort them and drop duplicates"
-            )
-        pos = positions_since(idx, pd.Timestamp(origin), freq)
+        stamps = idx.as_unit("ns").asi8
+        key = (origin, freq, stamps.tobytes())
+        if memo is not None and key in memo:
+            pos = memo[key]
+        else:
+            if (stamps == np.iinfo(np.int64).min).any() or not bool(np.all(np.diff(stamps) > 0)):
+                raise DriftInputError(
+                    "the current timestamps are unsorted or duplicated; sort them and drop "
+                    "duplicates"
+                )
+            pos = positions_since(idx, pd.Timestamp(origin), freq)
+            if memo is not None:
+                memo[key] = pos
     else:
         if idx is not None:
             notes.append(

@@ -47,13 +47,22 @@ Two ways to ask:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from chronoguard.drift._calibrated import CalibratedDriftTest
+from chronoguard.drift._sequential_batch import SequentialCheck, monitor_checks
 from chronoguard.drift.reference_state import ReferenceState
 from chronoguard.drift.types import DriftInputError, DriftKind, DriftResult
 
-__all__ = ["CalibratedDriftTest", "ReferenceState", "drift_check", "fit_reference_state"]
+__all__ = [
+    "CalibratedDriftTest",
+    "ReferenceState",
+    "SequentialCheck",
+    "drift_check",
+    "fit_reference_state",
+    "sequential_checks",
+]
 
 
 def fit_reference_state(
@@ -163,3 +172,26 @@ def drift_check(
     raise DriftInputError(
         f"mode={mode!r}: use 'sequential' (scheduled checks) or 'window' (one comparison)"
     )
+
+
+def sequential_checks(
+    checks: Sequence[SequentialCheck], *, skip_insufficient: bool = False
+) -> list[DriftResult | None]:
+    """The scheduled (sequential) check of many series × features at once, in order.
+
+    Each result equals ``drift_check(c.state, c.values, ds=c.ds, start=c.start,
+    mode="sequential", ...)`` for its check; the checks that share a seasonal design, an AR
+    order, the positions of their values and their calibrated settings run as one stack,
+    which is what makes a fleet's cycle fast (see
+    :mod:`chronoguard.drift._sequential_batch`). A reference stored without a calibration
+    is calibrated first (about 0.1 s each). With ``skip_insufficient`` a check whose window
+    has too few consecutive values after a gap to pre-whiten gives ``None`` instead of
+    raising :class:`~chronoguard.drift.InsufficientDataError`.
+    """
+    calibrations = [
+        c.state.calibration
+        if c.state.calibration is not None
+        else CalibratedDriftTest.from_state(c.state)._calibration(c.state)
+        for c in checks
+    ]
+    return monitor_checks(checks, calibrations, skip_insufficient=skip_insufficient)

@@ -17,6 +17,40 @@ from statsforecast.models import Naive as _SFNaive
 from statsforecast.models import SeasonalNaive as _SFSeasonalNaive
 
 
+def _cache_interval_quantiles() -> None:
+    """Compute statsforecast's interval quantiles once per set of levels.
+
+    statsforecast builds a scipy frozen distribution for every interval forecast it makes
+    (1.4 ms of the 2 ms a seasonal-naive forecast of one series takes, measured serving
+    1,000 series), although the quantiles depend only on the levels and the error
+    distribution. A fleet serves thousands of series a cycle, so its helper is wrapped here
+    with a cache of the quantiles of the standard normal; other distributions (fitted
+    parameters) and a statsforecast without that helper are left as they are.
+    """
+    from statsforecast import utils as sf_utils
+
+    original = getattr(sf_utils, "_quantiles", None)
+    if original is None or getattr(original, "cached_by_chronoguard", False):
+        return
+    cache: dict[tuple[tuple[int, ...], bytes], np.ndarray] = {}
+
+    def quantiles(level: Any, distribution: str = "normal", dist_params: Any = None) -> Any:
+        if distribution != "normal" or dist_params:
+            return original(level, distribution=distribution, dist_params=dist_params)
+        lv = np.asarray(level, dtype=float)
+        key = (lv.shape, lv.tobytes())
+        if key not in cache:
+            cache[key] = np.asarray(original(level, distribution="normal"))
+        return cache[key].copy()
+
+    quantiles.cached_by_chronoguard = True  # type: ignore[attr-defined]
+    quantiles.original = original  # type: ignore[attr-defined]
+    sf_utils._quantiles = quantiles
+
+
+_cache_interval_quantiles()
+
+
 @dataclass(frozen=True)
 class SeriesForecast:
     """The forecast of one series: the mean and one (lo, hi) row per interval level."""

@@ -347,7 +347,9 @@ class Forecaster(abc.ABC):
         else:
             ids, origins, hist = self._read_history(history)
 
-        dates = [future_dates(origin, h, self.freq_) for origin in origins]
+        # A fleet's series mostly share their origin: one calendar per distinct origin.
+        calendars = {o: future_dates(o, h, self.freq_) for o in dict.fromkeys(origins)}
+        dates = [calendars[o] for o in origins]
         X_futures: list[np.ndarray | None]
         if self.exog_:
             X_futures = list(take_exog(X_future, self.exog_, ids, dates, "X_future"))
@@ -451,14 +453,18 @@ class Forecaster(abc.ABC):
         y_all = history[Y].to_numpy(dtype=float)
         X_all = history[self.exog_].to_numpy(dtype=float) if self.exog_ else None
         ds = history[DS]
+        stamps = ds.to_numpy(dtype="datetime64[ns]")
+        trained = self.train_start_.to_dict()
+        offsets: dict[tuple[pd.Timestamp, pd.Timestamp], int] = {}
         origins: list[pd.Timestamp] = []
         hist: list[tuple[np.ndarray, np.ndarray | None, int]] = []
         for uid, start, end in zip(index.ids, index.starts, index.ends, strict=True):
-            first = pd.Timestamp(ds.iloc[start])
-            offset = periods_between(pd.Timestamp(self.train_start_[uid]), first, self.freq_)
+            key = (pd.Timestamp(trained[uid]), pd.Timestamp(stamps[start]))
+            if key not in offsets:  # series that share their start share the offset
+                offsets[key] = periods_between(key[0], key[1], self.freq_)
             X = X_all[start:end] if X_all is not None else None
-            hist.append((y_all[start:end], X, offset))
-            origins.append(pd.Timestamp(ds.iloc[end - 1]))
+            hist.append((y_all[start:end], X, offsets[key]))
+            origins.append(pd.Timestamp(stamps[end - 1]))
         return list(index.ids), origins, hist
 
     @staticmethod

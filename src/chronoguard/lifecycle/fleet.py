@@ -23,7 +23,7 @@ from chronoguard.forecasting.metrics import mae, rmse, scale_mase, smape
 from chronoguard.lifecycle.deploy import CHAMPION, move_alias
 from chronoguard.lifecycle.gate import rolling_forecasts
 from chronoguard.lifecycle.workspace import Workspace
-from chronoguard.registry import LoadedModel
+from chronoguard.registry import LoadedModel, VersionReference
 from chronoguard.store import Deployment, DeploymentMove
 
 
@@ -44,11 +44,9 @@ class VersionCache:
         self._loaded[loaded.version.version] = loaded
 
 
-def reference_for(cache: VersionCache, deployment: Deployment, version: str) -> dict[str, object]:
+def reference_for(cache: VersionCache, deployment: Deployment, version: str) -> VersionReference:
     """The reference profile of ``version`` cut to the series it serves in ``deployment``."""
-    full = cache.get(version).artifacts["reference_profile"]
-    mine = set(deployment.series_of(version))
-    return {**full, "series": {u: p for u, p in full["series"].items() if u in mine}}
+    return cache.get(version).reference.for_series(deployment.series_of(version))
 
 
 def deploy_series(

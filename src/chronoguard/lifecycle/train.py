@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
@@ -15,14 +14,20 @@ from chronoguard.config import ChronoguardConfig
 from chronoguard.errors import DataContractError
 from chronoguard.forecasting import Forecaster, backtest, frozen_backtest, make_forecaster
 from chronoguard.monitoring import build_reference
-from chronoguard.registry import Lineage, ModelRegistry, ModelVersion, fingerprint_frame
+from chronoguard.registry import (
+    Lineage,
+    ModelRegistry,
+    ModelVersion,
+    VersionReference,
+    fingerprint_frame,
+)
 
 
 @dataclass(frozen=True)
 class TrainedVersion:
     version: ModelVersion
     forecaster: Forecaster
-    reference: dict[str, Any]
+    reference: VersionReference
     metrics: dict[str, float]
 
 
@@ -154,7 +159,8 @@ def train_version(
         lineage=lineage,
         params=params,
         metrics=metrics,
-        artifacts={"reference_profile": reference, "lineage": lineage.__dict__},
+        reference=reference,
+        artifacts={"lineage": lineage.__dict__},
         tables={"backtest": bt.forecasts, "backtest_by_horizon": bt.by_horizon.reset_index()},
         intent=intent,
     )

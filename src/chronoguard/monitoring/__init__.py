@@ -1,8 +1,13 @@
 """A monitoring run: data quality + drift + performance → typed results."""
 
-from chronoguard.monitoring.levels import CheckLevels, check_levels, periods_per_year
+from chronoguard.monitoring.levels import (
+    DECAY_METHOD,
+    SEQUENTIAL_METHOD,
+    CheckLevels,
+    check_levels,
+    periods_per_year,
+)
 from chronoguard.monitoring.reference import (
-    PROFILE_FORMAT,
     build_reference,
     one_step_errors,
     prediction_burn_in,
@@ -18,9 +23,12 @@ from chronoguard.monitoring.run import (
     quality_checks,
     run_monitoring,
 )
+from chronoguard.registry import PROFILE_FORMAT
 
 __all__ = [
+    "DECAY_METHOD",
     "PROFILE_FORMAT",
+    "SEQUENTIAL_METHOD",
     "CheckLevels",
     "MonitoringReport",
     "build_reference",

@@ -57,6 +57,9 @@ MAX_SEQUENTIAL_RATE = 0.25
 MAX_CHECK_LEVEL = 0.1
 #: The sequential drift check's method (its p-value is over its horizon of checks).
 SEQUENTIAL_METHOD = "cusum_prewhitened"
+#: The performance-decay check's method (its statistic is the recent MASE over the
+#: reference's: the decay ratio the decision engine weighs).
+DECAY_METHOD = "mase_ratio_chi2"
 
 
 def periods_per_year(freq: str) -> float:

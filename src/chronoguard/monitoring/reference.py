@@ -1,7 +1,9 @@
 """The reference profile of a model version, computed once at training time.
 
 A monitoring run compares new data, forecasts and errors against this profile and never
-re-reads the training data. The profile is JSON-safe and is logged with the version.
+re-reads the training data. The profile is a typed
+:class:`~chronoguard.registry.VersionReference` (JSON-safe through ``to_dict``), logged
+with the version and returned by the registry when the version is loaded.
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ from chronoguard.drift import (
     CalibratedDriftTest,
     DriftInputError,
     ReferenceProfile,
+    ReferenceState,
     fit_reference_state,
 )
 from chronoguard.forecasting.metrics import scale_mase
 from chronoguard.monitoring.levels import check_levels
-
-PROFILE_FORMAT = 1
+from chronoguard.registry.version_reference import (
+    BacktestReference,
+    ErrorReference,
+    SeriesReference,
+    VersionReference,
+)
 
 
 class _Predicts(Protocol):
@@ -110,22 +117,22 @@ def drift_settings(
 
 def _drift_states(
     g: pd.DataFrame, features: list[str], freq: str, settings: dict[str, Any]
-) -> dict[str, Any]:
-    """Fitted drift references per feature; features the engine cannot model are listed.
+) -> tuple[dict[str, ReferenceState], dict[str, str]]:
+    """Fitted drift references per feature, and the features the engine cannot model.
 
     A constant feature, or one its season explains exactly, has no noise to compare
     against: it is left to the data-quality checks and named in ``drift_skipped``.
     """
-    states: dict[str, Any] = {}
+    states: dict[str, ReferenceState] = {}
     skipped: dict[str, str] = {}
     for f in features:
         try:
             states[f] = fit_reference_state(
                 g[f].to_numpy(float), ds=pd.DatetimeIndex(g["ds"]), freq=freq, **settings
-            ).to_dict()
+            )
         except DriftInputError as exc:
             skipped[f] = str(exc)
-    return {"drift": states, "drift_skipped": skipped}
+    return states, skipped
 
 
 def prediction_burn_in(n: int, season_length: int) -> int:
@@ -145,8 +152,9 @@ def prediction_burn_in(n: int, season_length: int) -> int:
 
 def _prediction_states(
     g: pd.DataFrame, fitted: pd.DataFrame, freq: str, m: int, settings: dict[str, Any]
-) -> dict[str, Any]:
-    """The drift reference of the one-step forecasts over the training window of one series.
+) -> tuple[dict[str, ReferenceState], dict[str, str], int]:
+    """The drift reference of the one-step forecasts over the training window of one series,
+    the forecasts it could not model, and the burn-in left out.
 
     ``fitted`` holds the series' one-step forecasts, parameters frozen, row for row with
     ``g``. A series whose forecasts the engine cannot model (constant forecasts, too few
@@ -155,15 +163,15 @@ def _prediction_states(
     burn = prediction_burn_in(len(g), m)
     kept = fitted.iloc[burn:]
     kept = kept[np.isfinite(kept["yhat"].to_numpy(float))]
-    states: dict[str, Any] = {}
+    states: dict[str, ReferenceState] = {}
     skipped: dict[str, str] = {}
     try:
         states["yhat_h1"] = fit_reference_state(
             kept["yhat"].to_numpy(float), ds=pd.DatetimeIndex(kept["ds"]), freq=freq, **settings
-        ).to_dict()
+        )
     except DriftInputError as exc:
         skipped["yhat_h1"] = str(exc)
-    return {"prediction": states, "prediction_skipped": skipped, "prediction_burn_in": burn}
+    return states, skipped, burn
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,7 @@ class _ReferenceBatch:
     drift: dict[str, Any]
 
 
-def _series_reference(s: _SeriesSlices, batch: _ReferenceBatch) -> dict[str, Any]:
+def _series_reference(s: _SeriesSlices, batch: _ReferenceBatch) -> SeriesReference:
     m, g, b = batch.season_length, s.rows, s.backtest
     y = g["y"].to_numpy(float)
     scale = scale_mase(y, m)
@@ -196,28 +204,36 @@ def _series_reference(s: _SeriesSlices, batch: _ReferenceBatch) -> dict[str, Any
     by_h = pd.DataFrame({"horizon": b["horizon"].to_numpy(int), "ae": err}).groupby("horizon")["ae"]
     per_h, count_h = by_h.mean(), by_h.size()
     e1 = s.one_step_errors
-    return {
-        "n_train": len(y),
-        "train_end": str(g["ds"].iloc[-1]),
-        "mase_scale": scale,
-        "backtest": {
-            "horizons": [int(h) for h in per_h.index],
-            "mae": [float(v) for v in per_h.to_numpy()],
-            "mase": [float(v / scale) for v in per_h.to_numpy()],
-            "n": [int(v) for v in count_h.to_numpy()],
-        },
-        "one_step": {
-            "n": len(e1),
-            "mean": float(np.mean(e1)),
-            "sd": float(np.std(e1, ddof=1)),
-            "mae": float(np.mean(np.abs(e1))),
-        },
-        **_drift_states(g, list(batch.features), batch.freq, batch.drift),
-        **_prediction_states(g, s.fitted, batch.freq, m, batch.drift),
-    }
+    drift, drift_skipped = _drift_states(g, list(batch.features), batch.freq, batch.drift)
+    prediction, prediction_skipped, burn = _prediction_states(
+        g, s.fitted, batch.freq, m, batch.drift
+    )
+    return SeriesReference(
+        n_train=len(y),
+        # As stored: the string form, read back as the same timestamp.
+        train_end=pd.Timestamp(str(g["ds"].iloc[-1])),
+        mase_scale=scale,
+        backtest=BacktestReference(
+            horizons=tuple(int(h) for h in per_h.index),
+            mae=tuple(float(v) for v in per_h.to_numpy()),
+            mase=tuple(float(v / scale) for v in per_h.to_numpy()),
+            n=tuple(int(v) for v in count_h.to_numpy()),
+        ),
+        one_step=ErrorReference(
+            n=len(e1),
+            mean=float(np.mean(e1)),
+            sd=float(np.std(e1, ddof=1)),
+            mae=float(np.mean(np.abs(e1))),
+        ),
+        drift=drift,
+        drift_skipped=drift_skipped,
+        prediction=prediction,
+        prediction_skipped=prediction_skipped,
+        prediction_burn_in=burn,
+    )
 
 
-def _reference_batch(batch: _ReferenceBatch) -> list[tuple[str, dict[str, Any]]]:
+def _reference_batch(batch: _ReferenceBatch) -> list[tuple[str, SeriesReference]]:
     """The per-series part of the reference for one batch of series, in the batch's order.
 
     A top-level function of plain inputs, so an executor can run it in another process or
@@ -269,8 +285,9 @@ def build_reference(
     *,
     freq: str,
     executor: Executor | None = None,
-) -> dict[str, Any]:
-    """Everything later checks compare against, per series.
+) -> VersionReference:
+    """Everything later checks compare against, per series, as a
+    :class:`~chronoguard.registry.VersionReference`:
 
     * ``mase_scale``: the seasonal-naive in-sample MAE that scales errors (MASE);
     * ``backtest``: MAE and MASE per horizon from the version's rolling-origin backtest;
@@ -313,15 +330,14 @@ def build_reference(
         for b in batches
     ]
     done = (executor or SerialExecutor()).map(_reference_batch, batches, labels=labels)
-    series: dict[str, Any] = dict(pair for part in done for pair in part)
+    series: dict[str, SeriesReference] = dict(pair for part in done for pair in part)
     # Sorted samples and bins of the training values, for the classic iid two-sample tests
     # (KS, PSI, Wasserstein) that the monitoring run reports beside its calibrated check.
     iid = ReferenceProfile.build(data[["unique_id", "ds", *features]], features=features)
-    return {
-        "format": PROFILE_FORMAT,
-        "season_length": m,
-        "freq": freq,
-        "features": features,
-        "series": series,
-        "iid_profile": iid.to_dict(),
-    }
+    return VersionReference(
+        season_length=m,
+        freq=freq,
+        features=tuple(features),
+        series=series,
+        iid_profile=iid,
+    )

@@ -7,7 +7,7 @@ profile of the version that served the forecasts; it never re-reads training dat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,15 +20,16 @@ from chronoguard.data import find_problems
 from chronoguard.drift import (
     DriftKind,
     DriftResult,
-    InsufficientDataError,
-    ReferenceProfile,
+    ReferenceState,
+    SequentialCheck,
     Severity,
-    drift_check,
     ks_test,
     psi_test,
+    sequential_checks,
     wasserstein_test,
 )
-from chronoguard.monitoring.levels import CheckLevels, check_levels
+from chronoguard.monitoring.levels import DECAY_METHOD, CheckLevels, check_levels
+from chronoguard.registry import VersionReference
 from chronoguard.store import MonitoringResult
 
 
@@ -59,7 +60,14 @@ class MonitoringReport:
         return [r for r in self.results if r.alerts]
 
     def records(self) -> list[MonitoringResult]:
-        """The results as store records."""
+        """The results as store records.
+
+        What decides beyond the decision is stored whole in ``details``, under its own keys
+        and in JSON types, so it reads back as it was: ``advisory`` (bool), ``q_value``
+        (float, or ``None`` when not adjusted), ``alert`` (bool, or ``None``: the decision
+        alone decides) and ``notes`` (a list of strings). Other details keep their JSON
+        types (lists and mappings included); values JSON has no type for are stored as text.
+        """
         return [
             MonitoringResult(
                 kind=str(r.kind),
@@ -74,15 +82,25 @@ class MonitoringReport:
                 p_value=None if r.p_value is None else float(r.p_value),
                 details={
                     "threshold_on": r.threshold_on,
-                    **_json_safe(r.details),
-                    **({"advisory": True} if r.advisory else {}),
-                    **({} if r.q_value is None else {"q_value": float(r.q_value)}),
-                    **({} if r.alert is None else {"alert": bool(r.alert)}),
-                    **({"notes": "; ".join(r.notes)} if r.notes else {}),
+                    **_details(r),
+                    "advisory": bool(r.advisory),
+                    "q_value": None if r.q_value is None else float(r.q_value),
+                    "alert": None if r.alert is None else bool(r.alert),
+                    "notes": [str(n) for n in r.notes],
                 },
             )
             for r in self.results
         ]
+
+
+def _details(r: DriftResult) -> dict[str, Any]:
+    """``r.details`` in JSON types. ``notes`` is the result's own field; notes the details
+    carry apart from it (a window test's) are kept as ``detail_notes``, not overwritten."""
+    out = _json_safe(r.details)
+    own = out.pop("notes", None)
+    if own is not None and own != [str(n) for n in r.notes]:
+        out["detail_notes"] = own
+    return out
 
 
 def is_advisory(r: DriftResult) -> bool:
@@ -90,16 +108,22 @@ def is_advisory(r: DriftResult) -> bool:
     return r.advisory
 
 
-def _json_safe(d: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, (np.floating, np.integer)):
-            out[k] = v.item()
-        elif isinstance(v, (str, int, float, bool)) or v is None:
-            out[k] = v
-        else:
-            out[k] = str(v)
-    return out
+def _json_safe(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): _json_value(v) for k, v in d.items()}
+
+
+def _json_value(v: Any) -> Any:
+    """``v`` in JSON types: numpy scalars as Python numbers, sequences as lists, mappings
+    as dicts (recursively); anything else as its text."""
+    if isinstance(v, (np.floating, np.integer, np.bool_)):
+        return v.item()
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    if isinstance(v, Mapping):
+        return _json_safe(v)
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [_json_value(x) for x in v]
+    return str(v)
 
 
 def _severity(p: float, alpha: float) -> Severity:
@@ -177,7 +201,7 @@ def quality_checks(
 
 
 def performance_checks(
-    reference: dict[str, Any],
+    reference: VersionReference,
     served: pd.DataFrame,
     actuals: pd.DataFrame,
     *,
@@ -204,100 +228,119 @@ def performance_checks(
     without ``freq`` the monthly levels are used.
     """
     h = monitoring.decay_horizon
-    levels = check_levels(
-        monitoring, freq or "MS", n_features=max(1, len(reference.get("features", ["y"])))
-    )
+    levels = check_levels(monitoring, freq or "MS", n_features=max(1, len(reference.features)))
     alpha = levels.trigger
     out: list[DriftResult] = []
     if served.empty:
         return out
     joined = served.merge(actuals[["unique_id", "ds", "y"]], on=["unique_id", "ds"], how="inner")
     at_h = _thinned(joined[joined["horizon"] == h], h)
-    for uid, g in at_h.groupby("unique_id", sort=False):
-        prof = reference["series"].get(str(uid))
-        if prof is None or len(g) < 2:
+    # Per series with numpy slices of one sorted frame, then every p-value of the fleet in
+    # one call per distribution: a fleet's cycle runs these for thousands of series.
+    y_all = at_h["y"].to_numpy(dtype=float)
+    f_all = at_h["yhat"].to_numpy(dtype=float)
+    ds_all = at_h["ds"].to_numpy(dtype="datetime64[ns]")
+    errs: list[_SeriesErrors] = []
+    for uid, rows in _rows_by_series(at_h).items():
+        prof = reference.series.get(uid)
+        if prof is None or rows.size < 2:
             continue
-        e = g["y"].to_numpy(float) - g["yhat"].to_numpy(float)
-        n = len(e)
-        scale = prof["mase_scale"]
+        e = y_all[rows] - f_all[rows]
+        scale = prof.mase_scale
         if h == 1:
             # 1-step reference from the one-step errors of the last training periods: many
             # more points than the backtest's one error per window.
-            sd, ref_mase = prof["one_step"]["sd"], prof["one_step"]["mae"] / scale
-            df_sd = int(prof["one_step"].get("n", 0)) - 1
+            sd, ref_mase = prof.one_step.sd, prof.one_step.mae / scale
+            df_sd = prof.one_step.n - 1
         else:
-            sd, ref_mase = (
-                _backtest_at(prof, h, "mae") * np.sqrt(np.pi / 2),
-                _backtest_at(prof, h, "mase"),
+            # The backtest at step h (its last step if h is beyond it); profiles without the
+            # count of errors give df_sd = -1: the spread is then treated as known.
+            bt = prof.backtest
+            sd, ref_mase = bt.mae_at(h) * np.sqrt(np.pi / 2), bt.mase_at(h)
+            df_sd = bt.n_at(h) - 1
+        # The newest actual: the last row at the latest target time.
+        newest = rows[rows.size - 1 - int(np.argmax(ds_all[rows][::-1]))]
+        errs.append(
+            _SeriesErrors(
+                uid=uid,
+                n=int(e.size),
+                sd=float(sd),
+                ref_mase=float(ref_mase),
+                df=df_sd if df_sd >= 1 else None,
+                recent_mase=float(np.mean(np.abs(e)) / scale),
+                chi=float(np.sum((e / sd) ** 2)),
+                mean_error=float(np.mean(e)),
+                last_error=float(y_all[newest] - f_all[newest]),
+                last_ds=pd.Timestamp(ds_all[newest]),
             )
-            df_sd = int(_backtest_at(prof, h, "n")) - 1
-        # The spread is estimated from ``df_sd + 1`` errors, not known: under no change
-        # mean((e/sd)²) ~ F(n, df_sd) and e/sd ~ t(df_sd), which the χ² and normal
-        # approximations understate (5-25× the nominal false-alarm rate with the few
-        # errors of a weekly or daily training window). Profiles without the count fall
-        # back to the known-spread tests.
-        spread = _SpreadTests.of(df_sd)
-        recent_mase = float(np.mean(np.abs(e)) / scale)
-        chi = float(np.sum((e / sd) ** 2))
-        p_decay = spread.decay(chi, n)
+        )
+    # The spread is estimated from ``df + 1`` errors, not known: under no change
+    # mean((e/sd)²) ~ F(n, df) and e/sd ~ t(df), which the χ² and normal approximations
+    # understate (5-25× the nominal false-alarm rate with the few errors of a weekly or
+    # daily training window). Profiles without the count fall back to the known-spread
+    # tests.
+    n_e = np.array([x.n for x in errs], dtype=float)
+    df_e = np.array([np.nan if x.df is None else x.df for x in errs], dtype=float)
+    sd_e = np.array([x.sd for x in errs], dtype=float)
+    z_bias = np.array([x.mean_error for x in errs], dtype=float) / (sd_e / np.sqrt(n_e))
+    z_last = np.array([x.last_error for x in errs], dtype=float) / sd_e
+    p_decay = _decay_p(np.array([x.chi for x in errs], dtype=float), n_e, df_e)
+    p_bias = _two_sided_p(z_bias, df_e)
+    p_last = _two_sided_p(z_last, df_e)
+    for k, x in enumerate(errs):
         out.append(
             DriftResult(
-                "mase_ratio_chi2",
-                recent_mase / ref_mase if ref_mase > 0 else float("inf"),
-                p_decay,
+                DECAY_METHOD,
+                x.recent_mase / x.ref_mase if x.ref_mase > 0 else float("inf"),
+                float(p_decay[k]),
                 alpha,
-                p_decay < alpha,
+                bool(p_decay[k] < alpha),
                 threshold_on="p_value",
                 feature=f"error_h{h}",
-                unique_id=str(uid),
+                unique_id=x.uid,
                 kind=DriftKind.PERFORMANCE,
-                severity=_severity(p_decay, levels.alert),
+                severity=_severity(float(p_decay[k]), levels.alert),
                 details={
-                    "recent_mase": recent_mase,
-                    "backtest_mase": ref_mase,
-                    "n": n,
-                    "chi2": chi,
-                    "sd_df": spread.df,
+                    "recent_mase": x.recent_mase,
+                    "backtest_mase": x.ref_mase,
+                    "n": x.n,
+                    "chi2": x.chi,
+                    "sd_df": x.df,
                 },
             )
         )
-        z = float(np.mean(e) / (sd / np.sqrt(n)))
-        p_bias = spread.two_sided(z)
         out.append(
             DriftResult(
                 "bias_z",
-                z,
-                p_bias,
+                float(z_bias[k]),
+                float(p_bias[k]),
                 alpha,
-                p_bias < alpha,
+                bool(p_bias[k] < alpha),
                 threshold_on="p_value",
                 feature=f"error_h{h}",
-                unique_id=str(uid),
+                unique_id=x.uid,
                 kind=DriftKind.CONCEPT,
-                severity=_severity(p_bias, levels.alert),
-                details={"mean_error": float(np.mean(e)), "n": n},
+                severity=_severity(float(p_bias[k]), levels.alert),
+                details={"mean_error": x.mean_error, "n": x.n},
             )
         )
         # The newest actual against its own forecast: an abrupt change (a level shift, a
-        # broken feed) shows here at once, before any window mean moves. Under no change the
-        # standardised error is ~t(df), so the test is exact at ``alpha``; one surprise alone
-        # alerts, but only persistence (k of n) triggers a retrain.
-        last = g.sort_values("ds").iloc[-1]
-        z_last = float((last["y"] - last["yhat"]) / sd)
-        p_last = spread.two_sided(z_last)
+        # broken feed) shows here at once, before any window mean moves. Under no change
+        # the standardised error is ~t(df), so the test is exact at ``alpha``; one surprise
+        # alone alerts, but only persistence (k of n) triggers a retrain.
         out.append(
             DriftResult(
                 "latest_error_z",
-                z_last,
-                p_last,
+                float(z_last[k]),
+                float(p_last[k]),
                 alpha,
-                p_last < alpha,
+                bool(p_last[k] < alpha),
                 threshold_on="p_value",
                 feature=f"error_h{h}",
-                unique_id=str(uid),
+                unique_id=x.uid,
                 kind=DriftKind.CONCEPT,
-                severity=_severity(p_last, levels.alert),
-                details={"ds": str(last["ds"]), "error": float(last["y"] - last["yhat"])},
+                severity=_severity(float(p_last[k]), levels.alert),
+                details={"ds": str(x.last_ds), "error": x.last_error},
             )
         )
     # Coverage at the tracked step, thinned like the errors: intervals at several horizons
@@ -305,26 +348,31 @@ def performance_checks(
     # intervals that share no shock are independent Bernoulli(1 − level) under no change,
     # so the binomial test is exact at ``alpha``.
     cov = at_h.dropna(subset=["yhat_lo", "yhat_hi"])
-    for uid, g in cov.groupby("unique_id", sort=False):
-        if len(g) < 2:
-            continue
-        level = float(g["level"].iloc[0]) / 100
-        inside = (g["y"] >= g["yhat_lo"]) & (g["y"] <= g["yhat_hi"])
-        misses = int((~inside).sum())
-        p_cov = float(stats.binom.sf(misses - 1, len(g), 1 - level))
+    y_c = cov["y"].to_numpy(dtype=float)
+    inside_all = (y_c >= cov["yhat_lo"].to_numpy(dtype=float)) & (
+        y_c <= cov["yhat_hi"].to_numpy(dtype=float)
+    )
+    level_all = cov["level"].to_numpy(dtype=float)
+    covered = [(u, r) for u, r in _rows_by_series(cov).items() if r.size >= 2]
+    sizes = np.array([r.size for _, r in covered], dtype=float)
+    misses = np.array([int((~inside_all[r]).sum()) for _, r in covered], dtype=float)
+    nominal = np.array([level_all[r[0]] / 100 for _, r in covered], dtype=float)
+    p_cov = stats.binom.sf(misses - 1, sizes, 1 - nominal) if covered else np.empty(0)
+    for k, (uid, rows) in enumerate(covered):
+        level = float(nominal[k])
         out.append(
             DriftResult(
                 "interval_coverage",
-                float(inside.mean()),
-                p_cov,
+                float(inside_all[rows].mean()),
+                float(p_cov[k]),
                 alpha,
-                p_cov < alpha,
+                bool(p_cov[k] < alpha),
                 threshold_on="p_value",
                 feature=f"interval_{int(level * 100)}",
-                unique_id=str(uid),
+                unique_id=uid,
                 kind=DriftKind.PERFORMANCE,
-                severity=_severity(p_cov, levels.alert),
-                details={"nominal": level, "n": len(g), "misses": misses, "step": h},
+                severity=_severity(float(p_cov[k]), levels.alert),
+                details={"nominal": level, "n": int(sizes[k]), "misses": int(misses[k]), "step": h},
             )
         )
     return out
@@ -341,39 +389,42 @@ def _thinned(rows: pd.DataFrame, h: int) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class _SpreadTests:
-    """p-values of errors standardised by a spread estimated with ``df`` degrees of freedom
-    (``None``: treated as known, for profiles that do not record the count)."""
+class _SeriesErrors:
+    """One series' errors at the tracked step, summed for the error checks."""
 
-    df: int | None
-
-    @classmethod
-    def of(cls, df: int) -> _SpreadTests:
-        return cls(df if df >= 1 else None)
-
-    def decay(self, chi: float, n: int) -> float:
-        """One-sided: more squared error than the reference spread predicts."""
-        if self.df is None:
-            return float(stats.chi2.sf(chi, df=n))
-        return float(stats.f.sf(chi / n, n, self.df))
-
-    def two_sided(self, z: float) -> float:
-        if self.df is None:
-            return float(2 * stats.norm.sf(abs(z)))
-        return float(2 * stats.t.sf(abs(z), self.df))
+    uid: str
+    n: int
+    sd: float
+    ref_mase: float
+    df: int | None  # degrees of freedom of the spread; None: treated as known
+    recent_mase: float
+    chi: float
+    mean_error: float
+    last_error: float
+    last_ds: pd.Timestamp
 
 
-def _backtest_at(prof: dict[str, Any], h: int, metric: str) -> float:
-    """The version's backtest ``metric`` ("mae", "mase" or "n", the count of errors) at step
-    ``h`` (the last step if beyond); ``n`` is 0 for profiles that do not record it."""
-    bt = prof["backtest"]
-    i = bt["horizons"].index(h) if h in bt["horizons"] else -1
-    if metric not in bt:
-        return 0.0
-    return float(bt[metric][i])
+def _decay_p(chi: np.ndarray, n: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """One-sided: more squared error than the reference spread predicts (F(n, df) where the
+    spread was estimated, χ²(n) where ``df`` is NaN: known)."""
+    if chi.size == 0:
+        return np.empty(0)
+    known = np.isnan(df)
+    return np.where(
+        known, stats.chi2.sf(chi, df=n), stats.f.sf(chi / n, n, np.where(known, 1.0, df))
+    )
 
 
-def iid_drift_checks(reference: dict[str, Any], window: pd.DataFrame) -> list[DriftResult]:
+def _two_sided_p(z: np.ndarray, df: np.ndarray) -> np.ndarray:
+    if z.size == 0:
+        return np.empty(0)
+    known = np.isnan(df)
+    return np.where(
+        known, 2 * stats.norm.sf(np.abs(z)), 2 * stats.t.sf(np.abs(z), np.where(known, 1.0, df))
+    )
+
+
+def iid_drift_checks(reference: VersionReference, window: pd.DataFrame) -> list[DriftResult]:
     """KS, PSI and normalised Wasserstein of the window against the training values.
 
     These are the tests most tools run. They assume independent observations, so on
@@ -381,10 +432,10 @@ def iid_drift_checks(reference: dict[str, Any], window: pd.DataFrame) -> list[Dr
     the run records them, marked advisory, next to the calibrated check, and only the
     calibrated check alerts.
     """
-    if "iid_profile" not in reference:
+    profile = reference.iid_profile
+    if profile is None:
         return []
-    profile = ReferenceProfile.from_dict(reference["iid_profile"])
-    features = [f for f in reference["features"] if f in window.columns]
+    features = [f for f in reference.features if f in window.columns]
     current = window[["unique_id", "ds", *features]]
     out: list[DriftResult] = []
     for test in (ks_test, psi_test, wasserstein_test):
@@ -394,7 +445,7 @@ def iid_drift_checks(reference: dict[str, Any], window: pd.DataFrame) -> list[Dr
 
 
 def data_drift_checks(
-    reference: dict[str, Any], since_reference: pd.DataFrame
+    reference: VersionReference, since_reference: pd.DataFrame
 ) -> list[DriftResult]:
     """Drift of the target and each exogenous feature, per series.
 
@@ -403,27 +454,35 @@ def data_drift_checks(
     false-alarm budget) on every value since the reference ended. The fleet-wide
     Benjamini–Hochberg adjustment is made once for every check, by :func:`fleet_alerts`.
     """
-    results: list[DriftResult] = []
-    for uid, g in since_reference.groupby("unique_id", sort=False):
-        prof = reference["series"].get(str(uid))
+    rows_of = _rows_by_series(since_reference)
+    if not rows_of:
+        return []
+    ds_all = since_reference["ds"].to_numpy(dtype="datetime64[ns]")
+    columns: dict[str, np.ndarray] = {}
+    checks: list[SequentialCheck] = []
+    for uid, rows in rows_of.items():
+        prof = reference.series.get(uid)
         if prof is None:
             continue
-        for feature, state in prof["drift"].items():
-            if feature not in g.columns:
+        for feature, state in prof.drift.items():
+            if feature not in since_reference.columns:
                 continue
+            if feature not in columns:
+                columns[feature] = since_reference[feature].to_numpy(dtype=float)
             # The check's threshold was calibrated for a window of this many periods.
-            window = (state.get("calibration") or {}).get("window")
-            recent = g.tail(int(window)) if window else g
-            results += drift_check(
-                state,
-                recent[feature].to_numpy(float),
-                ds=pd.DatetimeIndex(recent["ds"]),
-                mode="sequential",
-                feature=feature,
-                unique_id=str(uid),
-                kind=DriftKind.DATA,
+            window = None if state.calibration is None else state.calibration.window
+            recent = rows[-int(window) :] if window else rows
+            checks.append(
+                SequentialCheck(
+                    state,
+                    columns[feature][recent],
+                    ds=pd.DatetimeIndex(ds_all[recent]),
+                    feature=feature,
+                    unique_id=uid,
+                    kind=DriftKind.DATA,
+                )
             )
-    return results
+    return [r for r in sequential_checks(checks) if r is not None]
 
 
 def fleet_alerts(
@@ -458,7 +517,7 @@ def fleet_alerts(
 
 
 def prediction_drift_checks(
-    reference: dict[str, Any],
+    reference: VersionReference,
     served: pd.DataFrame,
     *,
     now: pd.Timestamp,
@@ -477,41 +536,64 @@ def prediction_drift_checks(
     with too few forecasts since a gap after the reference to pre-whiten (a version promoted
     some periods after its training end serves its first forecasts then).
     """
-    results: list[DriftResult] = []
     if served.empty:
-        return results
+        return []
     mine = (served["horizon"] == 1) & (served["ds"] <= now)
     if version is not None and "version" in served.columns:
         mine &= served["version"].astype(str) == str(version)
-    for uid, g in served[mine].groupby("unique_id", sort=False):
-        prof = reference["series"].get(str(uid))
-        state = None if prof is None else (prof.get("prediction") or {}).get("yhat_h1")
-        if state is None:
+    g = served.loc[mine, ["unique_id", "ds", "yhat"]]
+    g = g.assign(unique_id=g["unique_id"].astype(str))
+    states: dict[str, tuple[ReferenceState, pd.Timestamp]] = {}
+    for uid in pd.unique(g["unique_id"]):
+        prof = reference.series.get(uid)
+        state = None if prof is None else prof.prediction.get("yhat_h1")
+        if prof is not None and state is not None:
+            states[uid] = (state, prof.train_end)
+    if not states:
+        return []
+    ends = g["unique_id"].map({u: end for u, (_, end) in states.items()})
+    g = g[g["unique_id"].isin(list(states)) & (g["ds"] > ends)]
+    # One forecast per period: a period served twice keeps the last one served.
+    g = g.sort_values(["unique_id", "ds"], kind="stable").drop_duplicates(
+        ["unique_id", "ds"], keep="last"
+    )
+    rows_of = _rows_by_series(g)
+    ds_all = g["ds"].to_numpy(dtype="datetime64[ns]")
+    yhat = g["yhat"].to_numpy(dtype=float)
+    checks: list[SequentialCheck] = []
+    for uid, (state, _) in states.items():
+        rows = rows_of.get(uid)
+        if rows is None:
             continue
-        g = g[g["ds"] > pd.Timestamp(prof["train_end"])]
-        # One forecast per period: a period served twice keeps the last one served.
-        g = g.sort_values("ds", kind="stable").drop_duplicates("ds", keep="last")
-        window = (state.get("calibration") or {}).get("window")
-        recent = g.tail(int(window)) if window else g
-        if recent.empty:
-            continue
-        try:
-            results += drift_check(
+        window = None if state.calibration is None else state.calibration.window
+        recent = rows[-int(window) :] if window else rows
+        checks.append(
+            SequentialCheck(
                 state,
-                recent["yhat"].to_numpy(float),
-                ds=pd.DatetimeIndex(recent["ds"]),
-                mode="sequential",
+                yhat[recent],
+                ds=pd.DatetimeIndex(ds_all[recent]),
                 feature="yhat_h1",
-                unique_id=str(uid),
+                unique_id=uid,
                 kind=DriftKind.PREDICTION,
             )
-        except InsufficientDataError:
-            continue  # too few consecutive forecasts after a gap to pre-whiten yet
-    return results
+        )
+    # Too few consecutive forecasts after a gap to pre-whiten yet: no result.
+    return [r for r in sequential_checks(checks, skip_insufficient=True) if r is not None]
+
+
+def _rows_by_series(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Row positions of each series in ``frame`` (in frame order), series in order of
+    first appearance: one sort for the whole fleet instead of a group per series."""
+    if frame.empty:
+        return {}
+    codes, uniques = pd.factorize(frame["unique_id"].astype(str), sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    return {str(u): rows for u, rows in zip(uniques, np.split(order, bounds), strict=True)}
 
 
 def run_monitoring(
-    reference: dict[str, Any],
+    reference: VersionReference,
     window: pd.DataFrame,
     served: pd.DataFrame,
     *,
@@ -532,7 +614,7 @@ def run_monitoring(
     The results are this run's per-series decisions; a cycle adjusts all of its runs
     together with :func:`fleet_alerts` before alerting.
     """
-    results = quality_checks(window, now=now, freq=freq, features=list(reference["features"]))
+    results = quality_checks(window, now=now, freq=freq, features=list(reference.features))
     current = window if since_reference is None else since_reference
     results += data_drift_checks(reference, current)
     forecasts = served if served_since_reference is None else served_since_reference

@@ -243,7 +243,6 @@ def _outcome(ws: Workspace, now: pd.Timestamp, *, checked: bool) -> CycleOutcome
     t = now.to_pydatetime()
     decisions = ws.store.list_series_decisions(model, ds_from=t, ds_to=t, action="retrain")
     versions = {d.challenger_version for d in decisions if d.challenger_version}
-    served = ws.store.get_forecasts(origin_from=t, origin_to=t, served_only=True)
     rolled_back = [
         w.unique_id for w in ws.store.list_watches(model, status="rolled_back", closed_at=t)
     ]
@@ -258,7 +257,7 @@ def _outcome(ws: Workspace, now: pd.Timestamp, *, checked: bool) -> CycleOutcome
         rejected=tuple(sorted(d.unique_id for d in decisions if d.outcome == "rejected")),
         rolled_back=tuple(sorted(rolled_back)),
         challenger_version=max(versions, key=int) if versions else None,
-        forecasts_served=len(served),
+        forecasts_served=ws.store.count_forecasts(origin_from=t, origin_to=t, served_only=True),
     )
 
 

@@ -26,6 +26,11 @@ from chronoguard.forecasting.metrics import coverage, mae, rmse, scale_mase, sma
 from chronoguard.lifecycle import Workspace
 from chronoguard.lifecycle.fleet import VersionCache
 from chronoguard.orchestration.cycle import run_cycle
+from chronoguard.orchestration.fleet_summary import (
+    FleetSummary,
+    check_peers_possible,
+    summarise_fleet,
+)
 
 ACTOR = "chronoguard replay"
 ProgressFn = Callable[[int, int, pd.Timestamp], None]
@@ -38,6 +43,7 @@ def replay(
     source: str,
     events: Sequence[tuple[str, str]] = (),
     progress: ProgressFn | None = None,
+    peers: bool = False,
 ) -> dict[str, Any]:
     """Replay validated data through the production cycle in workspace ``ws``; return the summary.
 
@@ -52,6 +58,11 @@ def replay(
 
     Writes ``ws.root / "summary.json"`` and an HTML report under ``ws.root / "reports"``.
     ``events`` are documented changes ``(ds, label)`` to measure detection against.
+    ``peers`` adds the fleet part (:mod:`~chronoguard.orchestration.fleet_summary`): the
+    decisions per series, the budget per cycle, and the loop against ``never``, ``always``,
+    ``fixed`` and a naive trigger fitted on the replay's origins (one fit per series and
+    origin, on the workspace's compute backend), under ``fleet`` in the summary and as a
+    section of the report.
     """
     cfg = ws.config
     model = ws.model_name
@@ -71,6 +82,8 @@ def replay(
             f"workspace {ws.root} already holds versions of '{model}'; a replay starts "
             "from nothing: use a new --workspace directory"
         )
+    if peers:  # a replay whose peers cannot be compared fails before its first cycle
+        check_peers_possible(df, timeline, start, exog=cfg.data.exog)
     cache = VersionCache(ws)
     total = len(timeline) - start
     for i in range(start - 1, len(timeline)):
@@ -78,7 +91,8 @@ def replay(
         run_cycle(ws, df, freq=freq, now=now, by=ACTOR, cache=cache)
         if progress is not None and i >= start:
             progress(i - start + 1, total, now)
-    return _summarise(ws, df, timeline, start, events, source)
+    fleet = summarise_fleet(ws, df, timeline, start, freq=freq) if peers else None
+    return _summarise(ws, df, timeline, start, events, source, fleet)
 
 
 def retrain_history(ws: Workspace, timeline: pd.DatetimeIndex) -> list[dict[str, Any]]:
@@ -148,6 +162,7 @@ def _summarise(
     start: int,
     events: Sequence[tuple[str, str]],
     source: str,
+    fleet: FleetSummary | None = None,
 ) -> dict[str, Any]:
     cfg = ws.config
     retrains = retrain_history(ws, timeline)
@@ -226,6 +241,8 @@ def _summarise(
         "known_changes": detection,
         "report": str(report_path),
     }
+    if fleet is not None:
+        summary["fleet"] = fleet.to_dict()
     write_report(
         ReportData(
             title=f"chronoguard replay — {source}",
@@ -240,6 +257,7 @@ def _summarise(
             metrics=metrics,
             config=cfg.to_dict(),
             events=[{"ds": ds, "label": label} for ds, label in events],
+            fleet=None if fleet is None else fleet.to_report(),
         ),
         report_path,
     )

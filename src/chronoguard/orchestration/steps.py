@@ -31,7 +31,14 @@ from chronoguard.lifecycle.fleet import (
 )
 from chronoguard.lifecycle.train import training_minimum
 from chronoguard.lifecycle.watch import new_watches, periods_between, serve_shadows
-from chronoguard.monitoring import MonitoringReport, check_levels, fleet_alerts, run_monitoring
+from chronoguard.monitoring import (
+    DECAY_METHOD,
+    SEQUENTIAL_METHOD,
+    MonitoringReport,
+    check_levels,
+    fleet_alerts,
+    run_monitoring,
+)
 from chronoguard.policy import (
     Action,
     CheckSummary,
@@ -41,6 +48,7 @@ from chronoguard.policy import (
     plan_cycle,
     resolve_groups,
 )
+from chronoguard.registry import VersionReference
 from chronoguard.store import (
     DecisionOutcomeUpdate,
     Deployment,
@@ -210,13 +218,11 @@ def _close_intent(ws: Workspace, key: str, now: pd.Timestamp) -> None:
 
 
 def _since_reference(
-    known: pd.DataFrame, stored: pd.DataFrame, reference: Mapping[str, object]
+    known: pd.DataFrame, stored: pd.DataFrame, reference: VersionReference
 ) -> pd.DataFrame:
     """Observations after each series' reference (training) end: targets as stored,
     exogenous features from the data."""
-    series = reference["series"]
-    assert isinstance(series, dict)
-    ends = {uid: pd.Timestamp(s["train_end"]) for uid, s in series.items()}
+    ends = {uid: s.train_end for uid, s in reference.series.items()}
     first = min(ends.values())
     rows = known[(known["ds"] > first) & known["unique_id"].isin(list(ends))].drop(columns="y")
     rows = rows.merge(stored[["unique_id", "ds", "y"]], on=["unique_id", "ds"], how="inner")
@@ -242,11 +248,7 @@ def monitor_fleet(
     tl = np.sort(known["ds"].unique())
     lo = pd.Timestamp(tl[max(0, len(tl) - cfg.monitoring.window)])
     refs = {v: reference_for(cache, deployment, v) for v in deployment.versions_in_use()}
-    ends = [
-        pd.Timestamp(s["train_end"])
-        for r in refs.values()
-        for s in r["series"].values()  # type: ignore[attr-defined]
-    ]
+    ends = [s.train_end for r in refs.values() for s in r.series.values()]
     first = min([*ends, lo])
     stored = ws.store.get_actuals(ds_from=first, ds_to=now)[["unique_id", "ds", "y"]]
     served_all = ws.store.get_forecasts(ds_from=first, ds_to=now, served_only=True)
@@ -258,10 +260,7 @@ def monitor_fleet(
         window = window.merge(stored, on=["unique_id", "ds"])
         in_window = served_all["unique_id"].isin(series) & (served_all["ds"] >= lo)
         served = served_all[in_window].reset_index(drop=True)
-        trained_to = min(
-            pd.Timestamp(s["train_end"])
-            for s in reference["series"].values()  # type: ignore[attr-defined]
-        )
+        trained_to = min(s.train_end for s in reference.series.values())
         since_v = (served_all["version"].astype(str) == v) & (served_all["ds"] >= trained_to)
         report = run_monitoring(
             reference,
@@ -317,7 +316,9 @@ def _evidence_from_checks(
     ws: Workspace, now: pd.Timestamp
 ) -> tuple[dict[str, float], dict[str, float]]:
     """This cycle's decay ratio and smallest data-drift q-value per series, from its results."""
-    results = ws.store.get_monitoring_results(ds_from=now, ds_to=now)
+    results = ws.store.get_monitoring_results(
+        ds_from=now, ds_to=now, method=[DECAY_METHOD, SEQUENTIAL_METHOD]
+    )
     decay: dict[str, float] = {}
     drift_q: dict[str, float] = {}
     if results.empty:
@@ -333,10 +334,11 @@ def _evidence_from_checks(
     )
     for uid, kind, method, stat, p, details in rows:
         info: dict[str, object] = details if isinstance(details, dict) else {}
-        if method == "mase_ratio_chi2" and np.isfinite(stat):
+        if method == DECAY_METHOD and np.isfinite(stat):
             decay[uid] = float(stat)
         elif kind == "data_drift" and not info.get("advisory"):
-            q = info.get("q_value", p)
+            q = info.get("q_value")
+            q = p if q is None else q  # not adjusted: its own p-value
             if isinstance(q, (int, float)) and np.isfinite(q):
                 drift_q[uid] = min(drift_q.get(uid, 1.0), float(q))
     return decay, drift_q
@@ -390,7 +392,7 @@ def decide_fleet(
         if not checked and verdict.trigger != "schedule":
             verdict = RetrainDecision(False, "", "no check this period", verdict.counts)
         served_by = cache.get(deployment.versions[u])
-        prof = served_by.artifacts["reference_profile"]["series"][u]
+        prof = served_by.reference.series[u]
         cpu = served_by.version.metrics.get("fit_cpu_seconds_per_series")
         evidence.append(
             SeriesEvidence(
@@ -399,8 +401,8 @@ def decide_fleet(
                 group=groups[u],
                 horizon=cfg.forecast.horizon,
                 periods_since_retrain=max(periods[t], 0),
-                reference_mae=float(prof["one_step"]["mae"]),
-                mase_scale=float(prof["mase_scale"]),
+                reference_mae=float(prof.one_step.mae),
+                mase_scale=float(prof.mase_scale),
                 decay_ratio=decay.get(u),
                 drift_q_value=drift_q.get(u),
                 fit_cpu_seconds=None if cpu is None else float(cpu),

@@ -28,13 +28,16 @@ from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 from chronoguard import __version__
-from chronoguard.errors import RegistryError, UnknownVersionError
+from chronoguard.errors import ReferenceFormatError, RegistryError, UnknownVersionError
 from chronoguard.registry.lineage import Lineage
+from chronoguard.registry.version_reference import VersionReference
 
 ALIASES = ("champion", "challenger")
 EXPERIMENT = "chronoguard"
 # Run tag naming the write-ahead intent a run belongs to (see ModelRegistry.find_intent).
 INTENT_TAG = "chronoguard.intent"
+# The artifact (``<name>.json``) holding a version's reference profile.
+REFERENCE_ARTIFACT = "reference_profile"
 
 # Explicit requirements: letting MLflow infer them costs seconds per logged model.
 PIP_REQUIREMENTS = [
@@ -82,11 +85,28 @@ class ModelVersion:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A version loaded for inference, with what monitoring needs from it."""
+    """A version loaded for inference, with what monitoring needs from it.
+
+    ``artifacts`` are the version's other JSON artifacts (its lineage), by name;
+    ``reference_profile`` is its reference, parsed once at load (``None`` for a version
+    logged without one). Read it as :attr:`reference`, which names the fix when it is missing.
+    """
 
     version: ModelVersion
     forecaster: Any
     artifacts: dict[str, Any]
+    reference_profile: VersionReference | None = None
+
+    @property
+    def reference(self) -> VersionReference:
+        """The version's reference profile; raises :class:`RegistryError` if it has none."""
+        if self.reference_profile is None:
+            v = self.version
+            raise RegistryError(
+                f"version {v.version} of '{v.model_name}' carries no reference profile (it "
+                "was logged without one): re-train it with `chronoguard retrain`"
+            )
+        return self.reference_profile
 
 
 @contextmanager
@@ -152,17 +172,24 @@ class ModelRegistry:
         lineage: Lineage,
         params: dict[str, Any],
         metrics: dict[str, float],
+        reference: VersionReference | None = None,
         artifacts: dict[str, Any] | None = None,
         tables: dict[str, pd.DataFrame] | None = None,
         intent: str | None = None,
     ) -> ModelVersion:
         """Log one training run and register it as a new version of ``model_name``.
 
-        ``artifacts`` are JSON-serialisable dicts saved as ``<key>.json`` (the reference
-        profile among them); ``tables`` are frames saved as CSV (the backtest). ``intent``
+        ``reference`` is the version's reference profile, saved as ``reference_profile.json``
+        (its ``to_dict()``); ``artifacts`` are other JSON-serialisable dicts saved as
+        ``<key>.json``; ``tables`` are frames saved as CSV (the backtest). ``intent``
         tags the run first thing (``chronoguard.intent``), so a caller interrupted half-way
         can find what it logged (:meth:`find_intent`) and finish it instead of logging twice.
         """
+        if REFERENCE_ARTIFACT in (artifacts or {}):
+            raise RegistryError(
+                f"'{REFERENCE_ARTIFACT}' is the reference profile's artifact: pass the "
+                "VersionReference as reference=, not in artifacts"
+            )
         self._use_uris()
         try:
             # The intent tag is set with the run's creation, so no run exists without it.
@@ -174,6 +201,8 @@ class ModelRegistry:
                 mlflow.set_tags(lineage.to_tags())
                 mlflow.log_params({k: _param(v) for k, v in params.items()})
                 mlflow.log_metrics({k: float(v) for k, v in metrics.items() if pd.notna(v)})
+                if reference is not None:
+                    mlflow.log_dict(reference.to_dict(), f"{REFERENCE_ARTIFACT}.json")
                 for key, payload in (artifacts or {}).items():
                     mlflow.log_dict(payload, f"{key}.json")
                 with tempfile.TemporaryDirectory() as tmp:
@@ -298,7 +327,12 @@ class ModelRegistry:
         return sorted(versions, key=lambda v: int(v.version))
 
     def load(self, model_name: str, ref: str | int = "champion") -> LoadedModel:
-        """Load a version (number) or alias for inference, with its JSON artifacts."""
+        """Load a version (number) or alias for inference, with its reference profile
+        (parsed once into a :class:`VersionReference`) and its other JSON artifacts.
+
+        Raises :class:`~chronoguard.errors.ReferenceFormatError` when the stored reference
+        has a format this chronoguard does not read, naming the version and the fix.
+        """
         version = self.get_version(model_name, self.resolve(model_name, ref))
         self._use_uris()
         try:
@@ -306,16 +340,35 @@ class ModelRegistry:
                 pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}")
                 wrapper = pyfunc.unwrap_python_model()
                 artifacts: dict[str, Any] = {}
+                stored_reference: dict[str, Any] | None = None
                 with tempfile.TemporaryDirectory() as tmp:
                     for f in self._client.list_artifacts(version.run_id):
                         if f.path.endswith(".json"):
                             local = self._client.download_artifacts(version.run_id, f.path, tmp)
-                            artifacts[f.path[: -len(".json")]] = json.loads(Path(local).read_text())
+                            with open(local, encoding="utf-8") as fh:
+                                payload = json.load(fh)
+                            if f.path == f"{REFERENCE_ARTIFACT}.json":
+                                stored_reference = payload
+                            else:
+                                artifacts[f.path[: -len(".json")]] = payload
         except (MlflowException, OSError, pickle.UnpicklingError) as exc:
             raise RegistryError(
                 f"cannot load version {version.version} of '{model_name}': {exc}"
             ) from exc
-        return LoadedModel(version=version, forecaster=wrapper.forecaster, artifacts=artifacts)
+        try:
+            reference = (
+                None if stored_reference is None else VersionReference.from_dict(stored_reference)
+            )
+        except ReferenceFormatError as exc:
+            raise ReferenceFormatError(
+                f"version {version.version} of '{model_name}': {exc}"
+            ) from exc
+        return LoadedModel(
+            version=version,
+            forecaster=wrapper.forecaster,
+            artifacts=artifacts,
+            reference_profile=reference,
+        )
 
     # -- helpers -------------------------------------------------------------------------
     def _use_uris(self) -> None:

@@ -22,7 +22,7 @@ from chronoguard.errors import StoreError
 from chronoguard.store._convert import optional_float, optional_utc_naive, to_utc_naive
 from chronoguard.store._deploy import required
 from chronoguard.store._governance import check_value
-from chronoguard.store._models import SeriesCheckRow, SeriesDecisionRow
+from chronoguard.store._models import SeriesCheckRow, SeriesDecisionRow, table_of
 from chronoguard.store._records import (
     DecisionAction,
     DecisionOutcome,
@@ -170,7 +170,7 @@ def record_checks(
         )
     new = [row for k, row in batch.items() if k not in stored]
     if new:
-        session.execute(insert(SeriesCheckRow), new)
+        session.execute(insert(table_of(SeriesCheckRow)), new)
     return WriteCount(inserted=len(new), unchanged=len(batch) - len(new)), new
 
 
@@ -318,7 +318,7 @@ def record_decisions(
         )
     new = [row for k, row in batch.items() if k not in stored]
     if new:
-        session.execute(insert(SeriesDecisionRow), new)
+        session.execute(insert(table_of(SeriesDecisionRow)), new)
     return WriteCount(inserted=len(new), unchanged=len(batch) - len(new)), new
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from chronoguard.errors import StoreError
 from chronoguard.store._convert import to_utc_naive
-from chronoguard.store._models import DeploymentMoveRow, DeploymentRow
+from chronoguard.store._models import DeploymentMoveRow, DeploymentRow, table_of
 from chronoguard.store._records import Deployment, DeploymentMove
 from chronoguard.store._series import _MAX_IN, as_list
 
@@ -100,7 +100,7 @@ def deploy(
     # rows above the previous maximum are this call's.
     M = DeploymentMoveRow
     before = session.scalar(select(func.coalesce(func.max(M.id), 0)))
-    session.execute(insert(M), move_rows)
+    session.execute(insert(table_of(M)), move_rows)
     id_of = {
         u: i
         for i, u in session.execute(
@@ -119,7 +119,7 @@ def deploy(
         row = {"model_name": model_name, "unique_id": u, "version": v, "since": when}
         (new if prev is None else moved).append({**row, "move_id": move_id})
     if new:
-        session.execute(insert(DeploymentRow), new)
+        session.execute(insert(table_of(DeploymentRow)), new)
     if moved:
         # ORM bulk UPDATE by primary key: one executemany.
         session.execute(update(DeploymentRow), moved)

@@ -12,7 +12,7 @@ offset, so storing naive UTC everywhere is what makes both backends return equal
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -27,6 +27,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -67,6 +68,13 @@ def _in(column: str, values: type[Any]) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The table of a mapped class, for Core bulk inserts: a plain ``executemany`` of dicts,
+    half the time of the ORM's bulk insert for the same rows (a fleet's cycle writes tens
+    of thousands)."""
+    return cast(Table, model.__table__)
 
 
 class ForecastRow(Base):

@@ -29,7 +29,7 @@ from chronoguard.store._convert import (
     str_column,
     to_utc_naive,
 )
-from chronoguard.store._models import ActualRow, ForecastRow, MonitoringResultRow
+from chronoguard.store._models import ActualRow, ForecastRow, MonitoringResultRow, table_of
 from chronoguard.store._records import (
     SHADOW_ALIAS,
     ActualsWrite,
@@ -211,7 +211,7 @@ def insert_forecasts(
             r for r in rows if (r["unique_id"], r["origin"], r["ds"], r["version"]) not in stored
         ]
         if rows:
-            session.execute(insert(ForecastRow), rows)
+            session.execute(insert(table_of(ForecastRow)), rows)
         return rows
     clash = [
         k for r in rows if (k := (r["unique_id"], r["origin"], r["ds"], r["version"])) in stored
@@ -224,7 +224,7 @@ def insert_forecasts(
             "forecast is recorded once: drop the rows already stored, or pass "
             "if_exists='skip' to leave them as they are."
         )
-    session.execute(insert(ForecastRow), rows)
+    session.execute(insert(table_of(ForecastRow)), rows)
     return rows
 
 
@@ -316,7 +316,7 @@ def write_actuals(
         )
     if new:
         session.execute(
-            insert(ActualRow),
+            insert(table_of(ActualRow)),
             [
                 {"unique_id": u, "ds": d, "y": batch[(u, d)], "received_at": received_at}
                 for u, d in new
@@ -393,7 +393,7 @@ def monitoring_rows(
 
 
 def insert_monitoring(session: Session, rows: list[dict[str, Any]]) -> None:
-    session.execute(insert(MonitoringResultRow), rows)
+    session.execute(insert(table_of(MonitoringResultRow)), rows)
 
 
 def select_monitoring(
@@ -405,6 +405,7 @@ def select_monitoring(
     decision: bool | None,
     ds_from: Any,
     ds_to: Any,
+    method: str | Sequence[str] | None = None,
 ) -> Select[Any]:
     M = MonitoringResultRow
     query = select(*(getattr(M, c) for c in MONITORING_COLUMNS))
@@ -414,6 +415,8 @@ def select_monitoring(
         query = query.where(M.unique_id.in_(uids))
     if kind is not None:
         query = query.where(M.kind == check_kind(kind, "get_monitoring_results"))
+    if (methods := as_list(method)) is not None:
+        query = query.where(M.method.in_(methods))
     if version is not None:
         query = query.where(M.version == version)
     if decision is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from chronoguard.errors import StoreError
 from chronoguard.store import _audit, _governance, _migrate, _series
@@ -206,6 +206,29 @@ class Store(FleetStore):
         with self._reading("reading cg_forecasts") as session:
             return _series.forecasts_frame(session.execute(query).all())
 
+    def count_forecasts(
+        self,
+        *,
+        origin_from: datetime | None = None,
+        origin_to: datetime | None = None,
+        served_only: bool = False,
+    ) -> int:
+        """How many stored forecasts :meth:`get_forecasts` would return for these filters
+        (counted in the database: a fleet's cycle serves tens of thousands)."""
+        query = _series.select_forecasts(
+            unique_id=None,
+            version=None,
+            model_name=None,
+            alias=None,
+            origin_from=origin_from,
+            origin_to=origin_to,
+            ds_from=None,
+            ds_to=None,
+            served_only=served_only,
+        ).order_by(None)
+        with self._reading("counting cg_forecasts") as session:
+            return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
     def record_actuals(
         self,
         actuals: pd.DataFrame,
@@ -306,8 +329,11 @@ class Store(FleetStore):
         decision: bool | None = None,
         ds_from: datetime | None = None,
         ds_to: datetime | None = None,
+        method: str | Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Stored monitoring results, columns as :class:`MonitoringResult` plus ``id, run_id, ds``."""
+        """Stored monitoring results, columns as :class:`MonitoringResult` plus ``id, run_id, ds``.
+
+        Each filter given must hold; ``unique_id`` and ``method`` take one value or several."""
         query = _series.select_monitoring(
             run_id=run_id,
             unique_id=unique_id,
@@ -316,6 +342,7 @@ class Store(FleetStore):
             decision=decision,
             ds_from=ds_from,
             ds_to=ds_to,
+            method=method,
         )
         with self._reading("reading cg_monitoring_results") as session:
             return _series.monitoring_frame(session.execute(query).all())
