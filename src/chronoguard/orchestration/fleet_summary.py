@@ -108,7 +108,7 @@ class SeriesOutcome:
     group: str | None
     tier: str
     cost_per_unit_error: float
-    retrains: int
+    retrains: int  # after its first model
     promoted: int
     over_budget: int
     waits: int
@@ -359,7 +359,9 @@ def _decision_frame(decisions: Sequence[SeriesDecision], groups: pd.DataFrame) -
 def _series_outcome(
     uid: str, group: SeriesGroup, mine: pd.DataFrame, mase: float, mase_always: float
 ) -> SeriesOutcome:
-    actions = mine["action"].value_counts()
+    # A series' first model is not a retrain (the cycle budget leaves it out the same way).
+    first = (mine["action"] == "retrain") & mine["trigger"].isin(FIRST_MODELS)
+    actions = mine.loc[~first, "action"].value_counts()
     return SeriesOutcome(
         unique_id=uid,
         group=group.group,
