@@ -34,7 +34,8 @@ Design
   runs them in this process, as the test does; the peaks are then cumulative).
 * ``deployment_load_s``: ``ws.store.get_deployment(model)`` after the cycles, best of 3,
   on a workspace opened again (and the registry load of the serving version, cold, for
-  reference).
+  reference). ``list_versions_s``: the versions listed by the store and by the registry;
+  ``resolve_series_s``: one series' deployment history (which version serves it, since when).
 * ``bytes_per_series``: version 1's files under ``mlartifacts/`` (its run's artifacts and
   its logged model) divided by N, and the store's bytes per series after the cycles run
   (SQLite's ``dbstat`` per table, divided by N; the state file's size when ``dbstat`` is not
@@ -290,6 +291,16 @@ def run_size(
             dep = ws.store.get_deployment(ws.model_name)
             loads.append(time.perf_counter() - t)
         assert len(dep) == n, (len(dep), n)
+        # Listing the versions (store and registry) and resolving one series.
+        t = time.perf_counter()
+        listed = ws.store.list_versions(ws.model_name), ws.registry.list_versions(ws.model_name)
+        list_versions = time.perf_counter() - t
+        assert listed[0] and listed[1]
+        one = sorted(dep.versions)[n // 2]
+        t = time.perf_counter()
+        history = ws.store.deployment_history(ws.model_name, one)
+        resolve_one = time.perf_counter() - t
+        assert history[-1].version == dep.version_of(one)
         t = time.perf_counter()
         ws.registry.load(ws.model_name, "1")
         registry_load = time.perf_counter() - t
@@ -313,6 +324,8 @@ def run_size(
         "rss_before_mb": round(rss_start, 1),
         "deployment_load_s": round(min(loads), 4),
         "registry_load_s": round(registry_load, 3),
+        "list_versions_s": round(list_versions, 4),
+        "resolve_series_s": round(resolve_one, 4),
         "artifact_bytes_per_series": round(art / n, 1),
         "store_bytes_per_series": round(sum(tables.values()) / n, 1),
         "store_tables": dict(sorted(tables.items(), key=lambda kv: -kv[1])[:8]),
@@ -329,7 +342,33 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         v = r[key]
         return None if v is None else round(v / r["n"] * 1000, 3)
 
+    by_n = {r["n"]: r for r in results}
+    big, mid = by_n.get(10_000), by_n.get(1_000)
+    headline = {
+        # The decision cycle (checks, decisions, the retrain of the chosen batch, serving).
+        "cycle_s_10k": big["decision_s"] if big else None,
+        "peak_mb_10k": big["peak_mb"] if big else None,
+        # The bootstrap's training of all 1,000 series: fit, backtest and references.
+        "retrain_s_1k": mid["bootstrap_train_s"] if mid else None,
+        # Model and reference: the version's artifacts per series.
+        "model_and_reference_bytes_per_series": max(
+            r["artifact_bytes_per_series"] for r in results
+        ),
+        "deployment_load_s_max": max(r["deployment_load_s"] for r in results),
+    }
+    checks = {
+        "cycle_s_10k": (headline["cycle_s_10k"], TARGETS["decision_cycle_10000_s"]),
+        "peak_mb_10k": (headline["peak_mb_10k"], TARGETS["decision_cycle_10000_peak_mb"]),
+        "retrain_s_1k": (headline["retrain_s_1k"], TARGETS["retrain_backtest_1000_s"]),
+        "model_and_reference_bytes_per_series": (
+            headline["model_and_reference_bytes_per_series"],
+            TARGETS["bytes_per_series"],
+        ),
+        "deployment_load_s_max": (headline["deployment_load_s_max"], TARGETS["deployment_load_s"]),
+    }
     return {
+        **headline,
+        "meets_targets": {k: None if v is None else v <= t for k, (v, t) in checks.items()},
         "cycle_s": {
             str(r["n"]): {
                 "bootstrap": r["bootstrap_s"],
@@ -342,6 +381,8 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "peak_mb": per("peak_mb"),
         "peak_mb_measure": "ru_maxrss of the process running the size (Python and native)",
         "deployment_load_s": per("deployment_load_s"),
+        "list_versions_s": per("list_versions_s"),
+        "resolve_series_s": per("resolve_series_s"),
         "registry_load_s": per("registry_load_s"),
         "bytes_per_series": {
             str(r["n"]): {

@@ -45,6 +45,12 @@ class RegistryError(ChronoguardError):
     """The model registry (MLflow) refused or failed an operation."""
 
 
+class ArtifactIntegrityError(RegistryError):
+    """A model version's stored artifacts differ from the digest recorded when it was
+    logged (or it has none): they were changed, corrupted or planted, and are never
+    unpickled."""
+
+
 class ReferenceFormatError(ChronoguardError):
     """A model version's stored reference profile cannot be read: a format this chronoguard
     does not read, or an incomplete or corrupt profile. The message names the format found

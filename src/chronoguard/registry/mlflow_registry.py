@@ -7,6 +7,7 @@ workspace; any other tracking URI (an MLflow server) works the same way.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.entities import ViewType
@@ -28,7 +30,12 @@ from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 from chronoguard import __version__
-from chronoguard.errors import ReferenceFormatError, RegistryError, UnknownVersionError
+from chronoguard.errors import (
+    ArtifactIntegrityError,
+    ReferenceFormatError,
+    RegistryError,
+    UnknownVersionError,
+)
 from chronoguard.registry.lineage import Lineage
 from chronoguard.registry.version_reference import VersionReference
 
@@ -36,6 +43,9 @@ ALIASES = ("champion", "challenger")
 EXPERIMENT = "chronoguard"
 # Run tag naming the write-ahead intent a run belongs to (see ModelRegistry.find_intent).
 INTENT_TAG = "chronoguard.intent"
+# Version (and run) tag holding the SHA-256 digest of a version's artifacts: its model
+# folder and its JSON artifacts (see artifact_digest). A load checks it before unpickling.
+DIGEST_TAG = "chronoguard.artifact_sha256"
 # The artifact (``<name>.json``) holding a version's reference profile.
 REFERENCE_ARTIFACT = "reference_profile"
 
@@ -81,6 +91,27 @@ class ModelVersion:
     lineage: Lineage
     metrics: dict[str, float]
     created_ms: int
+    #: SHA-256 of the version's artifacts recorded when it was logged (None: none recorded).
+    artifact_sha256: str | None = None
+
+
+def artifact_digest(model_dir: Path, json_artifacts: dict[str, bytes]) -> str:
+    """SHA-256 over a version's model folder (every file, by relative path) and its JSON
+    artifacts (by name): what a load must find unchanged before it unpickles anything.
+
+    hashlib does the hashing; the manifest (sorted ``path NUL sha256(file)`` entries) is
+    ours, so the digest does not depend on the order files are listed in.
+    """
+    h = hashlib.sha256()
+    entries = [
+        (f"model/{p.relative_to(model_dir).as_posix()}", p.read_bytes())
+        for p in sorted(model_dir.rglob("*"))
+        if p.is_file()
+    ]
+    entries += [(f"json/{name}", data) for name, data in sorted(json_artifacts.items())]
+    for name, data in sorted(entries):
+        h.update(name.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -219,6 +250,7 @@ class ModelRegistry:
                 version = str(info.registered_model_version)
                 for k, v in lineage.to_tags().items():
                     self._client.set_model_version_tag(model_name, version, k, v)
+                self._record_digest(model_name, version, run.info.run_id)
         except MlflowException as exc:
             raise RegistryError(f"logging a version of '{model_name}' failed: {exc}") from exc
         del run
@@ -251,6 +283,10 @@ class ModelRegistry:
                         for k, v in tags.items():
                             if (mv.tags or {}).get(k) != v:
                                 self._client.set_model_version_tag(model_name, mv.version, k, v)
+                        if DIGEST_TAG not in (mv.tags or {}):
+                            # Killed between registration and the digest: the artifacts
+                            # were written by this intent a moment ago, so record them now.
+                            self._record_digest(model_name, mv.version, run.info.run_id)
                         if run.info.status != "FINISHED":
                             self._client.set_terminated(run.info.run_id, "FINISHED")
                         found = self.get_version(model_name, mv.version)
@@ -336,22 +372,21 @@ class ModelRegistry:
         version = self.get_version(model_name, self.resolve(model_name, ref))
         self._use_uris()
         try:
-            with _quiet_mlflow():
-                pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}")
+            with _quiet_mlflow(), tempfile.TemporaryDirectory() as tmp:
+                model_dir, payloads = self._download(version.model_name, version.version, tmp)
+                self._verify(version, model_dir, payloads)
+                # Only now, with every byte as it was logged, is the pickle read.
+                pyfunc = mlflow.pyfunc.load_model(str(model_dir))
                 wrapper = pyfunc.unwrap_python_model()
                 artifacts: dict[str, Any] = {}
                 stored_reference: dict[str, Any] | None = None
-                with tempfile.TemporaryDirectory() as tmp:
-                    for f in self._client.list_artifacts(version.run_id):
-                        if f.path.endswith(".json"):
-                            local = self._client.download_artifacts(version.run_id, f.path, tmp)
-                            with open(local, encoding="utf-8") as fh:
-                                payload = json.load(fh)
-                            if f.path == f"{REFERENCE_ARTIFACT}.json":
-                                stored_reference = payload
-                            else:
-                                artifacts[f.path[: -len(".json")]] = payload
-        except (MlflowException, OSError, pickle.UnpicklingError) as exc:
+                for name, data in payloads.items():
+                    payload = json.loads(data)
+                    if name == f"{REFERENCE_ARTIFACT}.json":
+                        stored_reference = payload
+                    else:
+                        artifacts[name[: -len(".json")]] = payload
+        except (MlflowException, OSError, pickle.UnpicklingError, ValueError) as exc:
             raise RegistryError(
                 f"cannot load version {version.version} of '{model_name}': {exc}"
             ) from exc
@@ -371,6 +406,48 @@ class ModelRegistry:
         )
 
     # -- helpers -------------------------------------------------------------------------
+    def _download(self, model_name: str, version: str, tmp: str) -> tuple[Path, dict[str, bytes]]:
+        """A version's model folder and JSON artifacts (by name), downloaded into ``tmp``."""
+        run_id = str(self._client.get_model_version(model_name, version).run_id)
+        model_dir = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{model_name}/{version}",
+                dst_path=str(Path(tmp) / "model"),
+            )
+        )
+        payloads: dict[str, bytes] = {}
+        for f in self._client.list_artifacts(run_id):
+            if f.path.endswith(".json"):
+                local = self._client.download_artifacts(run_id, f.path, str(Path(tmp) / "json"))
+                payloads[f.path] = Path(local).read_bytes()
+        return model_dir, payloads
+
+    def _record_digest(self, model_name: str, version: str, run_id: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            digest = artifact_digest(*self._download(model_name, version, tmp))
+        self._client.set_tag(run_id, DIGEST_TAG, digest)
+        self._client.set_model_version_tag(model_name, version, DIGEST_TAG, digest)
+
+    @staticmethod
+    def _verify(version: ModelVersion, model_dir: Path, payloads: dict[str, bytes]) -> None:
+        where = f"version {version.version} of '{version.model_name}'"
+        if version.artifact_sha256 is None:
+            raise ArtifactIntegrityError(
+                f"{where} has no recorded artifact digest ({DIGEST_TAG}), so its pickle is "
+                "not loaded: it was logged outside chronoguard or by an older chronoguard. "
+                "Retrain the series it serves (`chronoguard retrain`) and roll back to the "
+                "new version"
+            )
+        found = artifact_digest(model_dir, payloads)
+        if found != version.artifact_sha256:
+            raise ArtifactIntegrityError(
+                f"{where}: its artifacts do not match the digest recorded when it was logged "
+                f"(recorded {version.artifact_sha256[:12]}…, found {found[:12]}…); they were "
+                "changed, corrupted or replaced, and are not loaded. Restore the workspace's "
+                "mlartifacts/ from a backup, or roll the series back to another version "
+                "(`chronoguard rollback`)"
+            )
+
     def _use_uris(self) -> None:
         # mlflow's fluent API (start_run, log_model, pyfunc.load_model) reads process-wide
         # URIs; point them at this registry before each such call.
@@ -404,6 +481,7 @@ class ModelRegistry:
             lineage=Lineage.from_tags(dict(run.data.tags)),
             metrics=dict(run.data.metrics),
             created_ms=int(mv.creation_timestamp or 0),
+            artifact_sha256=(mv.tags or {}).get(DIGEST_TAG),
         )
 
 
