@@ -620,6 +620,138 @@ def versions(workspace: WorkspaceOpt) -> None:
         console.print(table)
 
 
+# --- approvals: promotions that wait for people (chronoguard.lifecycle.approvals) -------
+
+RequestArg = Annotated[
+    int,
+    typer.Argument(
+        metavar="ID", help="The approval request's id (`chronoguard approvals` lists them)."
+    ),
+]
+VoterOpt = Annotated[
+    str,
+    typer.Option(
+        "--by", help="Who votes: never the author of the change (recorded with the vote)."
+    ),
+]
+
+
+def _series_shown(ids: Any, n: int = 5) -> str:
+    ids = list(ids)
+    return ", ".join(ids[:n]) + (f" … ({len(ids)} in all)" if len(ids) > n else "")
+
+
+@app.command("approvals")
+def approvals_cmd(
+    workspace: WorkspaceOpt,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every request, closed ones too, with how they closed.")
+    ] = False,
+) -> None:
+    """List the promotions waiting for approval (--all: every request and how it closed).
+
+    Requests past their expiry are closed first (expired: they never deploy).
+    """
+    from chronoguard.lifecycle.approvals import expire_approvals, pending_approvals
+
+    with _open(workspace) as ws:
+        expire_approvals(ws, _now(None))
+        found = pending_approvals(ws, include_closed=all_)
+        if not found:
+            console.print(
+                f"no approval request {'' if all_ else 'is pending '}for {ws.model_name}"
+                + ("" if all_ else " (--all lists closed ones)")
+            )
+            return
+        table = Table(title=f"approval requests of {ws.model_name}")
+        for col in (
+            "id",
+            "version",
+            "series",
+            "tier",
+            "policy",
+            "approvals",
+            "author",
+            "requested",
+            "as of",
+            "expires",
+            "status",
+        ):
+            table.add_column(col)
+        for r in found:
+            votes = ", ".join(f"{v.by} ({v.vote})" for v in r.votes) or "-"
+            table.add_row(
+                str(r.id),
+                r.version,
+                _series_shown(r.series),
+                r.tier,
+                r.policy,
+                f"{len(r.approvers)} of {r.required_approvals}: {votes}",
+                r.author,
+                str(r.requested_at)[:19],
+                str(r.as_of)[:19],
+                str(r.expires_at)[:19],
+                r.status if r.closed_reason is None else f"{r.status}: {r.closed_reason}",
+            )
+        console.print(table)
+
+
+def _vote(workspace: Path, request: int, *, by: str, choice: str, reason: str) -> None:
+    from chronoguard.lifecycle.approvals import vote
+
+    with _open(workspace) as ws:
+        at = _now(None)
+        with ws.lock(holder=f"{choice} of approval request {request} by {by}", at=at):
+            out = vote(ws, request, by=by, vote=choice, reason=reason, at=at)
+    r = out.request
+    head = f"approval request {r.id} (v{r.version}, {len(r.series)} series)"
+    if r.status == "pending":
+        console.print(
+            f"{head}: {choice} by {by} recorded, {len(r.approvers)} of "
+            f"{r.required_approvals} approvals; it waits for {r.missing_approvals} more, "
+            f"from someone other than {', '.join([r.author, *r.approvers])}"
+        )
+    elif r.status == "approved":
+        watched = f"; {out.watches_opened} watched" if out.watches_opened else ""
+        console.print(
+            f"{head} [green]approved[/] ({r.closed_reason}): v{r.version} now serves "
+            f"{len(out.deployed)} series ({_series_shown(out.deployed)}){watched}"
+        )
+        if out.stayed:
+            console.print(f"  had moved on and stay: {_series_shown(out.stayed)}")
+    else:
+        console.print(f"{head} [red]{r.status}[/]: {r.closed_reason}; nothing deployed")
+
+
+@app.command()
+def approve(
+    workspace: WorkspaceOpt,
+    request: RequestArg,
+    by: VoterOpt,
+    reason: Annotated[str, typer.Option(help="Why (recorded with the vote).")] = "",
+) -> None:
+    """Approve a pending promotion; the vote that completes its approvals deploys it.
+
+    Policy `one` needs one approver, `four_eyes` two distinct ones; the author of the
+    change never counts, and nobody votes twice.
+    """
+    _vote(workspace, request, by=by, choice="approve", reason=reason)
+
+
+@app.command()
+def reject(
+    workspace: WorkspaceOpt,
+    request: RequestArg,
+    by: VoterOpt,
+    reason: Annotated[str, typer.Option(help="Why not (required; recorded with the vote).")],
+) -> None:
+    """Reject a pending promotion: it closes at once and its series stay where they are."""
+    _vote(workspace, request, by=by, choice="reject", reason=reason)
+
+
+# --- end of approvals ------------------------------------------------------------------
+
+
 def _run_replay(
     checked: ValidatedFrame,
     cfg: ChronoguardConfig,
@@ -883,6 +1015,30 @@ def demo(
         source="seatbelts",
     )
     _run_replay(checked, cfg, workspace, "seatbelts", list(info.known_changes))
+
+
+# --- serve: the HTTP service (chronoguard.serving) ------------------------------------
+
+
+@app.command()
+def serve(
+    workspace: WorkspaceOpt,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    poll: Annotated[
+        float, typer.Option(help="Seconds between looks at the store for a new deployment.")
+    ] = 1.0,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = False,
+) -> None:
+    """Serve forecasts, take actuals and show the governance record over HTTP (docs at /docs)."""
+    from chronoguard.serving import serve as run_service
+
+    with _open(workspace):  # a missing or outdated workspace fails here, clearly
+        pass
+    err.print(f"serving {workspace.resolve()} on http://{host}:{port} (OpenAPI at /docs)")
+    run_service(workspace, host=host, port=port, poll_interval=poll, access_log=access_log)
 
 
 @app.callback(invoke_without_command=True)

@@ -164,9 +164,10 @@ class GateConfig(_Section):
         None,
         ge=0,
         description=(
-            "periods after a promotion during which the replaced version forecasts in shadow;"
-            " the series is rolled back if the challenger did worse on those targets "
-            "(default: one season; 0: no watch)"
+            "most periods after a promotion during which the replaced version forecasts in "
+            "shadow and the two are compared on the targets that arrive; the watch ends "
+            "earlier when the comparison decides (default: one season or twice "
+            "watch_min_targets, whichever is longer; 0: no watch)"
         ),
     )
     watch_alpha: float = Field(
@@ -174,10 +175,32 @@ class GateConfig(_Section):
         gt=0,
         lt=0.5,
         description=(
-            "a watch rolls the series back when the challenger's paired errors are worse "
-            "at this level (one-sided t-test over the targets)"
+            "level of the watch's sequential comparison (an anytime-valid confidence "
+            "sequence for the mean paired loss difference, looked at every cycle): the "
+            "series is rolled back as soon as the challenger is worse, confirmed as soon "
+            "as it is better"
         ),
     )
+    watch_min_targets: int = Field(
+        10,
+        ge=2,
+        description=(
+            "targets both versions must have forecast before the watch decides anything "
+            "(its variance estimate needs them)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _watch_can_decide(self) -> GateConfig:
+        w = self.watch_periods
+        if w is not None and 0 < w < self.watch_min_targets:
+            raise ValueError(
+                f"gate.watch_periods = {w} is shorter than gate.watch_min_targets = "
+                f"{self.watch_min_targets}: about one target arrives per period, so the watch "
+                f"would end before it could decide; set watch_periods >= "
+                f"{self.watch_min_targets}, lower watch_min_targets, or 0 for no watch"
+            )
+        return self
 
 
 class ComputeConfig(_Section):
@@ -238,6 +261,7 @@ class ChronoguardConfig(_Section):
     )
     budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig())
     compute: ComputeConfig = Field(default_factory=lambda: ComputeConfig())
+    approvals: ApprovalsConfig = Field(default_factory=lambda: ApprovalsConfig())
 
     @model_validator(mode="after")
     def _groups_fit_budget(self) -> ChronoguardConfig:
@@ -521,6 +545,84 @@ def _check_groups_against_budget(groups: list[GroupConfig], budget: BudgetConfig
                 "set cost_per_unit_error in each group (money per unit of y of absolute error "
                 "per period)"
             )
+
+
+# Approvals: which tiers wait for people before a challenger that passed the gate serves.
+
+ApprovalPolicy = Literal["auto", "one", "four_eyes"]
+APPROVAL_POLICIES: tuple[ApprovalPolicy, ...] = ("auto", "one", "four_eyes")
+#: Distinct approvers (none of them the author of the change) each policy requires.
+REQUIRED_APPROVALS: dict[str, int] = {"auto": 0, "one": 1, "four_eyes": 2}
+
+
+def _default_policies() -> dict[Tier, ApprovalPolicy]:
+    return {"critical": "four_eyes", "high": "auto", "standard": "auto", "low": "auto"}
+
+
+class ApprovalsConfig(_Section):
+    """The ``[approvals]`` table: who must agree before a passing challenger serves.
+
+    ``policy`` maps each tier to ``auto`` (deployed as soon as it passes the gate), ``one``
+    (one approver) or ``four_eyes`` (two distinct approvers); an approver is never the
+    author of the change. Tiers not named keep their default (``critical = "four_eyes"``,
+    every other tier ``auto``). A request nobody decides expires after
+    ``expires_after_hours`` of real time and never deploys.
+
+    Examples
+    --------
+    >>> cfg = ApprovalsConfig(policy={"high": "one"})
+    >>> cfg.policy_for("critical"), cfg.policy_for("high"), cfg.required_approvals("low")
+    ('four_eyes', 'one', 0)
+    """
+
+    policy: dict[Tier, ApprovalPolicy] = Field(
+        default_factory=_default_policies,
+        description=(
+            "approval policy per tier: auto | one | four_eyes (two distinct approvers, "
+            "neither the author); tiers not named keep their default"
+        ),
+    )
+    expires_after_hours: float = Field(
+        72.0,
+        gt=0,
+        description="real hours after which a pending approval request expires (never deploys)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_policies(cls, raw: Any) -> Any:
+        # Checked before the fields so the message names the tier and the allowed values.
+        if not isinstance(raw, dict) or "policy" not in raw:
+            return raw
+        given = raw["policy"]
+        if not isinstance(given, dict):
+            raise ValueError(
+                f"policy must be a table of tier = policy, e.g. "
+                f'policy = {{critical = "four_eyes", high = "one"}}; got {given!r}'
+            )
+        problems = []
+        for tier, policy in given.items():
+            if tier not in TIERS:
+                problems.append(f"policy: tier {tier!r} is unknown; tiers are {', '.join(TIERS)}")
+            elif policy not in APPROVAL_POLICIES:
+                problems.append(
+                    f"policy.{tier} = {policy!r} is unknown; set it to one of "
+                    f"{', '.join(APPROVAL_POLICIES)}"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return {**raw, "policy": {**_default_policies(), **given}}
+
+    def policy_for(self, tier: str | None) -> ApprovalPolicy:
+        """The policy of ``tier`` (a series in no group is ``standard``)."""
+        for t, policy in self.policy.items():
+            if t == (tier or "standard"):
+                return policy
+        return "auto"
+
+    def required_approvals(self, tier: str | None) -> int:
+        """Distinct approvers a passing challenger of ``tier`` waits for (0: none)."""
+        return REQUIRED_APPROVALS[self.policy_for(tier)]
 
 
 ChronoguardConfig.model_rebuild()

@@ -521,12 +521,31 @@ def test_a_critical_series_that_passes_the_gate_waits_for_approval(tmp_path: Pat
         for now in timeline(df)[131:]:
             run_cycle(ws, df, freq="MS", now=now, cache=cache)
         decisions = ws.store.list_series_decisions(ws.model_name, unique_id="south")
-        outcomes = [
-            d.outcome for d in decisions if d.action == "retrain" and d.trigger != "initial"
+        requests = ws.store.list_approvals(ws.model_name)
+        held = [
+            d
+            for d in decisions
+            if d.action == "retrain" and d.trigger != "initial" and d.gate_reason is not None
         ]
-        assert "awaiting_approval" in outcomes and "promoted" not in outcomes, outcomes
+        outcomes = [d.outcome for d in held]
+        assert held and "promoted" not in outcomes, outcomes
         assert all(d.tier == "critical" for d in decisions if d.tier is not None)
         assert ws.store.get_deployment(ws.model_name).versions["south"] == "1"
+        # Each challenger that passed the gate opened a four-eyes request; nobody voted in
+        # the replay, so each expired a month later (72 hours by default), or was
+        # superseded by the next request, and its decision was closed as rejected.
+        assert requests and {r.policy for r in requests} == {"four_eyes"}
+        assert {r.series for r in requests} == {("south",)}
+        for r in requests[:-1]:
+            assert r.status in ("expired", "superseded"), r
+        last = requests[-1]
+        assert last.status in ("pending", "expired", "superseded"), last
+        closed = {pd.Timestamp(r.as_of) for r in requests if r.status != "pending"}
+        for d in held:
+            if pd.Timestamp(d.ds) in closed:
+                assert d.outcome == "rejected" and "approval request" in (d.gate_reason or ""), d
+            else:
+                assert d.outcome in ("awaiting_approval", "rejected"), d
 
 
 def test_a_group_that_matches_no_series_is_refused_before_anything_is_written(

@@ -1,8 +1,9 @@
 """The watch: each promotion is judged on data neither version had seen, against the version
-it replaced, and rolled back when the challenger did worse.
+it replaced, by a sequential comparison looked at every cycle: rolled back as soon as the
+challenger is worse, confirmed as soon as it is better, standing when the watch runs out.
 
 Two monthly series (real seat-belt data, one of them shocked by -30 % at a known month) are
-replayed cycle by cycle with a 3-period watch.
+replayed cycle by cycle with watches of at most 6 periods that decide from 6 targets on.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from chronoguard.lifecycle import init_workspace, open_workspace
 from chronoguard.lifecycle.fleet import VersionCache
@@ -23,27 +23,45 @@ from chronoguard.lifecycle.watch import (
     SHADOW,
     close_and_roll_back,
     review_watches,
+    watch_test,
 )
+from chronoguard.monitoring import PairedDecision, paired_sequential
 from chronoguard.orchestration import run_cycle
 from chronoguard.store import Watch, WatchClose
-from tests.helpers import small_config
-from tests.orchestration.test_cycle import fleet, timeline
+from tests.helpers import seatbelts, small_config
+from tests.orchestration.test_cycle import SHOCK, timeline
 
-WATCH = 3
+WATCH = 6
+MIN_TARGETS = 6
 
 
 def config() -> object:
     return small_config(
         training={"initial_window": 132, "backtest_windows": 2},
         forecast={"horizon": 3},
-        gate={"validation_window": 3, "margin": 0.05, "max_mase": 5.0, "watch_periods": WATCH},
+        gate={
+            "validation_window": 3,
+            "margin": 0.05,
+            "max_mase": 5.0,
+            "watch_periods": WATCH,
+            "watch_min_targets": MIN_TARGETS,
+        },
         retraining={"k": 2, "n": 3, "cooldown": 2},
     )
 
 
 def data() -> pd.DataFrame:
-    df = fleet()
-    return df[df["unique_id"].isin(["north", "south"])].reset_index(drop=True)
+    """Two of the cycle tests' series, north and south (shocked by -30 % from March 1981),
+    continued to December 1982 (the seat-belt law of February 1983 is left out), so that
+    watches opened after the shock can run their course."""
+    base = seatbelts(until="1982-12-01")
+    parts = []
+    for uid, scale in (("north", 1.0), ("south", 0.6)):
+        g = base.assign(unique_id=uid, y=base["y"] * scale)
+        if uid == "south":
+            g.loc[g["ds"] >= SHOCK, "y"] *= 0.7
+        parts.append(g)
+    return pd.concat(parts, ignore_index=True)
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +76,11 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _recompute(
-    fc: pd.DataFrame, actuals: pd.DataFrame, w: Watch
+    fc: pd.DataFrame, actuals: pd.DataFrame, w: Watch, until: object
 ) -> tuple[float, float, int, list[float]]:
-    """MAEs, pair count and per-target mean loss differences, computed row by row."""
+    """MAEs, pair count and per-target mean loss differences up to ``until``, row by row."""
     mine = fc[(fc["unique_id"] == w.unique_id) & (fc["origin"] >= w.opened_at)]
-    mine = mine[mine["ds"] <= w.closed_at]
+    mine = mine[mine["ds"] <= until]
     served = mine[(mine["version"] == w.version) & (mine["alias"] != SHADOW)]
     shadow = mine[(mine["version"] == w.previous_version) & (mine["alias"] == SHADOW)]
     errs_c, errs_p = [], []
@@ -94,15 +112,30 @@ def test_each_promotion_is_watched_and_judged_on_paired_forecasts(watched: Path)
     )
     judged = [w for w in watches if w.status in ("confirmed", "rolled_back")]
     assert judged, "no watch ended within the replay"
+    with open_workspace(watched) as ws:
+        test = watch_test(ws.config)
+    assert test.min_targets == MIN_TARGETS
     for w in judged:
-        ch, pv, n, d = _recompute(fc, actuals, w)
+        ch, pv, n, d = _recompute(fc, actuals, w, w.closed_at)
         assert n == w.n_pairs and n > 0
         assert w.challenger_error == pytest.approx(ch) and w.previous_error == pytest.approx(pv)
-        worse = stats.ttest_1samp(d, 0.0, alternative="greater").pvalue < 0.05
-        assert (w.status == "rolled_back") == bool(worse), w
-        assert pd.Timestamp(w.closed_at) == pd.Timestamp(w.opened_at) + pd.DateOffset(
+        verdict = paired_sequential(d, settings=test).decision
+        ran_out = pd.Timestamp(w.closed_at) == pd.Timestamp(w.opened_at) + pd.DateOffset(
             months=w.periods
         )
+        if w.status == "rolled_back":
+            assert verdict == PairedDecision.WORSE, w
+        else:
+            assert verdict == PairedDecision.BETTER or (
+                verdict == PairedDecision.CONTINUE and ran_out
+            ), w
+        # It closed at the first cycle that decided: a month earlier it had not.
+        before = pd.Timestamp(w.closed_at) - pd.DateOffset(months=1)
+        if before > pd.Timestamp(w.opened_at):
+            *_, d_before = _recompute(fc, actuals, w, before)
+            assert paired_sequential(d_before, settings=test).decision == (
+                PairedDecision.CONTINUE
+            ), w
         back = [
             x
             for x in moves
@@ -154,34 +187,48 @@ def test_the_watch_rolls_back_a_challenger_that_did_worse(watched: Path) -> None
             ],
             at=t_last.to_pydatetime(),
         )
-        fc = ws.store.get_forecasts(unique_id="south", origin_from=t_last, origin_to=t_last)
-        served = fc[(fc["version"] == current) & (fc["alias"] != SHADOW)].sort_values("ds")
-        assert len(served) == 3
-        shadow = fc[(fc["version"] == "1") & (fc["alias"] == SHADOW)].sort_values("ds")
-        if len(shadow):
-            truth = shadow[["ds", "yhat"]].rename(columns={"yhat": "y"})
-        else:
-            # The replaced version forecasts exactly what arrives; the challenger is 100 off.
-            truth = served[["ds", "yhat"]].assign(y=served["yhat"] + 100.0)[["ds", "y"]]
-            ws.store.record_forecasts(
-                served.assign(yhat=truth["y"].to_numpy(), version="1", alias=SHADOW).drop(
-                    columns=["id"]
-                )
+        # A month after the data ends, the watched version and the replaced one (in shadow)
+        # forecast six months ahead; the replaced one forecasts exactly what arrives, the
+        # watched one is about 100 off.
+        t0 = t_last + pd.DateOffset(months=1)
+        n_targets = 24
+        targets = pd.date_range(t0 + pd.DateOffset(months=1), periods=n_targets, freq="MS")
+        y = 1000.0 + 10.0 * np.arange(n_targets)
+        noise = np.random.default_rng(3).normal(0.0, 20.0, size=n_targets)
+        rows = pd.DataFrame(
+            {
+                "unique_id": "south",
+                "ds": targets,
+                "origin": t0,
+                "horizon": np.arange(1, n_targets + 1),
+                "model_name": m,
+                "created_at": t0,
+            }
+        )
+        ws.store.record_forecasts(
+            pd.concat(
+                [
+                    rows.assign(yhat=y - 100.0 + noise, version=current, alias="champion"),
+                    rows.assign(yhat=y, version="1", alias=SHADOW),
+                ],
+                ignore_index=True,
             )
-        arrived = truth.iloc[:2].assign(unique_id="south")
-        ws.store.record_actuals(arrived[["unique_id", "ds", "y"]], received_at=t_last)
+        )
+        ws.store.record_actuals(
+            pd.DataFrame({"unique_id": "south", "ds": targets, "y": y}), received_at=t0
+        )
         ws.store.open_watches(
             [
                 Watch(
                     model_name=m,
                     unique_id="south",
-                    opened_at=t_last.to_pydatetime(),
+                    opened_at=t0.to_pydatetime(),
                     version=current,
                     previous_version="1",
-                    periods=2,
+                    periods=n_targets,
                 )
             ],
-            at=t_last.to_pydatetime(),
+            at=t0.to_pydatetime(),
         )
         shown = subprocess.run(
             [sys.executable, "-m", "chronoguard", "deployment", "--workspace", str(watched)],
@@ -192,16 +239,25 @@ def test_the_watch_rolls_back_a_challenger_that_did_worse(watched: Path) -> None
         assert shown.returncode == 0, shown.stderr
         assert "watched promotions (1 open)" in shown.stdout and "south" in shown.stdout
         deployment = ws.store.get_deployment(m)
-        t1 = pd.Timestamp(arrived["ds"].iloc[0])
-        t2 = pd.Timestamp(arrived["ds"].iloc[1])
-        # One period in, the watch is not over.
-        assert review_watches(ws, now=t1, freq="MS", deployment=deployment) == ([], {})
+        # The first target count at which the comparison, computed here, calls it worse.
+        d = np.abs(100.0 - noise)
+        test = watch_test(ws.config)
+        first = next(
+            k
+            for k in range(1, n_targets + 1)
+            if paired_sequential(d[:k], settings=test).decision == PairedDecision.WORSE
+        )
+        assert MIN_TARGETS <= first < n_targets
+        # Until then the watch goes on, cycle after cycle; then it rolls back at once.
+        for t in targets[: first - 1]:
+            assert review_watches(ws, now=t, freq="MS", deployment=deployment) == ([], {})
+        t2 = targets[first - 1]
         closes, back = review_watches(ws, now=t2, freq="MS", deployment=deployment)
         assert back == {"south": "1"}
         (verdict,) = closes
-        assert verdict.status == "rolled_back" and verdict.n_pairs == 2  # from t_last
-        assert verdict.previous_error == 0.0 and verdict.challenger_error > 0
-        assert "back to version 1" in verdict.reason
+        assert verdict.status == "rolled_back" and verdict.n_pairs == first
+        assert verdict.previous_error == 0.0 and verdict.challenger_error > 50
+        assert "worse" in verdict.reason and "back to version 1" in verdict.reason
         close_and_roll_back(ws, closes, back, now=t2, by="test", at=t2)
         assert ws.store.get_deployment(m).versions["south"] == "1"
         last = ws.store.deployment_history(m, "south")[-1]
@@ -211,4 +267,7 @@ def test_the_watch_rolls_back_a_challenger_that_did_worse(watched: Path) -> None
             ROLLBACK_REASON,
         )
         assert ws.store.list_watches(m, unique_id="south")[-1].status == "rolled_back"
-        assert ws.registry.get_alias(m, "champion") == "1"
+        # The MLflow alias names the version serving the most series (a tie: the newest).
+        served_by = list(ws.store.get_deployment(m).versions.values())
+        lead = max(set(served_by), key=lambda v: (served_by.count(v), int(v)))
+        assert ws.registry.get_alias(m, "champion") == lead

@@ -110,3 +110,21 @@ def test_a_version_without_a_digest_is_refused_with_the_fix(tmp_path: Path) -> N
         reg.load("m", "1")
     assert "chronoguard retrain" in str(info.value)
     assert isinstance(info.value, RegistryError)
+
+
+def test_the_digest_is_taken_from_this_registry_whatever_mlflow_last_pointed_at(
+    tmp_path: Path,
+) -> None:
+    # Two workspaces with the same model name and version number; MLflow's process-wide
+    # URIs last point at the second. Recording the first's digest (as a resumed, interrupted
+    # log does) must read the first's artifacts, not the second's.
+    reg_a, _ = _logged(tmp_path / "a")
+    df = seatbelts("1979-12-01")
+    f = make_forecaster("Naive", season_length=12, freq="MS").fit(df)
+    reg_b = ModelRegistry.for_workspace(tmp_path / "b")
+    reg_b.log_version("m", f, lineage=lineage(df, None, "initial"), params={}, metrics={})
+    v_a = reg_a.get_version("m", "1")
+    reg_a._client.delete_model_version_tag("m", "1", DIGEST_TAG)
+    reg_a._record_digest("m", "1", v_a.run_id)
+    assert reg_a.get_version("m", "1").artifact_sha256 == v_a.artifact_sha256
+    assert reg_a.load("m", "1").reference == REFERENCE

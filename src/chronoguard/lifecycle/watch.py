@@ -2,15 +2,22 @@
 
 The gate compares a challenger with its champion on recent data the challenger was fitted
 to (so that it can learn from the change that triggered it). The watch is the other half:
-for ``gate.watch_periods`` periods after a promotion (one season by default), the replaced
-version keeps forecasting the series in shadow, from the same origins as the served
-forecasts. When the watch ends, both versions have forecast the same targets that neither
-had seen; their absolute errors are compared pair by pair (same origins, same targets),
-and the series is rolled back when the challenger did worse beyond chance (a one-sided
-t-test on the per-target loss differences at ``gate.watch_alpha``). The bar is evidence,
-not a point estimate: refits help far more often than they hurt (``bench/loop_value.py``),
-and a rollback on noise returns a series to an older model. The promotion stands otherwise, and always when the series has
-meanwhile moved to another version (the watch is ``superseded``).
+after a promotion, the replaced version keeps forecasting the series in shadow, from the
+same origins as the served forecasts. As actuals arrive, both versions have forecast the
+same targets that neither had seen; their absolute errors are paired (same origins, same
+targets) and averaged per target, and every cycle the paired differences so far go through
+an anytime-valid sequential comparison (:func:`chronoguard.monitoring.paired_sequential`, a
+confidence sequence for the mean loss difference that may be looked at after every target
+without inflating its false decisions). The watch ends as soon as it decides:
+
+* ``worse``: the series is rolled back to the version it replaced, at once;
+* ``better``: the promotion is confirmed early;
+* neither after ``gate.watch_periods`` periods: the promotion stands (not shown worse).
+
+The bar is evidence, not a point estimate: refits help far more often than they hurt
+(``bench/loop_value.py``), and a rollback on noise returns a series to an older model. The
+promotion also stands when the series has meanwhile moved to another version (the watch is
+``superseded``).
 """
 
 from __future__ import annotations
@@ -21,12 +28,17 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from chronoguard.config import ChronoguardConfig
 from chronoguard.lifecycle.fleet import VersionCache, deploy_series
 from chronoguard.lifecycle.serve import serve_forecasts
 from chronoguard.lifecycle.workspace import Workspace
+from chronoguard.monitoring import (
+    PairedDecision,
+    PairedSequentialTest,
+    PairedVerdict,
+    paired_sequential,
+)
 from chronoguard.store import SHADOW_ALIAS, Deployment, Watch, WatchClose, WatchStatus
 
 #: The alias of forecasts a replaced version serves in shadow during a watch.
@@ -41,10 +53,20 @@ def periods_between(a: pd.Timestamp, b: pd.Timestamp, freq: str) -> int:
     return len(pd.date_range(a, b, freq=freq)) - 1
 
 
+def watch_test(cfg: ChronoguardConfig) -> PairedSequentialTest:
+    """The sequential comparison a watch runs: at ``gate.watch_alpha``, deciding from
+    ``gate.watch_min_targets`` targets on."""
+    return PairedSequentialTest(alpha=cfg.gate.watch_alpha, min_targets=cfg.gate.watch_min_targets)
+
+
 def watch_periods(cfg: ChronoguardConfig) -> int:
-    """Periods a promotion is watched: ``gate.watch_periods``, or one season by default."""
+    """The most periods a promotion is watched: ``gate.watch_periods``, or by default one
+    season or twice the targets the comparison needs before it decides, whichever is longer
+    (a watch shorter than ``watch_min_targets`` periods could never decide)."""
     w = cfg.gate.watch_periods
-    return int(cfg.data.season_length if w is None else w)
+    if w is not None:
+        return int(w)
+    return int(max(cfg.data.season_length, 2 * cfg.gate.watch_min_targets))
 
 
 def new_watches(
@@ -131,24 +153,28 @@ def _superseded(
 class PairedErrors:
     """The watched and the replaced version on the targets both forecast from the same
     origins since the promotion: mean absolute errors over ``n_pairs`` (origin, target)
-    pairs, and the one-sided p-value that the watched one is worse (``None`` with fewer
-    than two targets)."""
+    pairs, and the sequential comparison's verdict on the per-target loss differences
+    (``None`` before any target arrived)."""
 
     challenger_mae: float | None
     previous_mae: float | None
     n_pairs: int
     n_targets: int
-    p_worse: float | None
+    verdict: PairedVerdict | None
 
 
 def _paired(
-    forecasts: pd.DataFrame, actuals: pd.DataFrame, w: Watch, now: datetime
+    forecasts: pd.DataFrame,
+    actuals: pd.DataFrame,
+    w: Watch,
+    now: datetime,
+    test: PairedSequentialTest | None = None,
 ) -> PairedErrors:
     """Paired errors of watch ``w`` up to ``now`` (see :class:`PairedErrors`).
 
-    The test is a one-sided t-test on the loss differences ``|e_watched| - |e_replaced|``
-    averaged per target: forecasts of one target from several origins share its surprise,
-    so they count as one observation, not several.
+    The comparison runs on the loss differences ``|e_watched| - |e_replaced|`` averaged per
+    target, in the order the targets arrived: forecasts of one target from several origins
+    share its surprise, so they count as one observation, not several.
     """
     mine = forecasts[
         (forecasts["unique_id"] == w.unique_id)
@@ -167,15 +193,15 @@ def _paired(
     yy = pairs["y"].to_numpy(float)
     ae_c = np.abs(yy - pairs["yhat_c"].to_numpy(float))
     ae_p = np.abs(yy - pairs["yhat_p"].to_numpy(float))
-    d = pd.Series(ae_c - ae_p).groupby(pairs["ds"].to_numpy()).mean().to_numpy(float)
-    p_worse: float | None = None
-    if d.size >= 2:
-        sd = float(np.std(d, ddof=1))
-        if sd > 0:
-            p_worse = float(stats.t.sf(float(np.mean(d)) / (sd / np.sqrt(d.size)), d.size - 1))
-        else:
-            p_worse = 0.0 if float(np.mean(d)) > 0 else 1.0
-    return PairedErrors(float(np.mean(ae_c)), float(np.mean(ae_p)), len(pairs), d.size, p_worse)
+    by_target = pd.DataFrame({"ds": pairs["ds"].to_numpy(), "d": ae_c - ae_p, "p": ae_p})
+    per = by_target.groupby("ds", sort=True)[["d", "p"]].mean()
+    verdict = paired_sequential(
+        per["d"].to_numpy(float),
+        settings=test or PairedSequentialTest(),
+        champion_loss=per["p"].to_numpy(float),
+        loss="MAE",
+    )
+    return PairedErrors(float(np.mean(ae_c)), float(np.mean(ae_p)), len(pairs), len(per), verdict)
 
 
 def review_watches(
@@ -185,31 +211,32 @@ def review_watches(
     freq: str,
     deployment: Deployment,
 ) -> tuple[list[WatchClose], dict[str, str]]:
-    """The verdicts of the watches that end at ``now``, and the series to roll back (each
-    to the version it replaced). Nothing is written: the caller writes both in one
+    """The verdicts of the watches that decide or run out at ``now`` (every open watch is
+    compared again on the targets arrived so far), and the series to roll back (each to the
+    version it replaced). Nothing is written: the caller writes both in one
     transaction (:func:`close_and_roll_back`)."""
     t = now.to_pydatetime()
-    due = [
-        w
-        for w in ws.store.list_watches(ws.model_name, status="open")
-        if deployment.version_of(w.unique_id) != w.version
-        or periods_between(pd.Timestamp(w.opened_at), now, freq) >= w.periods
-    ]
-    if not due:
+    open_ = ws.store.list_watches(ws.model_name, status="open")
+    if not open_:
         return [], {}
-    forecasts, actuals = _evidence(ws, due, t)
+    forecasts, actuals = _evidence(ws, open_, t)
+    test = watch_test(ws.config)
     closes: list[WatchClose] = []
     back: dict[str, str] = {}
-    for w in due:
+    for w in open_:
         now_on = deployment.version_of(w.unique_id)
         if now_on != w.version:
             why = f"moved to version {now_on}" if now_on else "left the deployment"
             closes.append(_superseded(w, forecasts, actuals, t, why))
             continue
-        pe = _paired(forecasts, actuals, w, t)
+        pe = _paired(forecasts, actuals, w, t, test)
+        ended = periods_between(pd.Timestamp(w.opened_at), now, freq) >= w.periods
+        v = pe.verdict
+        decided = v is not None and v.decision != PairedDecision.CONTINUE
+        if not (decided or ended):
+            continue  # the watch goes on: no decision yet, periods left
         ch, pv, n = pe.challenger_mae, pe.previous_mae, pe.n_pairs
-        alpha = ws.config.gate.watch_alpha
-        if ch is None or pv is None:
+        if v is None or ch is None or pv is None:
             status = WatchStatus.CONFIRMED.value
             reason = (
                 f"no target forecast by both versions has arrived in {w.periods} periods; "
@@ -220,21 +247,19 @@ def review_watches(
                 f"version {w.version} MAE {ch:.4g} vs {pv:.4g} for version "
                 f"{w.previous_version} on the same {n} forecasts of {pe.n_targets} targets"
             )
-            if pe.p_worse is not None and pe.p_worse < alpha:
+            if v.decision == PairedDecision.WORSE:
                 status = WatchStatus.ROLLED_BACK.value
-                reason = (
-                    f"{compared}: worse (one-sided p = {pe.p_worse:.3g} < {alpha:g}); "
-                    f"back to version {w.previous_version}"
-                )
+                reason = f"{compared}: {v.reason}; back to version {w.previous_version}"
                 back[w.unique_id] = w.previous_version
+            elif v.decision == PairedDecision.BETTER:
+                status = WatchStatus.CONFIRMED.value
+                reason = f"{compared}: {v.reason}; confirmed early, the promotion stands"
             else:
                 status = WatchStatus.CONFIRMED.value
-                evidence = (
-                    "too few targets to test"
-                    if pe.p_worse is None
-                    else f"not worse at {alpha:g} (one-sided p = {pe.p_worse:.3g})"
+                reason = (
+                    f"{compared}: not shown worse in {w.periods} periods ({v.reason}); "
+                    "the promotion stands"
                 )
-                reason = f"{compared}: {evidence}; the promotion stands"
         closes.append(
             WatchClose(
                 unique_id=w.unique_id,

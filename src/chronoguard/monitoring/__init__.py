@@ -7,6 +7,14 @@ from chronoguard.monitoring.levels import (
     check_levels,
     periods_per_year,
 )
+from chronoguard.monitoring.paired import (
+    PairedDecision,
+    PairedInputError,
+    PairedSequentialTest,
+    PairedVerdict,
+    paired_bounds,
+    paired_sequential,
+)
 from chronoguard.monitoring.reference import (
     build_reference,
     one_step_errors,
@@ -31,6 +39,10 @@ __all__ = [
     "SEQUENTIAL_METHOD",
     "CheckLevels",
     "MonitoringReport",
+    "PairedDecision",
+    "PairedInputError",
+    "PairedSequentialTest",
+    "PairedVerdict",
     "build_reference",
     "check_levels",
     "data_drift_checks",
@@ -38,6 +50,8 @@ __all__ = [
     "iid_drift_checks",
     "is_advisory",
     "one_step_errors",
+    "paired_bounds",
+    "paired_sequential",
     "performance_checks",
     "periods_per_year",
     "prediction_burn_in",

@@ -31,6 +31,7 @@ from chronoguard.errors import ChronoguardError
 from chronoguard.lifecycle import (
     Workspace,
 )
+from chronoguard.lifecycle.approvals import expire_approvals
 from chronoguard.lifecycle.fleet import (
     VersionCache,
     reconcile,
@@ -161,6 +162,8 @@ def run_cycle(
         done = ws.store.get_cycle(model, now)
         if done is not None and done.status == "done":
             return CycleOutcome.from_summary(model, now, done.summary)
+        # Approvals that ran out by the real time of this cycle close before it decides.
+        expire_approvals(ws, at, by=by)
         last = ws.store.last_cycle(model)
         if done is None and last is not None and last.now > now:
             raise ChronoguardError(

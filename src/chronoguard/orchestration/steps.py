@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from chronoguard.alerts import AlertBook
+from chronoguard.config import TIERS
 from chronoguard.errors import ChronoguardError
 from chronoguard.lifecycle import (
     TrainedVersion,
@@ -22,6 +23,7 @@ from chronoguard.lifecycle import (
     train_version,
     training_window,
 )
+from chronoguard.lifecycle.approvals import expire_approvals, held_series, request_approval
 from chronoguard.lifecycle.fleet import (
     SeriesGate,
     VersionCache,
@@ -67,7 +69,7 @@ class BatchResult:
     window_start: pd.Timestamp
     train_start: pd.Timestamp
     train_end: pd.Timestamp
-    held: frozenset[str] = frozenset()  # passed, tier critical: waiting for approval
+    held: frozenset[str] = frozenset()  # passed, waiting for approval (the tier's policy)
 
     @property
     def promoted(self) -> tuple[str, ...]:
@@ -408,7 +410,11 @@ def decide_fleet(
                 fit_cpu_seconds=None if cpu is None else float(cpu),
             )
         )
-    plan = plan_cycle(evidence, cfg.budget)
+    plan = plan_cycle(
+        evidence,
+        cfg.budget,
+        approval_tiers=[t for t in TIERS if cfg.approvals.policy_for(t) != "auto"],
+    )
     # Series no version serves yet get a first model as soon as their history allows one,
     # outside the budget (nothing serves them until then), or wait with a note.
     onboard = [
@@ -497,6 +503,7 @@ def retrain_batch(
     """
     cfg = ws.config
     model = ws.model_name
+    expire_approvals(ws, at, by=by)  # overdue requests close before anything new is held
     series = sorted(chosen)
     known = data[(data["ds"] <= now) & data["unique_id"].isin(series)]
     timeline = pd.DatetimeIndex(np.sort(known["ds"].unique()))
@@ -540,15 +547,22 @@ def retrain_batch(
         season_length=cfg.data.season_length,
         gate=cfg.gate,
     )
-    # Tier ``critical`` waits for a person: a passing series is held, not deployed, until
-    # `chronoguard promote VERSION --series ...` approves it.
-    held = {
-        d.unique_id
+    # --- approvals: a passing series whose tier's policy ([approvals]) is not `auto` is
+    # held, not deployed, and an approval request is opened for it in the transaction
+    # below (chronoguard.lifecycle.approvals); people deploy it by voting.
+    tiers = {
+        d.unique_id: d.tier
         for d in ws.store.list_series_decisions(
             model, ds_from=now.to_pydatetime(), ds_to=now.to_pydatetime(), action="retrain"
         )
-        if d.tier == "critical"
     }
+    if cfg.groups and any(tiers.get(u) is None for u in series):  # a retrain run by hand
+        everyone = sorted(data["unique_id"].astype(str).unique())
+        column = any(g.column for g in cfg.groups)
+        placed = resolve_groups(cfg.groups, everyone, data if column else None)
+        tiers = {u: tiers.get(u) or str(placed[u].tier) for u in series}
+    held = held_series(cfg.approvals, {u: tiers.get(u) for u in series})
+    # --- end approvals
     passed = [u for u in series if gates[u].passed and u not in held]
     waiting = [u for u in series if gates[u].passed and u in held]
     ch_err = float(np.mean([g.challenger_error for g in gates.values()]))
@@ -566,7 +580,7 @@ def retrain_batch(
             "validated" if passed or waiting else "rejected",
             at=now,
             by=by,
-            reason=reason + (f"; {len(waiting)} critical series await approval" if waiting else ""),
+            reason=reason + (f"; {len(waiting)} series await approval" if waiting else ""),
         )
         ws.store.record_retrain(
             ds=now.to_pydatetime(),
@@ -577,7 +591,7 @@ def retrain_batch(
             challenger_error=ch_err,
             champion_error=float(np.mean(cp_errs)) if cp_errs else None,
             outcome="promoted" if passed else "rejected",
-            reason=reason + (f"; {len(waiting)} critical series await approval" if waiting else ""),
+            reason=reason + (f"; {len(waiting)} series await approval" if waiting else ""),
             by=by,
         )
         ws.store.set_decision_outcomes(
@@ -599,6 +613,16 @@ def retrain_batch(
                 for u, g in gates.items()
             },
         )
+        if waiting:  # approvals: one request per tier, in this transaction
+            request_approval(
+                ws,
+                version=version,
+                series={u: held[u] for u in waiting},
+                as_of=now,
+                at=at,
+                by=by,
+                reason=f"passed the gate at {now} ({trigger})",
+            )
         if passed:
             watches, superseded = new_watches(
                 ws, {u: gates[u].champion_version for u in passed}, version=version, now=now

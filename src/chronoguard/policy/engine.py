@@ -82,7 +82,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -186,7 +186,8 @@ class SeriesChoice:
     ``retrain_cost`` is money, ``None`` without ``budget.price_per_cpu_second``;
     ``cpu_seconds`` is the measured or estimated CPU time of its fit; ``rank`` its place
     among the candidates (``None`` for a series that is not one). ``needs_approval`` is set
-    for every series of tier ``critical``: its retrained versions wait for approval.
+    for every series of a tier whose approval policy is not ``auto`` (``critical`` by
+    default): its retrained versions wait for approval.
     """
 
     unique_id: str
@@ -292,7 +293,12 @@ def expected_loss(
     return np.asarray(cost_per_unit_error, dtype=float) * excess * np.asarray(horizon) * p
 
 
-def plan_cycle(evidence: Sequence[SeriesEvidence], budget: BudgetConfig | None = None) -> CyclePlan:
+def plan_cycle(
+    evidence: Sequence[SeriesEvidence],
+    budget: BudgetConfig | None = None,
+    *,
+    approval_tiers: Collection[str] = ("critical",),
+) -> CyclePlan:
     """Decide every series of a cycle: retrain, keep, wait, over budget or fallback.
 
     Parameters
@@ -302,6 +308,9 @@ def plan_cycle(evidence: Sequence[SeriesEvidence], budget: BudgetConfig | None =
     budget
         The ``[budget]`` settings; ``None`` (or all limits 0) means unlimited, and the plan
         then retrains exactly the series the rule chose.
+    approval_tiers
+        Tiers whose retrained versions wait for an approval (the ``[approvals]`` policies
+        that are not ``auto``); their choices say so in the reason.
 
     Returns
     -------
@@ -337,7 +346,8 @@ def plan_cycle(evidence: Sequence[SeriesEvidence], budget: BudgetConfig | None =
     cpu, cpu_note = _cpu_seconds(ev, budget.default_fit_cpu_seconds)
     price = budget.price_per_cpu_second
     money = cpu * price
-    critical = np.array([e.group.tier == "critical" for e in ev], dtype=bool)
+    tiers = set(approval_tiers)
+    critical = np.array([e.group.tier in tiers for e in ev], dtype=bool)
     fallback = np.array([e.fallback is not None for e in ev], dtype=bool)
     candidate = np.array([e.decision.retrain for e in ev], dtype=bool) & ~fallback
 
@@ -401,7 +411,7 @@ def plan_cycle(evidence: Sequence[SeriesEvidence], budget: BudgetConfig | None =
             action = Action.KEEP
             reason = f"{d.reason}; {evid}"
         if critical_l[i] and action in (Action.RETRAIN, Action.OVER_BUDGET):
-            reason += "; tier critical: needs approval"
+            reason += f"; tier {ev[i].group.tier}: needs approval"
         choices.append(
             SeriesChoice(
                 unique_id=e.unique_id,

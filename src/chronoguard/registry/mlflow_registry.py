@@ -408,6 +408,8 @@ class ModelRegistry:
     # -- helpers -------------------------------------------------------------------------
     def _download(self, model_name: str, version: str, tmp: str) -> tuple[Path, dict[str, bytes]]:
         """A version's model folder and JSON artifacts (by name), downloaded into ``tmp``."""
+        # ``models:/`` URIs resolve against the process-wide registry URI: this registry's.
+        self._use_uris()
         run_id = str(self._client.get_model_version(model_name, version).run_id)
         model_dir = Path(
             mlflow.artifacts.download_artifacts(

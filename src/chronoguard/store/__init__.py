@@ -2,7 +2,8 @@
 
 Forecasts served, actuals, monitoring results, alerts, alias history, model version
 status, retrain decisions, the per-series state of the production cycle (deployments,
-check history, decisions, the cycle ledger, intents, the workspace lock) and an
+check history, decisions, the cycle ledger, intents, the workspace lock), approval
+requests with their votes, and an
 append-only, hash-chained audit log, in SQLite (the
 embedded default, WAL mode) or PostgreSQL, chosen by URL. The schema is migrated by
 Alembic revisions shipped in this package; callers get typed records and frames back,
@@ -18,12 +19,17 @@ Examples
 'candidate'
 """
 
+from chronoguard.store._approvals import ApprovalConflictError, ApprovalError
 from chronoguard.store._records import (
     SHADOW_ALIAS,
     ActualsWrite,
     Alert,
     AlertStatus,
     AliasMove,
+    ApprovalPolicy,
+    ApprovalRequest,
+    ApprovalStatus,
+    ApprovalVote,
     AuditEntry,
     CycleRecord,
     CycleStatus,
@@ -44,6 +50,8 @@ from chronoguard.store._records import (
     SeriesDecision,
     StatusChange,
     VersionStatus,
+    VoteChoice,
+    VoteResult,
     Watch,
     WatchClose,
     WatchStatus,
@@ -55,6 +63,12 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, which the exports test check
     "Alert",
     "AlertStatus",
     "AliasMove",
+    "ApprovalConflictError",
+    "ApprovalError",
+    "ApprovalPolicy",
+    "ApprovalRequest",
+    "ApprovalStatus",
+    "ApprovalVote",
     "AuditEntry",
     "CycleRecord",
     "CycleStatus",
@@ -77,6 +91,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, which the exports test check
     "StatusChange",
     "Store",
     "VersionStatus",
+    "VoteChoice",
+    "VoteResult",
     "Watch",
     "WatchClose",
     "WatchStatus",

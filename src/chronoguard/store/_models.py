@@ -34,6 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from chronoguard.store._records import (
     AlertStatus,
+    ApprovalStatus,
     CycleStatus,
     DecisionAction,
     DecisionOutcome,
@@ -41,6 +42,7 @@ from chronoguard.store._records import (
     ResultKind,
     RetrainOutcome,
     VersionStatus,
+    VoteChoice,
     WatchStatus,
 )
 
@@ -341,6 +343,53 @@ class WatchRow(Base):
     previous_error: Mapped[float | None] = mapped_column(Float())
     n_pairs: Mapped[int | None] = mapped_column(Integer())
     reason: Mapped[str | None] = mapped_column(String())
+
+
+class ApprovalRequestRow(Base):
+    """A promotion waiting for people; its votes are in ``cg_approval_votes``."""
+
+    __tablename__ = "cg_approval_requests"
+    __table_args__ = (
+        UniqueConstraint("model_name", "version", "as_of", "tier"),
+        CheckConstraint(_in("status", ApprovalStatus), name="status"),
+        CheckConstraint("policy IN ('one', 'four_eyes')", name="policy"),
+        CheckConstraint("required_approvals IN (1, 2)", name="required_approvals"),
+        Index("ix_cg_approval_requests_model_name_status", "model_name", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(ID_LEN))
+    version: Mapped[str] = mapped_column(String(ID_LEN))
+    # The series it covers, a sorted JSON list of unique_ids.
+    series: Mapped[list[str]] = mapped_column(JSON())
+    tier: Mapped[str] = mapped_column(String(NAME_LEN))
+    policy: Mapped[str] = mapped_column(String(NAME_LEN))
+    required_approvals: Mapped[int] = mapped_column(Integer())
+    author: Mapped[str] = mapped_column(String(NAME_LEN))
+    requested_at: Mapped[datetime] = mapped_column(DateTime())
+    as_of: Mapped[datetime] = mapped_column(DateTime())
+    expires_at: Mapped[datetime] = mapped_column(DateTime())
+    status: Mapped[str] = mapped_column(String(NAME_LEN))
+    reason: Mapped[str] = mapped_column(String())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime())
+    closed_reason: Mapped[str | None] = mapped_column(String())
+    # Bumped by every vote and close; updates are conditional on the value they read.
+    row_version: Mapped[int] = mapped_column(Integer())
+
+
+class ApprovalVoteRow(Base):
+    __tablename__ = "cg_approval_votes"
+    __table_args__ = (
+        UniqueConstraint("request_id", "by"),
+        CheckConstraint(_in("vote", VoteChoice), name="vote"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(Integer(), ForeignKey("cg_approval_requests.id"))
+    by: Mapped[str] = mapped_column(String(NAME_LEN))
+    at: Mapped[datetime] = mapped_column(DateTime())
+    vote: Mapped[str] = mapped_column(String(NAME_LEN))
+    reason: Mapped[str] = mapped_column(String())
 
 
 class LockHolderRow(Base):

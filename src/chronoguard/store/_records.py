@@ -458,3 +458,96 @@ class Intent:
     status: str
     opened_at: datetime
     closed_at: datetime | None
+
+
+# --- approvals ------------------------------------------------------------------------
+
+
+class ApprovalStatus(StrEnum):
+    """An approval request is ``pending`` until it closes ``approved`` (its required
+    distinct approvals), ``rejected`` (any reject vote), ``expired`` (nobody decided in
+    time) or ``superseded`` (its series moved on to a newer version first)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+
+
+class ApprovalPolicy(StrEnum):
+    """How many distinct approvers, none the author, a request needs: ``one`` or two
+    (``four_eyes``). A tier whose policy is ``auto`` gets no request at all."""
+
+    AUTO = "auto"
+    ONE = "one"
+    FOUR_EYES = "four_eyes"
+
+
+class VoteChoice(StrEnum):
+    """A person's vote on an approval request."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalVote:
+    """One person's vote on request ``request_id``: ``by`` at real time ``at``, and why."""
+
+    id: int
+    request_id: int
+    by: str
+    at: datetime
+    vote: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalRequest:
+    """A promotion that waits for people: ``series`` of ``model_name`` onto ``version``.
+
+    ``author`` made the change (the actor of the retrain) and may not vote.
+    ``requested_at`` and ``expires_at`` are real times; ``as_of`` is the data time of the
+    cycle whose gate the series passed (their decisions are at that time). ``reason`` says
+    why it was requested, ``closed_reason`` how it closed. ``row_version`` grows with every
+    vote and close: a write that read an older one is refused as a conflict.
+    """
+
+    id: int
+    model_name: str
+    version: str
+    series: tuple[str, ...]
+    tier: str
+    policy: str
+    required_approvals: int
+    author: str
+    requested_at: datetime
+    as_of: datetime
+    expires_at: datetime
+    status: str
+    reason: str
+    closed_at: datetime | None = None
+    closed_reason: str | None = None
+    row_version: int = 1
+    votes: tuple[ApprovalVote, ...] = ()
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """Who approved, in vote order."""
+        return tuple(v.by for v in self.votes if v.vote == VoteChoice.APPROVE.value)
+
+    @property
+    def missing_approvals(self) -> int:
+        """Approvals still needed (0 once it has them)."""
+        return max(self.required_approvals - len(self.approvers), 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoteResult:
+    """What :meth:`Store.cast_vote` did: the vote, and the request after it (``closed``
+    when this vote closed it)."""
+
+    vote: ApprovalVote
+    request: ApprovalRequest
+    closed: bool

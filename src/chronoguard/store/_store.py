@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 
 from chronoguard.errors import StoreError
 from chronoguard.store import _audit, _governance, _migrate, _series
+from chronoguard.store._approvals import ApprovalStore
 from chronoguard.store._convert import to_utc_naive
 from chronoguard.store._engine import make_engine, parse_url, writer
 from chronoguard.store._fleet import FleetStore
@@ -30,10 +31,10 @@ from chronoguard.store._records import (
 from chronoguard.store._session import DEFAULT_ACTOR, map_errors
 
 
-class Store(FleetStore):
+class Store(FleetStore, ApprovalStore):
     """The state store: forecasts, actuals, monitoring, alerts, versions and the audit log,
-    and the per-series state of the production cycle (deployments, check history,
-    decisions, the cycle ledger, intents and the workspace lock).
+    the per-series state of the production cycle (deployments, check history,
+    decisions, the cycle ledger, intents and the workspace lock) and approval requests.
 
     Open it with :meth:`Store.open`; the constructor is internal. Every method that
     changes state writes its audit row in the same transaction, and takes the time as an

@@ -1,0 +1,103 @@
+"""Real workspaces and a real uvicorn server for the service's tests.
+
+The fleet is three monthly series (the seat-belt data and two scaled copies); the
+workspace is built by the production cycle itself (its bootstrap trains, deploys and serves
+version 1), and the server is uvicorn on a free port in a thread, spoken to over HTTP.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import uvicorn
+
+from chronoguard.config import ChronoguardConfig
+from chronoguard.lifecycle import init_workspace
+from chronoguard.orchestration import run_cycle
+from tests.helpers import seatbelts, small_config
+
+MODEL = "test-model"
+SERIES = ("north", "south", "west")
+ORIGIN_INDEX = 131
+
+
+def fleet() -> pd.DataFrame:
+    base = seatbelts(until="1981-11-01")
+    parts = [
+        base.assign(unique_id=u, y=base["y"] * s)
+        for u, s in zip(SERIES, (1.0, 0.6, 1.4), strict=True)
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def config(model: str = "SeasonalNaive") -> ChronoguardConfig:
+    return small_config(
+        model={"name": model},
+        training={"initial_window": 132, "backtest_windows": 2},
+        forecast={"horizon": 3},
+        gate={"validation_window": 3, "margin": 0.05, "max_mase": 5.0},
+    )
+
+
+@dataclass(frozen=True)
+class Built:
+    root: Path
+    data: pd.DataFrame
+    origin: pd.Timestamp
+
+
+def build_workspace(root: Path) -> Built:
+    """A workspace after its first cycle: version 1 serves the three series from ``origin``."""
+    df = fleet()
+    origin = pd.Timestamp(sorted(df["ds"].unique())[ORIGIN_INDEX])
+    with init_workspace(root, config()) as ws:
+        run_cycle(ws, df, freq="MS", now=origin)
+    return Built(root, df, origin)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free port in a thread; yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def wait_ready(client: httpx.Client, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.get("/readyz")
+        if r.status_code == 200:
+            body: dict[str, Any] = r.json()
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not ready after {timeout} s: {r.text}")
+        time.sleep(0.05)
