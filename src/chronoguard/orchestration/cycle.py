@@ -162,8 +162,6 @@ def run_cycle(
         done = ws.store.get_cycle(model, now)
         if done is not None and done.status == "done":
             return CycleOutcome.from_summary(model, now, done.summary)
-        # Approvals that ran out by the real time of this cycle close before it decides.
-        expire_approvals(ws, at, by=by)
         last = ws.store.last_cycle(model)
         if done is None and last is not None and last.now > now:
             raise ChronoguardError(
@@ -182,6 +180,8 @@ def run_cycle(
         if not len(deployment) and done is None:
             first_window(ws, known, now)  # no series can be trained: fail before any write
         rec = ws.store.begin_cycle(model, now, at=at)
+        # Approvals that ran out by the real time of this cycle close before it decides.
+        expire_approvals(ws, at, by=by)
         if not len(deployment):
             bootstrap(ws, data, known, freq=freq, now=now, by=by, cache=cache)
             deployment = ws.store.get_deployment(model)
