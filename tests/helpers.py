@@ -26,3 +26,17 @@ def small_config(**sections: dict) -> ChronoguardConfig:
     for k, v in sections.items():
         raw[k] = {**raw.get(k, {}), **v}
     return parse_config(raw)
+
+
+def grant(store: object, name: str, role: str = "operator") -> str:
+    """A token of ``role`` named ``name`` on ``store`` (creating the workspace's first,
+    admin token when there is none); returns its secret, for ``CHRONOGUARD_TOKEN``."""
+    from datetime import datetime
+
+    from chronoguard.lifecycle.access import Principal, create_token
+
+    at = datetime(2024, 1, 1)
+    if not store.list_tokens():  # type: ignore[attr-defined]
+        create_token(store, "root", "admin", by=None, at=at)  # type: ignore[arg-type]
+    _, secret = create_token(store, name, role, by=Principal("root", "admin"), at=at)  # type: ignore[arg-type]
+    return secret

@@ -11,6 +11,7 @@ MODULES = [
     "chronoguard",
     "chronoguard.data.contract",
     "chronoguard.data.datasets",
+    "chronoguard.lifecycle.access",
     "chronoguard.monitoring.paired",
     "chronoguard.policy.rules",
     "chronoguard.registry.lineage",

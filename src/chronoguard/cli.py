@@ -7,6 +7,7 @@ the wall clock may be read: it passes ``now`` into the core, which never reads i
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import sys
 from datetime import UTC, datetime
@@ -73,12 +74,6 @@ DataOpt = Annotated[
         "--data", "-d", help="CSV or Parquet in long format: unique_id, ds, y (+ exogenous)."
     ),
 ]
-ByOpt = Annotated[
-    str,
-    typer.Option(
-        "--by", help="Who makes this change (recorded in the alias history and audit log)."
-    ),
-]
 
 
 def _now(at: str | None) -> pd.Timestamp:
@@ -101,6 +96,46 @@ def _open(workspace: Path) -> Any:
     return open_workspace(workspace)
 
 
+# --- access: who calls, with which role (chronoguard.lifecycle.access) ------------------
+
+TOKEN_ENV = "CHRONOGUARD_TOKEN"
+
+
+def _caller(ws: Any, role: str) -> Any:
+    """The caller of CHRONOGUARD_TOKEN, authenticated against this workspace's tokens and
+    refused unless its role is ``role`` or higher. Its name is the actor recorded."""
+    from chronoguard.lifecycle.access import authenticate, require
+
+    return require(authenticate(ws.store, os.environ.get(TOKEN_ENV)), role)
+
+
+def _reader(ws: Any) -> None:
+    """Reads need no token (whoever reads the workspace's files reads its data), but a
+    token given must be a token of this workspace (one of another is refused)."""
+    if os.environ.get(TOKEN_ENV):
+        _caller(ws, "viewer")
+
+
+def _init_caller(workspace: Path) -> None:
+    """``init`` of a workspace that has tokens (re-init, --force) needs an admin."""
+    from chronoguard.errors import SchemaOutdatedError
+    from chronoguard.lifecycle import CONFIG_FILE
+
+    if not (workspace / CONFIG_FILE).exists():
+        return
+    try:
+        ws = _open(workspace)
+    except SchemaOutdatedError:  # a schema from before tokens: none to check
+        return
+    except WorkspaceError:
+        # No audit key yet (a workspace from before keys): init creates it and seals the
+        # chain; a chain keyed with a key since lost cannot be sealed, so init then fails.
+        return
+    with ws:
+        if ws.store.list_tokens():
+            _caller(ws, "admin")
+
+
 @app.command()
 def init(
     workspace: WorkspaceOpt,
@@ -115,6 +150,7 @@ def init(
     """Create a workspace: config file, model registry (MLflow) and state store (migrated)."""
     from chronoguard.lifecycle import CONFIG_FILE, init_workspace
 
+    _init_caller(workspace)
     cfg = load_config(config) if config else ChronoguardConfig()
     exists = (workspace / CONFIG_FILE).exists()
     with init_workspace(workspace, cfg, overwrite_config=force or not exists):
@@ -141,7 +177,6 @@ def train(
     reason: Annotated[
         str, typer.Option(help="Why this version is trained (lineage: trigger).")
     ] = "manual",
-    by: ByOpt = "cli",
 ) -> None:
     """Train the configured model on a window of DATA and register a new version.
 
@@ -152,6 +187,7 @@ def train(
     from chronoguard.lifecycle.fleet import deploy_series
 
     with _open(workspace) as ws:
+        by = _caller(ws, "operator").name
         checked = _load(data, ws.config)
         end = pd.Timestamp(until) if until else checked.df["ds"].max()
         window = training_window(checked.df, end, ws.config.training.retrain_window)
@@ -214,6 +250,10 @@ def forecast(
     from chronoguard.lifecycle import forecast_from, serve_forecasts
 
     with _open(workspace) as ws:
+        if record:
+            _caller(ws, "operator")
+        else:
+            _reader(ws)
         loaded = ws.registry.load(ws.model_name, version)
         checked = _load(data, ws.config)
         h = horizon or ws.config.forecast.horizon
@@ -288,7 +328,6 @@ def cycle(
     workspace: WorkspaceOpt,
     data: DataOpt,
     now: NowOpt = None,
-    by: ByOpt = "chronoguard cycle",
 ) -> None:
     """Run one production cycle at --now: record actuals, check, decide, retrain, gate, deploy, serve.
 
@@ -299,9 +338,12 @@ def cycle(
     from chronoguard.orchestration import run_cycle
 
     with _open(workspace) as ws:
+        _caller(ws, "operator")
         checked = _load(data, ws.config)
         t = _cycle_time(checked, now)
-        outcome = run_cycle(ws, checked.df, freq=checked.freq, now=t, by=by, recorded_at=_now(None))
+        outcome = run_cycle(
+            ws, checked.df, freq=checked.freq, now=t, by="chronoguard cycle", recorded_at=_now(None)
+        )
         _print_cycle(outcome)
 
 
@@ -326,6 +368,7 @@ def schedule(
     from chronoguard.orchestration import LoadedData, run_schedule
 
     with _open(workspace) as ws:
+        _caller(ws, "operator")
 
         def load() -> LoadedData:
             checked = _load(data, ws.config)
@@ -356,6 +399,7 @@ def monitor(
     from chronoguard.orchestration import run_cycle
 
     with _open(workspace) as ws:
+        _caller(ws, "operator")
         checked = _load(data, ws.config)
         t = _cycle_time(checked, now)
         run_cycle(
@@ -408,7 +452,6 @@ def retrain(
     series: SeriesOpt = None,
     reason: Annotated[str, typer.Option(help="Trigger recorded in the lineage.")] = "manual",
     now: NowOpt = None,
-    by: ByOpt = "cli",
 ) -> None:
     """Retrain series now (all by default) as one version, gate each, deploy the winners.
 
@@ -418,6 +461,7 @@ def retrain(
     from chronoguard.orchestration.steps import retrain_batch
 
     with _open(workspace) as ws:
+        by = _caller(ws, "operator").name
         checked = _load(data, ws.config)
         t = _cycle_time(checked, now)
         deployment = ws.store.get_deployment(ws.model_name)
@@ -474,12 +518,15 @@ def promote_cmd(
     reason: Annotated[
         str, typer.Option(help="Why (recorded in the deployment history).")
     ] = "manual promotion",
-    by: ByOpt = "cli",
 ) -> None:
-    """Deploy VERSION to the series it was trained on (or --series), recording who, when and why."""
+    """Deploy VERSION to the series it was trained on (or --series), recording who, when and why.
+
+    Needs an operator token (CHRONOGUARD_TOKEN): its name is who, the machine's clock when.
+    """
     from chronoguard.lifecycle.fleet import deploy_series
 
     with _open(workspace) as ws:
+        by = _caller(ws, "operator").name
         v = ws.registry.resolve(ws.model_name, version)
         trained_on = sorted(ws.registry.load(ws.model_name, v).reference.series)
         ids = list(series) if series else trained_on
@@ -507,14 +554,17 @@ def rollback(
     reason: Annotated[
         str, typer.Option(help="Why (recorded in the deployment history).")
     ] = "manual rollback",
-    by: ByOpt = "cli",
 ) -> None:
-    """Move series (all by default) back to the version that served them before, in one step."""
+    """Move series (all by default) back to the version that served them before, in one step.
+
+    Needs an operator token (CHRONOGUARD_TOKEN): its name is who, the machine's clock when.
+    """
     from collections import Counter
 
     from chronoguard.lifecycle.fleet import rollback_series
 
     with _open(workspace) as ws:
+        by = _caller(ws, "operator").name
         at = _now(None)
         with ws.lock(holder=f"rollback by {by}", at=at):
             moves = rollback_series(ws, series, by=by, reason=reason, at=at)
@@ -531,6 +581,7 @@ def deployment(
     """Which version serves which series, the promotions under watch, and (with --series)
     each series' moves and watch verdicts."""
     with _open(workspace) as ws:
+        _reader(ws)
         dep = ws.store.get_deployment(ws.model_name)
         table = Table(title=f"deployment of {ws.model_name} ({len(dep)} series)")
         for col in ("version", "series", "examples"):
@@ -589,6 +640,7 @@ def deployment(
 def versions(workspace: WorkspaceOpt) -> None:
     """List registered versions with aliases, lifecycle status and lineage."""
     with _open(workspace) as ws:
+        _reader(ws)
         found = ws.registry.list_versions(ws.model_name)
         statuses = {v.version: v.status for v in ws.store.list_versions(ws.model_name)}
         table = Table(title=f"versions of {ws.model_name}")
@@ -628,12 +680,6 @@ RequestArg = Annotated[
         metavar="ID", help="The approval request's id (`chronoguard approvals` lists them)."
     ),
 ]
-VoterOpt = Annotated[
-    str,
-    typer.Option(
-        "--by", help="Who votes: never the author of the change (recorded with the vote)."
-    ),
-]
 
 
 def _series_shown(ids: Any, n: int = 5) -> str:
@@ -655,6 +701,7 @@ def approvals_cmd(
     from chronoguard.lifecycle.approvals import expire_approvals, pending_approvals
 
     with _open(workspace) as ws:
+        _reader(ws)
         expire_approvals(ws, _now(None))
         found = pending_approvals(ws, include_closed=all_)
         if not found:
@@ -696,10 +743,11 @@ def approvals_cmd(
         console.print(table)
 
 
-def _vote(workspace: Path, request: int, *, by: str, choice: str, reason: str) -> None:
+def _vote(workspace: Path, request: int, *, choice: str, reason: str) -> None:
     from chronoguard.lifecycle.approvals import vote
 
     with _open(workspace) as ws:
+        by = _caller(ws, "approver").name  # the voter: never the author of the change
         at = _now(None)
         with ws.lock(holder=f"{choice} of approval request {request} by {by}", at=at):
             out = vote(ws, request, by=by, vote=choice, reason=reason, at=at)
@@ -727,26 +775,28 @@ def _vote(workspace: Path, request: int, *, by: str, choice: str, reason: str) -
 def approve(
     workspace: WorkspaceOpt,
     request: RequestArg,
-    by: VoterOpt,
     reason: Annotated[str, typer.Option(help="Why (recorded with the vote).")] = "",
 ) -> None:
     """Approve a pending promotion; the vote that completes its approvals deploys it.
 
     Policy `one` needs one approver, `four_eyes` two distinct ones; the author of the
-    change never counts, and nobody votes twice.
+    change never counts, and nobody votes twice. Needs an approver token (CHRONOGUARD_TOKEN);
+    the token's name is the voter.
     """
-    _vote(workspace, request, by=by, choice="approve", reason=reason)
+    _vote(workspace, request, choice="approve", reason=reason)
 
 
 @app.command()
 def reject(
     workspace: WorkspaceOpt,
     request: RequestArg,
-    by: VoterOpt,
     reason: Annotated[str, typer.Option(help="Why not (required; recorded with the vote).")],
 ) -> None:
-    """Reject a pending promotion: it closes at once and its series stay where they are."""
-    _vote(workspace, request, by=by, choice="reject", reason=reason)
+    """Reject a pending promotion: it closes at once and its series stay where they are.
+
+    Needs an approver token (CHRONOGUARD_TOKEN); the token's name is the voter.
+    """
+    _vote(workspace, request, choice="reject", reason=reason)
 
 
 # --- end of approvals ------------------------------------------------------------------
@@ -1015,6 +1065,111 @@ def demo(
         source="seatbelts",
     )
     _run_replay(checked, cfg, workspace, "seatbelts", list(info.known_changes))
+
+
+# --- tokens and the audit chain (chronoguard.lifecycle.access) -------------------------
+
+token_app = typer.Typer(
+    help="API tokens: who may act on this workspace, with which role (admin only).",
+    no_args_is_help=True,
+)
+audit_app = typer.Typer(help="The hash-chained audit log: verify it, show its last rows.")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+
+RoleOpt = Annotated[
+    str,
+    typer.Option(
+        "--role", help="viewer | operator | approver | admin (each includes the ones before)."
+    ),
+]
+
+
+@token_app.command("create")
+def token_create(
+    workspace: WorkspaceOpt,
+    name: Annotated[str, typer.Argument(help="The token's name: the actor it records.")],
+    role: RoleOpt,
+) -> None:
+    """Create a token and print its secret (once; only its hash is stored).
+
+    Needs an admin token in CHRONOGUARD_TOKEN, except the workspace's first token, which
+    anyone who can open the workspace creates, as an admin, while no token exists.
+    """
+    from chronoguard.lifecycle.access import create_token
+
+    with _open(workspace) as ws:
+        first = not os.environ.get(TOKEN_ENV) and not ws.store.list_tokens()
+        by = None if first else _caller(ws, "admin")
+        token, secret = create_token(ws.store, name, role, by=by, at=_now(None))
+    err.print(
+        f"token {token.name!r} ({token.role}{', the first' if first else ''}) created; its "
+        "secret follows, shown this once: keep it, e.g. `export CHRONOGUARD_TOKEN=…`",
+        highlight=False,
+    )
+    sys.stdout.write(secret + "\n")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    workspace: WorkspaceOpt,
+    name: Annotated[str, typer.Argument(help="The token to revoke.")],
+) -> None:
+    """Revoke a token: its secret authenticates no more (its name stays in the history)."""
+    from chronoguard.lifecycle.access import revoke_token
+
+    with _open(workspace) as ws:
+        token = revoke_token(ws.store, name, by=_caller(ws, "admin"), at=_now(None))
+    console.print(f"token {token.name!r} revoked at {token.revoked_at} by {token.revoked_by}")
+
+
+@token_app.command("list")
+def token_list(workspace: WorkspaceOpt) -> None:
+    """List the workspace's tokens (never their secrets), revoked ones too."""
+    from chronoguard.lifecycle.access import list_tokens
+
+    with _open(workspace) as ws:
+        found = list_tokens(ws.store, by=_caller(ws, "admin"))
+    table = Table(title="tokens")
+    for col in ("name", "role", "created", "by", "revoked"):
+        table.add_column(col)
+    for t in found:
+        revoked = "" if t.active else f"{str(t.revoked_at)[:19]} by {t.revoked_by}"
+        table.add_row(t.name, t.role, str(t.created_at)[:19], t.created_by, revoked)
+    console.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(workspace: WorkspaceOpt) -> None:
+    """Check the chain with the workspace's key and the tables it covers: exit 0 if intact,
+    1 naming the first broken row."""
+    with _open(workspace) as ws:
+        _reader(ws)
+        verdict = ws.store.verify_audit_chain()
+    if verdict.ok:
+        console.print(str(verdict), highlight=False, soft_wrap=True)
+        return
+    err.print(str(verdict), highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@audit_app.command("show")
+def audit_show(
+    workspace: WorkspaceOpt,
+    last: Annotated[int, typer.Option(help="How many of the newest rows.")] = 20,
+) -> None:
+    """Show the newest rows of the audit log; the last hash is the head to keep elsewhere."""
+    with _open(workspace) as ws:
+        _reader(ws)
+        rows = ws.store.audit_log(last=max(last, 1))
+    table = Table(title=f"audit log (last {len(rows)} rows)")
+    for col in ("id", "at", "actor", "action", "entity", "hash"):
+        table.add_column(col)
+    for e in rows:
+        table.add_row(str(e.id), str(e.at)[:19], e.actor, e.action, e.entity, e.hash[:16])
+    console.print(table)
+    if rows:
+        console.print(f"head: row {rows[-1].id} {rows[-1].hash}", highlight=False)
 
 
 # --- serve: the HTTP service (chronoguard.serving) ------------------------------------

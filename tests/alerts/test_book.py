@@ -48,7 +48,7 @@ def test_one_alert_per_episode_fire_then_resolve(tmp_path: Path, store_url: str)
         again = AlertBook.from_store(store)
         again.update(store, report("2020-07-01", True), now=pd.Timestamp("2020-07-01"))
         assert len(store.list_alerts()) == 2
-        assert store.verify_audit_chain() is None
+        assert store.verify_audit_chain().ok
 
 
 def test_advisory_results_are_recorded_but_never_alert(store_url: str) -> None:

@@ -16,8 +16,12 @@ from chronoguard.data import dataset_path
 TIMEOUT = 600
 
 
-def cg(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cg(
+    *args: str | Path, cwd: Path | None = None, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}  # tables unwrapped, as on a wide terminal
+    if token is not None:
+        env["CHRONOGUARD_TOKEN"] = token
     return subprocess.run(
         [sys.executable, "-m", "chronoguard", *map(str, args)],
         capture_output=True,
@@ -26,6 +30,19 @@ def cg(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProces
         cwd=cwd,
         env=env,
     )
+
+
+def first_token(ws: Path) -> str:
+    """The workspace's first token (an admin), created by `chronoguard token create`."""
+    res = cg("token", "create", "root", "--role", "admin", "--workspace", ws)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def new_token(ws: Path, admin: str, name: str, role: str) -> str:
+    res = cg("token", "create", name, "--role", role, "--workspace", ws, token=admin)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
 
 
 def write_config(path: Path, **model: str) -> Path:
@@ -167,18 +184,19 @@ def test_unknown_version_fails_clearly_and_writes_nothing(tmp_path: Path) -> Non
     ws = tmp_path / "ws"
     cfg = write_config(tmp_path / "c.toml", name="SeasonalNaive")
     assert cg("init", "--workspace", ws, "--config", cfg).returncode == 0
+    admin = first_token(ws)
     small = tmp_path / "d.csv"
     pd.read_csv(dataset_path("seatbelts"))[["unique_id", "ds", "y"]].head(100).to_csv(
         small, index=False
     )
-    res = cg("train", "--workspace", ws, "--data", small)
+    res = cg("train", "--workspace", ws, "--data", small, token=admin)
     assert res.returncode == 0, res.stderr
     out = tmp_path / "fc.csv"
     res = cg("forecast", "--workspace", ws, "--data", small, "--version", "99", "--output", out)
     assert res.returncode == 2
     assert "no version 99" in res.stderr and "known versions: 1" in res.stderr
     assert not out.exists()
-    res = cg("promote", "--workspace", ws, "7")
+    res = cg("promote", "--workspace", ws, "7", token=admin)
     assert res.returncode == 2 and "no version 7" in res.stderr
 
 
@@ -220,18 +238,21 @@ def test_operator_workflow_train_forecast_monitor_retrain_promote_rollback(tmp_p
     feb = tmp_path / "feb.csv"
     seat[seat["ds"] <= "1983-02-01"].to_csv(feb, index=False)
     assert cg("init", "--workspace", ws, "--config", cfg).returncode == 0
-    res = cg("train", "--workspace", ws, "--data", early, "--until", "1980-12-01")
+    admin = first_token(ws)
+    alice = new_token(ws, admin, "alice", "operator")
+    bob = new_token(ws, admin, "bob", "operator")
+    res = cg("train", "--workspace", ws, "--data", early, "--until", "1980-12-01", token=alice)
     assert res.returncode == 0 and "version 1" in res.stdout and "deployed" in res.stdout, (
         res.stderr
     )
-    res = cg("forecast", "--workspace", ws, "--data", early, "--record")
+    res = cg("forecast", "--workspace", ws, "--data", early, "--record", token=alice)
     assert res.returncode == 0, res.stderr
-    res = cg("forecast", "--workspace", ws, "--data", feb, "--record")
+    res = cg("forecast", "--workspace", ws, "--data", feb, "--record", token=alice)
     assert res.returncode == 0, res.stderr
-    res = cg("monitor", "--workspace", ws, "--data", late, "--now", "1983-06-01")
+    res = cg("monitor", "--workspace", ws, "--data", late, "--now", "1983-06-01", token=alice)
     assert res.returncode == 0, res.stderr
     assert "performance_decay" in res.stdout and "data_quality" in res.stdout
-    res = cg("retrain", "--workspace", ws, "--data", late, "--reason", "law change")
+    res = cg("retrain", "--workspace", ws, "--data", late, "--reason", "law change", token=alice)
     assert res.returncode == 0, res.stderr
     assert "challenger v2" in res.stdout and ("promoted" in res.stdout or "rejected" in res.stdout)
     res = cg(
@@ -241,21 +262,21 @@ def test_operator_workflow_train_forecast_monitor_retrain_promote_rollback(tmp_p
         "2",
         "--reason",
         "planning approved",
-        "--by",
-        "alice",
+        token=alice,
     )
     assert res.returncode == 0, res.stderr
     assert "deployed v2 to 1 series (from v1)" in res.stdout or "already serves" in res.stdout
-    res = cg("rollback", "--workspace", ws, "--reason", "bad week", "--by", "bob")
+    res = cg("rollback", "--workspace", ws, "--reason", "bad week", token=bob)
     assert res.returncode == 0 and "rolled back 1 series: v2 → v1" in res.stdout, res.stderr
     res = cg("deployment", "--workspace", ws, "--series", "uk_drivers_ksi")
     assert res.returncode == 0 and "rollback: bad week" in res.stdout, res.stderr
-    from chronoguard.store import Store
+    from chronoguard.lifecycle import open_workspace
 
-    with Store.open(f"sqlite:///{ws / 'state.db'}", migrate=False) as store:
+    with open_workspace(ws) as opened:
+        store = opened.store
         moves = store.alias_history("uk", "champion")
         assert [m.version for m in moves][-2:] == ["2", "1"]
         assert moves[-1].moved_by == "bob" and moves[-1].reason == "rollback: bad week"
         assert store.list_retrains("uk")[0].trigger == "law change"
         assert len(store.get_monitoring_results()) > 0
-        assert store.verify_audit_chain() is None
+        assert store.verify_audit_chain().ok

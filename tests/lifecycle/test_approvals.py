@@ -160,7 +160,7 @@ def test_two_distinct_approvers_deploy_it_and_open_its_watch(ws: Workspace) -> N
     assert d.outcome == "promoted"  # type: ignore[attr-defined]
     assert "approval request" in (d.gate_reason or "")  # type: ignore[attr-defined]
     assert ws.store.get_version(m, r.version).status == "champion"  # type: ignore[union-attr]
-    assert ws.store.verify_audit_chain() is None
+    assert ws.store.verify_audit_chain().ok
     with pytest.raises(ApprovalConflictError, match="already approved"):
         vote(ws, r.id, by="cy", vote="approve", at=hours_after(r, 3))
     # The next cycle serves south with the approved version, and the replaced one in shadow.
@@ -299,4 +299,4 @@ def test_on_postgresql_two_last_approvals_at_once_exactly_one_deploys(
             assert w.store.dialect == "postgresql"
             assert run_until_held(w, data()) is not None
             test_two_last_approvals_at_once_exactly_one_deploys(w)
-            assert w.store.verify_audit_chain() is None
+            assert w.store.verify_audit_chain().ok

@@ -53,7 +53,7 @@ def test_rollback_restores_previous_champions_in_order(ws) -> None:
     assert history[-1].moved_by == "oncall" and history[-1].reason.startswith("rollback: still bad")
     statuses = {v.version: v.status for v in ws.store.list_versions(ws.model_name)}
     assert statuses == {"1": "champion", "2": "retired", "3": "retired"}
-    assert ws.store.verify_audit_chain() is None
+    assert ws.store.verify_audit_chain().ok
 
 
 def test_deploying_an_unknown_version_changes_nothing(ws) -> None:

@@ -27,7 +27,7 @@ from chronoguard.errors import ChronoguardError, WorkspaceBusyError
 from chronoguard.lifecycle import init_workspace, open_workspace, train_version
 from chronoguard.lifecycle.fleet import VersionCache, rollback_series
 from chronoguard.orchestration import LoadedData, run_cycle, run_schedule
-from tests.helpers import seatbelts, small_config
+from tests.helpers import grant, seatbelts, small_config
 
 SHOCK = pd.Timestamp("1981-03-01")
 CPU = re.compile(r"[0-9.]+ CPU s")
@@ -190,7 +190,7 @@ def test_cycles_run_again_change_nothing(replayed: tuple[Path, dict[str, object]
             out = run_cycle(ws, df, freq="MS", now=now)
             assert out.already_done
         assert len(ws.store.audit_log()) == audit
-        assert ws.store.verify_audit_chain() is None
+        assert ws.store.verify_audit_chain().ok
     assert state(ws_dir) == before
 
 
@@ -234,8 +234,8 @@ def test_cycle_processes_equal_the_replay(
             pg = stack.enter_context(request.getfixturevalue("pg_schemas").fresh())
             assert pg.url != replay_url
             monkeypatch.setenv(STORE_URL, pg.url)
-        with init_workspace(ws_dir, config()):  # type: ignore[arg-type]
-            pass
+        with init_workspace(ws_dir, config()) as ws:  # type: ignore[arg-type]
+            monkeypatch.setenv("CHRONOGUARD_TOKEN", grant(ws.store, "ops"))
         for i, now in enumerate(timeline(df)[131:]):
             if i % 4 == 2:  # the check step alone first; the cycle continues from it
                 res = cg("monitor", "-w", ws_dir, "-d", data, "--now", str(now.date()))
@@ -304,6 +304,7 @@ def test_a_second_cycle_while_one_runs_gets_a_clear_error(
     df = fleet()
     ws_dir = tmp_path / "ws"
     with init_workspace(ws_dir, config()) as ws:  # type: ignore[arg-type]
+        monkeypatch.setenv("CHRONOGUARD_TOKEN", grant(ws.store, "ops"))
         holder = subprocess.Popen(
             [
                 sys.executable,
@@ -415,6 +416,7 @@ def test_a_cycle_and_a_manual_promote_at_once_one_proceeds_the_other_gets_a_clea
     ws_dir = tmp_path / "ws"
     series = ("north", "south", "west")
     with init_workspace(ws_dir, config()) as ws:  # type: ignore[arg-type]
+        monkeypatch.setenv("CHRONOGUARD_TOKEN", grant(ws.store, "ana"))
         m = ws.model_name
         run_cycle(ws, df, freq="MS", now=tl[131])  # version 1 serves every series
         v2 = train_version(
@@ -430,7 +432,7 @@ def test_a_cycle_and_a_manual_promote_at_once_one_proceeds_the_other_gets_a_clea
 
         cycle = Paused(tmp_path, "cycle", "-w", ws_dir, "-d", data, "--now", str(tl[132].date()))
         try:
-            res = cg("promote", "-w", ws_dir, v2, "--by", "ana", "--reason", "at the same time")
+            res = cg("promote", "-w", ws_dir, v2, "--reason", "at the same time")
             assert res.returncode == 2, res.stderr
             assert f"held by chronoguard cycle at {tl[132]}" in res.stderr, res.stderr
             assert "Traceback" not in res.stderr
@@ -446,7 +448,7 @@ def test_a_cycle_and_a_manual_promote_at_once_one_proceeds_the_other_gets_a_clea
         assert ws.store.get_deployment(m).versions == dict.fromkeys(series, "1")
         assert [x.version for x in ws.store.deployment_history(m)] == ["1"] * 3
 
-        promote = Paused(tmp_path, "promote", "-w", ws_dir, v2, "--by", "ana", "--reason", "r")
+        promote = Paused(tmp_path, "promote", "-w", ws_dir, v2, "--reason", "r")
         try:
             audit = len(ws.store.audit_log())
             with pytest.raises(WorkspaceBusyError, match="held by promote by ana since"):

@@ -194,7 +194,7 @@ def full_state(ws_dir: Path) -> dict[str, object]:
             "open_intents": intents,
             "alias": (ws.registry.get_alias(m, "champion"), ws.store.current_alias(m, "champion")),
             "running": [r.info.run_id for r in runs if r.info.status == "RUNNING"],
-            "audit_ok": ws.store.verify_audit_chain() is None,
+            "audit_ok": ws.store.verify_audit_chain().ok,
         }
     return s
 

@@ -123,7 +123,7 @@ def test_four_eyes_needs_two_distinct_approvers_other_than_the_author(store: Sto
         store.cast_vote(r.id, by="cy", vote="reject", reason="too late", at=at(4))
     assert len(store.audit_log()) == n
     assert len(store.get_approval(r.id).votes) == 2  # type: ignore[union-attr]
-    assert store.verify_audit_chain() is None
+    assert store.verify_audit_chain().ok
 
 
 def test_policy_one_closes_on_the_first_approval(store: Store) -> None:
@@ -274,7 +274,7 @@ def test_two_votes_racing_for_the_last_approval_one_closes_the_other_conflicts(
         with Store.open(store_url, migrate=False) as check:
             final = check.get_approval(r.id)
             assert final is not None and len(final.votes) == 2
-            assert check.verify_audit_chain() is None
+            assert check.verify_audit_chain().ok
             closes = check.audit_log(entity=f"approval:{r.id}", action="close_approval")
             assert len(closes) == 1
 
@@ -303,7 +303,7 @@ def test_migration_up_from_r0004_keeps_the_data_and_adds_the_tables(store_url: s
     engine.dispose()
     assert not {"cg_approval_requests", "cg_approval_votes"} & _tables(store_url)
     with Store.open(store_url) as store:  # migrates to head
-        assert store.schema_revision() == "r0005_approvals"
+        assert store.schema_revision() == "r0006_api_tokens"
         assert [m.reason for m in store.deployment_history("demand")] == ["first"]
         r = request(store)
         assert store.cast_vote(r.id, by="ana", vote="approve", reason="", at=at(1)).vote.id

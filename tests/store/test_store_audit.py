@@ -72,8 +72,10 @@ def test_every_write_appends_one_chained_audit_row(store: Store) -> None:
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(log))
     assert log[0].payload == {"note": "ok"} and log[0].actor == "ana" and log[0].at == AT
     assert log[2].entity == "alias:demand@champion"
+    covers = log[2].payload.pop("covers")
     assert log[2].payload == {"from": None, "to": "1", "reason": "promote"}
-    assert store.verify_audit_chain() is None
+    assert [(c["table"], c["first"], c["last"]) for c in covers] == [("cg_alias_history", 1, 1)]
+    assert store.verify_audit_chain().ok
 
 
 def test_transaction_commits_every_write_together(store: Store, raw_engine: Engine) -> None:
@@ -84,7 +86,7 @@ def test_transaction_commits_every_write_together(store: Store, raw_engine: Engi
     counts = _counts(raw_engine)
     assert counts["cg_alias_history"] == counts["cg_retrain_decisions"] == 1
     assert counts["cg_audit_log"] == 3
-    assert store.verify_audit_chain() is None
+    assert store.verify_audit_chain().ok
 
 
 def test_exception_mid_transaction_writes_nothing(store: Store, raw_engine: Engine) -> None:
@@ -138,7 +140,7 @@ def test_tampered_payload_is_detected(store: Store, raw_engine: Engine) -> None:
     _drop_audit_triggers(raw_engine)
     with raw_engine.begin() as conn:
         conn.execute(text("UPDATE cg_audit_log SET actor = 'mallory' WHERE id = 3"))
-    assert store.verify_audit_chain() == 3
+    assert store.verify_audit_chain().broken_id == 3
 
 
 def test_rehashed_row_still_breaks_the_chain_at_the_next_row(
@@ -164,7 +166,7 @@ def test_rehashed_row_still_breaks_the_chain_at_the_next_row(
             text("UPDATE cg_audit_log SET actor = 'mallory', hash = :h WHERE id = :id"),
             {"h": forged, "id": row.id},
         )
-    assert store.verify_audit_chain() == row.id + 1
+    assert store.verify_audit_chain().broken_id == row.id + 1
 
 
 def test_deleted_row_is_detected(store: Store, raw_engine: Engine) -> None:
@@ -172,7 +174,7 @@ def test_deleted_row_is_detected(store: Store, raw_engine: Engine) -> None:
     _drop_audit_triggers(raw_engine)
     with raw_engine.begin() as conn:
         conn.execute(text("DELETE FROM cg_audit_log WHERE id = 2"))
-    assert store.verify_audit_chain() == 3
+    assert store.verify_audit_chain().broken_id == 3
 
 
 def test_audit_payload_round_trips_exactly(store: Store) -> None:
@@ -180,7 +182,7 @@ def test_audit_payload_round_trips_exactly(store: Store) -> None:
     entry = store.audit("note", "test", payload, by="ana", at=AT)
     assert store.audit_log() == [entry]
     assert entry.payload["a"] == {"nested": "é", "t": "2024-05-01T12:00:00"}
-    assert store.verify_audit_chain() is None
+    assert store.verify_audit_chain().ok
 
 
 def test_chain_continues_across_store_reopen(store_url: str) -> None:
@@ -190,7 +192,7 @@ def test_chain_continues_across_store_reopen(store_url: str) -> None:
         second.audit("b", "e", {}, by="x", at=AT)
         log = second.audit_log()
         assert [e.id for e in log] == [1, 2] and log[1].prev_hash == log[0].hash
-        assert second.verify_audit_chain() is None
+        assert second.verify_audit_chain().ok
 
 
 def test_a_failing_audit_append_undoes_the_write_it_audits(
@@ -242,7 +244,7 @@ def test_concurrent_writers_keep_one_valid_chain(store: Store, store_url: str) -
     assert errors == []
     log = store.audit_log()
     assert [e.id for e in log] == list(range(1, n_threads * per_thread + 1))
-    assert store.verify_audit_chain() is None
+    assert store.verify_audit_chain().ok
     for k in range(n_threads):
         history = store.alias_history("demand", f"alias{k}")
         assert [m.previous_version for m in history] == [None, *map(str, range(per_thread - 1))]

@@ -103,7 +103,7 @@ def test_deploy_records_moves_and_the_current_deployment(store: Store) -> None:
     assert dep.series_of("10") == ["s2", "s4"] and dep.series_of("3") == []
     assert dep.versions_in_use() == ["1", "2", "10"]  # numeric, not "1" < "10" < "2"
     assert len(store.get_deployment("other")) == 0
-    assert store.verify_audit_chain() is None
+    assert store.verify_audit_chain().ok
 
 
 def test_a_no_op_deploy_writes_no_move_and_no_audit_row(store: Store) -> None:
@@ -126,6 +126,10 @@ def test_one_audit_row_per_deploy_with_counts(store: Store) -> None:
     entries = store.audit_log(action="deploy")
     assert len(entries) == 2
     assert entries[1].entity == "deployment:demand" and entries[1].actor == "bot"
+    covers = entries[1].payload.pop("covers")
+    assert [(c["table"], c["last"] - c["first"] + 1) for c in covers] == [
+        ("cg_deployment_moves", 4)
+    ]
     assert entries[1].payload == {
         "batch": "b1",
         "reason": "retrain",
@@ -453,7 +457,7 @@ def test_set_decision_outcomes(store: Store) -> None:
     with pytest.raises(StoreError, match="outcome 'maybe' is not one of"):
         store.set_decision_outcomes("demand", NOW, {"s3": DecisionOutcomeUpdate(outcome="maybe")})
     assert store.set_decision_outcomes("demand", NOW, {}) == 0
-    assert store.verify_audit_chain() is None
+    assert store.verify_audit_chain().ok
 
 
 def test_bad_decisions_are_refused(store: Store) -> None:
@@ -542,7 +546,7 @@ def test_cycle_ledger(store: Store) -> None:
     finish = store.audit_log(action="finish_cycle")
     assert len(finish) == 1 and finish[0].entity == "cycle:demand@2024-06-01T00:00:00"
     assert finish[0].payload["summary"] == summary
-    assert store.verify_audit_chain() is None
+    assert store.verify_audit_chain().ok
 
 
 # --- intents --------------------------------------------------------------------------
@@ -593,7 +597,7 @@ def test_intents(store: Store) -> None:
         "close_intent",
         "close_intent",
     ]
-    assert store.verify_audit_chain() is None
+    assert store.verify_audit_chain().ok
 
 
 # --- forecasts that a re-run can repeat -----------------------------------------------
@@ -665,7 +669,7 @@ def test_upgrading_an_r0002_database_with_data_keeps_it(store_url: str, raw_engi
         assert not NEW_TABLES & set(inspect(raw_engine).get_table_names())
 
         with Store.open(store_url) as store:
-            assert store.schema_revision() == head_revision() == "r0005_approvals"
+            assert store.schema_revision() == head_revision() == "r0006_api_tokens"
             assert store.get_actuals()["y"].tolist() == [3.5]
             assert store.current_alias("demand", "champion") == "1"
             store.deploy("demand", {"s1": "1"}, by="ana", reason="first", at=AT)
@@ -675,7 +679,7 @@ def test_upgrading_an_r0002_database_with_data_keeps_it(store_url: str, raw_engi
                 "deploy",
                 "record_series_checks",
             ]
-            assert store.verify_audit_chain() is None
+            assert store.verify_audit_chain().ok
         assert set(inspect(raw_engine).get_table_names()) >= NEW_TABLES
 
         # Down to r0002: the new tables go, the old data stays; and up again.
@@ -715,4 +719,4 @@ def test_the_audit_chain_verifies_after_a_whole_cycle(store: Store) -> None:
         "record_forecasts",
         "finish_cycle",
     ]
-    assert store.verify_audit_chain() is None
+    assert store.verify_audit_chain().ok

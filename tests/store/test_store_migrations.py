@@ -46,7 +46,7 @@ def _engine(url: str) -> Engine:
 
 def test_open_migrates_an_empty_database_to_head(store_url: str) -> None:
     with Store.open(store_url) as store:
-        assert store.schema_revision() == head_revision() == "r0005_approvals"
+        assert store.schema_revision() == head_revision() == "r0006_api_tokens"
     engine = create_engine(store_url)
     try:
         names = set(inspect(engine).get_table_names())
@@ -74,7 +74,7 @@ def test_refuses_an_outdated_schema_without_migrate(store_url: str) -> None:
         Store.open(store_url, migrate=False)
     message = str(err.value)
     assert "'r0001_initial'" in message
-    assert "'r0005_approvals'" in message
+    assert "'r0006_api_tokens'" in message
     assert "run `chronoguard init`" in message
 
 

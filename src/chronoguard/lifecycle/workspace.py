@@ -6,16 +6,20 @@ Layout::
     DIR/mlflow.db          MLflow tracking + registry (embedded default)
     DIR/mlartifacts/       MLflow artifacts
     DIR/state.db           chronoguard's state store (SQLite, WAL)
+    DIR/keys/audit.key     the audit chain's HMAC key (mode 0600), outside the store
     DIR/reports/           HTML reports
     DIR/summary.json       the last replay's summary
 
 ``CHRONOGUARD_TRACKING_URI`` and ``CHRONOGUARD_STORE_URL`` point a workspace at an MLflow
-server and a PostgreSQL database instead.
+server and a PostgreSQL database instead, and ``CHRONOGUARD_AUDIT_KEY_FILE`` at a key file
+kept elsewhere (a secrets mount), so that whoever can write the database or the workspace
+folder still cannot rebuild the audit chain.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +31,7 @@ from chronoguard.registry import ModelRegistry
 from chronoguard.store import Store
 
 CONFIG_FILE = "chronoguard.toml"
+AUDIT_KEY_ENV = "CHRONOGUARD_AUDIT_KEY_FILE"
 
 
 @dataclass
@@ -71,10 +76,58 @@ def _registry(root: Path) -> ModelRegistry:
     return ModelRegistry.for_workspace(root)
 
 
+def audit_key_file(root: Path) -> Path:
+    """Where the workspace's audit key lives: ``CHRONOGUARD_AUDIT_KEY_FILE`` if set,
+    else ``keys/audit.key`` in the workspace."""
+    env = os.environ.get(AUDIT_KEY_ENV)
+    return Path(env) if env else Path(root) / "keys" / "audit.key"
+
+
+def _create_key(path: Path) -> bool:
+    """Write a new random 256-bit key, readable by its owner only; an existing key is
+    kept (it is what the chain was written with). Whether a key was created."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    return True
+
+
+def read_audit_key(root: Path) -> bytes:
+    """The workspace's audit key, or a :class:`WorkspaceError` saying how to get one."""
+    path = audit_key_file(root)
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        raise WorkspaceError(
+            f"the audit key {path} is missing, so the audit chain cannot be written or "
+            f"checked; restore it (or set {AUDIT_KEY_ENV} to where it is), or run "
+            f"`chronoguard init --workspace {root}` to create one for a workspace that "
+            "never had one"
+        ) from None
+    except OSError as exc:
+        raise WorkspaceError(f"cannot read the audit key {path}: {exc}") from exc
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 32:
+        raise WorkspaceError(
+            f"the audit key {path} is not 64 or more hex digits; restore the original key "
+            "file (a new key cannot verify the rows written with the old one)"
+        )
+    return key
+
+
 def init_workspace(
     root: Path, config: ChronoguardConfig, *, overwrite_config: bool = False
 ) -> Workspace:
-    """Create (or upgrade) a workspace: write the config, migrate the store, open the registry."""
+    """Create (or upgrade) a workspace: write the config, create the audit key if there is
+    none (see :func:`audit_key_file`; a chain written before it is sealed with it), migrate
+    the store, open the registry."""
     root = Path(root).resolve()
     cfg_path = root / CONFIG_FILE
     if cfg_path.exists() and not overwrite_config:
@@ -85,7 +138,17 @@ def init_workspace(
         tmp = cfg_path.with_suffix(".toml.tmp")
         tmp.write_text(dump_config(config))
         tmp.replace(cfg_path)
-    store = Store.open(_store_url(root), migrate=True)
+    created = _create_key(audit_key_file(root))
+    store = Store.open(_store_url(root), migrate=True, audit_key=read_audit_key(root))
+    if created:
+        # A chain written before this workspace had a key: its rows stay as written and
+        # the first keyed row commits to them. Only with a key made just now, so a chain
+        # rebuilt without an existing key is never sealed over.
+        try:
+            store.seal_audit_chain()
+        except BaseException:
+            store.close()
+            raise
     return Workspace(root, config, _registry(root), store)
 
 
@@ -99,5 +162,5 @@ def open_workspace(root: Path) -> Workspace:
             f"create it with `chronoguard init --workspace {root}`"
         )
     config = load_config(cfg_path)
-    store = Store.open(_store_url(root), migrate=False)
+    store = Store.open(_store_url(root), migrate=False, audit_key=read_audit_key(root))
     return Workspace(root, config, _registry(root), store)

@@ -26,11 +26,13 @@ from chronoguard.store._records import (
     Alert,
     AlertStatus,
     AliasMove,
+    ApiToken,
     ApprovalPolicy,
     ApprovalRequest,
     ApprovalStatus,
     ApprovalVote,
     AuditEntry,
+    AuditVerdict,
     CycleRecord,
     CycleStatus,
     DecisionAction,
@@ -49,6 +51,7 @@ from chronoguard.store._records import (
     SeriesCheck,
     SeriesDecision,
     StatusChange,
+    TokenRole,
     VersionStatus,
     VoteChoice,
     VoteResult,
@@ -57,12 +60,14 @@ from chronoguard.store._records import (
     WatchStatus,
 )
 from chronoguard.store._store import Store
+from chronoguard.store._tokens import TokenError
 
 __all__ = [  # noqa: RUF022 - plain sorted() order, which the exports test checks
     "ActualsWrite",
     "Alert",
     "AlertStatus",
     "AliasMove",
+    "ApiToken",
     "ApprovalConflictError",
     "ApprovalError",
     "ApprovalPolicy",
@@ -70,6 +75,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, which the exports test check
     "ApprovalStatus",
     "ApprovalVote",
     "AuditEntry",
+    "AuditVerdict",
     "CycleRecord",
     "CycleStatus",
     "DecisionAction",
@@ -90,6 +96,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, which the exports test check
     "SeriesDecision",
     "StatusChange",
     "Store",
+    "TokenError",
+    "TokenRole",
     "VersionStatus",
     "VoteChoice",
     "VoteResult",

@@ -263,7 +263,7 @@ def cast_vote(
     if choice == VoteChoice.REJECT.value and not reason.strip():
         raise ApprovalError(
             f"a reject vote needs a reason (why version is not to serve); "
-            f'`chronoguard reject {request_id} --by {voter} --reason "..."`'
+            f'`chronoguard reject {request_id} --reason "..."`'
         )
     when = to_utc_naive(at, "at")
     row = _row(session, request_id)

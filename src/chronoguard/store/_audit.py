@@ -1,27 +1,60 @@
 """The hash-chained audit log: appending a row and verifying the chain.
 
-Each row's ``hash`` is ``sha256(canonical_json({id, at, actor, action, entity, payload,
-prev_hash}))`` and ``prev_hash`` is the previous row's ``hash`` (``GENESIS`` for the first
-row). Changing, deleting or inserting a row in the middle breaks the chain at that row or
-the next one. Truncating the tail cannot be seen from the chain alone; compare the head
-(:meth:`Store.audit_log`'s last entry) with a copy kept elsewhere for that.
+Each row's ``hash`` is ``HMAC-SHA256(key, canonical_json({id, at, actor, action, entity,
+payload, prev_hash}))`` with the workspace's audit key, kept outside the database, and
+``prev_hash`` is the previous row's ``hash`` (``GENESIS`` for the first row). Without the
+key nobody can write a row, or rebuild the hashes of edited rows, that verifies.
+
+A store opened without a key (a library user's in-memory store, a chain written before
+keys existed) writes and checks the plain ``sha256`` of the same text. Such *legacy* rows
+stay as they were written (the log is append-only, even for a migration): with a key, rows
+before the first keyed row verify by the plain hash, and the first keyed row commits to all
+of them through its ``prev_hash``; after it, every row must be keyed. Truncating the tail
+cannot be seen from the chain alone; compare the head (``chronoguard audit show``) with a
+copy kept elsewhere for that.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chronoguard.errors import StoreError
+from chronoguard.store import _coverage
 from chronoguard.store._convert import canonical_json, json_ready, to_utc_naive
 from chronoguard.store._models import AuditRow
-from chronoguard.store._records import AuditEntry
+from chronoguard.store._records import AuditEntry, AuditVerdict
 
 GENESIS = "0" * 64
 _VERIFY_BATCH = 1000
+
+
+def _content(
+    *,
+    id: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    entity: str,
+    payload: dict[str, Any],
+    prev_hash: str,
+) -> bytes:
+    content = {
+        "id": id,
+        # Fixed precision so a value read back from either backend renders identically.
+        "at": at.isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "payload": payload,
+        "prev_hash": prev_hash,
+    }
+    return canonical_json(content).encode("utf-8")
 
 
 def entry_hash(
@@ -33,19 +66,35 @@ def entry_hash(
     entity: str,
     payload: dict[str, Any],
     prev_hash: str,
+    key: bytes | None = None,
 ) -> str:
-    """SHA-256 (hex) of the canonical JSON of one audit row."""
-    content = {
-        "id": id,
-        # Fixed precision so a value read back from either backend renders identically.
-        "at": at.isoformat(timespec="microseconds"),
-        "actor": actor,
-        "action": action,
-        "entity": entity,
-        "payload": payload,
-        "prev_hash": prev_hash,
-    }
-    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+    """HMAC-SHA256 (hex) of the canonical JSON of one audit row with ``key``; without a
+    key, the plain SHA-256 of the legacy scheme."""
+    text = _content(
+        id=id,
+        at=at,
+        actor=actor,
+        action=action,
+        entity=entity,
+        payload=payload,
+        prev_hash=prev_hash,
+    )
+    if key is None:
+        return hashlib.sha256(text).hexdigest()
+    return hmac.new(key, text, hashlib.sha256).hexdigest()
+
+
+def _row_hash(row: Any, key: bytes | None) -> str:
+    return entry_hash(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        entity=row.entity,
+        payload=row.payload,
+        prev_hash=row.prev_hash,
+        key=key,
+    )
 
 
 def to_entry(row: AuditRow) -> AuditEntry:
@@ -69,16 +118,32 @@ def append(
     action: str,
     entity: str,
     payload: dict[str, Any],
+    key: bytes | None = None,
+    sealing: bool = False,
 ) -> AuditEntry:
     """Add one audit row to the session's transaction, chained to the current last row.
 
     The caller holds the store's write lock (``BEGIN IMMEDIATE`` on SQLite, a table lock
     on PostgreSQL), so no other writer can append between reading the tail and writing.
+    With a key, the tail must be keyed with it (only ``sealing`` may follow a plain row):
+    a row appended with the wrong key, or after a chain rebuilt without the key, would
+    hide the break.
     """
-    last = session.execute(
-        select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
-    ).first()
-    new_id, prev = (1, GENESIS) if last is None else (last.id + 1, last.hash)
+    last = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(1)).first()
+    if last is None:
+        new_id, prev = 1, GENESIS
+    else:
+        new_id, prev = last.id + 1, last.hash
+        if key is not None and not (
+            hmac.compare_digest(last.hash, _row_hash(last, key))
+            or (sealing and hmac.compare_digest(last.hash, _row_hash(last, None)))
+        ):
+            raise StoreError(
+                f"the last audit row (id {last.id}) is not keyed with this store's audit key, "
+                "so nothing was written: the key is not this store's (check "
+                "CHRONOGUARD_AUDIT_KEY_FILE), the row was changed, or the chain was written "
+                "before keying and never sealed; run `chronoguard audit verify`"
+            )
     clean_payload = json_ready(payload)
     when = to_utc_naive(at, "audit time")
     digest = entry_hash(
@@ -89,6 +154,7 @@ def append(
         entity=entity,
         payload=clean_payload,
         prev_hash=prev,
+        key=key,
     )
     row = AuditRow(
         id=new_id,
@@ -105,36 +171,109 @@ def append(
     return to_entry(row)
 
 
-def first_broken(session: Session) -> int | None:
-    """Walk the chain in id order; the id of the first row that does not verify, or None."""
+def seal(session: Session, key: bytes) -> AuditEntry | None:
+    """Append the first keyed row after a chain of plain rows, committing to all of them
+    (their head is in its payload and its ``prev_hash``); ``None`` when there is nothing
+    to seal (an empty chain, or one already keyed). It is dated with the last plain
+    row's time, so no clock is read."""
+    last = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(1)).first()
+    if last is None or hmac.compare_digest(last.hash, _row_hash(last, key)):
+        return None
+    return append(
+        session,
+        at=last.at,
+        actor="chronoguard",
+        action="seal_audit_chain",
+        entity="cg_audit_log",
+        payload={"legacy_rows": last.id, "legacy_head": last.hash},
+        key=key,
+        sealing=True,
+    )
+
+
+def _row_verdict(
+    row: AuditRow, *, expected_id: int, prev_hash: str, key: bytes | None, keyed_seen: bool
+) -> tuple[str | None, bool]:
+    """Why ``row`` breaks the chain (or ``None``), and whether it is keyed."""
+    # A gap in ids means a row was deleted even if the rows around it were re-chained by
+    # hand; ids are assigned densely by ``append``.
+    if row.id != expected_id:
+        return f"ids skip from {expected_id - 1} to {row.id}: a row was deleted", False
+    if row.prev_hash != prev_hash:
+        return "its prev_hash is not the previous row's hash: a row before it was rewritten", False
+    plain = hmac.compare_digest(row.hash, _row_hash(row, None))
+    if key is None:
+        if plain:
+            return None, False
+        return (
+            "its hash does not match its content (edited, or keyed: verify with the "
+            "workspace's audit key)",
+            False,
+        )
+    if hmac.compare_digest(row.hash, _row_hash(row, key)):
+        return None, True
+    if plain and keyed_seen:
+        return (
+            "it carries a plain SHA-256 after keyed rows: it was written without the audit "
+            "key (forged, or rebuilt after an edit)",
+            False,
+        )
+    if plain:
+        return None, False
+    return (
+        "its hash is not the HMAC of its content with the audit key: edited, forged "
+        "without the key, or the key is not this workspace's",
+        False,
+    )
+
+
+def verify(session: Session, key: bytes | None) -> AuditVerdict:
+    """Walk the chain in id order, then check the tables its rows cover (see
+    :mod:`chronoguard.store._coverage`); the first break found, or an ok verdict."""
     prev_hash = GENESIS
     expected_id = 1
     after = 0
+    checked = keyed = 0
+    covers = _coverage.Covered()
     while True:
         rows = session.scalars(
             select(AuditRow).where(AuditRow.id > after).order_by(AuditRow.id).limit(_VERIFY_BATCH)
         ).all()
         if not rows:
-            return None
+            break
         for row in rows:
-            recomputed = entry_hash(
-                id=row.id,
-                at=row.at,
-                actor=row.actor,
-                action=row.action,
-                entity=row.entity,
-                payload=row.payload,
-                prev_hash=row.prev_hash,
+            why, is_keyed = _row_verdict(
+                row, expected_id=expected_id, prev_hash=prev_hash, key=key, keyed_seen=keyed > 0
             )
-            # A gap in ids means a row was deleted even if the rows around it were
-            # re-chained by hand; ids are assigned densely by ``append``.
-            if row.id != expected_id:
-                return row.id
-            if row.prev_hash != prev_hash or row.hash != recomputed:
-                return row.id
+            if why is not None:
+                return AuditVerdict(
+                    ok=False, rows_checked=checked, keyed_rows=keyed, broken_id=row.id, reason=why
+                )
+            checked += 1
+            keyed += is_keyed
+            covers.add(row.id, row.payload)
             prev_hash = row.hash
             expected_id = row.id + 1
         after = rows[-1].id
         # Verification reads many rows; forget them so memory stays flat on long logs.
         for row in rows:
             session.expunge(row)
+    if key is not None and checked and not keyed:
+        return AuditVerdict(
+            ok=False,
+            rows_checked=checked,
+            keyed_rows=0,
+            broken_id=checked,
+            reason=(
+                "no row is keyed with the audit key, yet a keyed store seals a plain chain "
+                "before writing to it: the chain was rebuilt without the key (or the key "
+                "is not this workspace's)"
+            ),
+        )
+    broken = _coverage.check(session, covers)
+    if broken is not None:
+        audit_id, why = broken
+        return AuditVerdict(
+            ok=False, rows_checked=checked, keyed_rows=keyed, broken_id=audit_id, reason=why
+        )
+    return AuditVerdict(ok=True, rows_checked=checked, keyed_rows=keyed)

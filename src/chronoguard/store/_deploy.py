@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chronoguard.errors import StoreError
+from chronoguard.store import _coverage
 from chronoguard.store._convert import to_utc_naive
 from chronoguard.store._models import DeploymentMoveRow, DeploymentRow, table_of
 from chronoguard.store._records import Deployment, DeploymentMove
@@ -155,6 +156,18 @@ def audit_payload(
         # "" counts series deployed for the first time.
         "from": dict(sorted(from_.items())),
     }
+
+
+def cover(session: Session, moves: Sequence[DeploymentMove]) -> dict[str, Any]:
+    """The audit ``covers`` entry of a deploy's moves (consecutive ids under the lock)."""
+    ids = [m.id for m in moves]
+    first, last = min(ids), max(ids)
+    if last - first + 1 != len(ids):
+        raise StoreError(
+            f"cg_deployment_moves ids {first}–{last} of one deploy are not consecutive: "
+            "something wrote deployment moves without the store; nothing was written"
+        )
+    return _coverage.cover(session, table_of(DeploymentMoveRow), first, last)
 
 
 def get_deployment(session: Session, model_name: str) -> Deployment:

@@ -39,8 +39,8 @@ def _entity(table: str, model_names: set[str]) -> str:
 class FleetStore(StoreBase):
     """Per-series state of the production cycle; see :class:`chronoguard.store.Store`."""
 
-    def __init__(self, engine: Engine, *, where: str) -> None:
-        super().__init__(engine, where=where)
+    def __init__(self, engine: Engine, *, where: str, audit_key: bytes | None = None) -> None:
+        super().__init__(engine, where=where, audit_key=audit_key)
         self._local_locks = _lock.LocalLocks()
 
     # --- deployments -------------------------------------------------------------------
@@ -102,7 +102,10 @@ class FleetStore(StoreBase):
                     by=by,
                     action="deploy",
                     entity=f"deployment:{model_name}",
-                    payload=_deploy.audit_payload(moves, unchanged, batch=batch, reason=reason),
+                    payload={
+                        **_deploy.audit_payload(moves, unchanged, batch=batch, reason=reason),
+                        "covers": [_deploy.cover(session, moves)],
+                    },
                 )
         return moves
 

@@ -41,6 +41,7 @@ from chronoguard.store._records import (
     IntentStatus,
     ResultKind,
     RetrainOutcome,
+    TokenRole,
     VersionStatus,
     VoteChoice,
     WatchStatus,
@@ -390,6 +391,26 @@ class ApprovalVoteRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime())
     vote: Mapped[str] = mapped_column(String(NAME_LEN))
     reason: Mapped[str] = mapped_column(String())
+
+
+class ApiTokenRow(Base):
+    """An API token: only the SHA-256 of its secret, never the secret; revoked, not deleted."""
+
+    __tablename__ = "cg_api_tokens"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        UniqueConstraint("secret_sha256"),
+        CheckConstraint(_in("role", TokenRole), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    role: Mapped[str] = mapped_column(String(NAME_LEN))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    created_by: Mapped[str] = mapped_column(String(NAME_LEN))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(NAME_LEN))
 
 
 class LockHolderRow(Base):

@@ -212,8 +212,9 @@ class RetrainDecision:
 class AuditEntry:
     """One row of the append-only, hash-chained audit log.
 
-    ``hash`` is the SHA-256 of the canonical JSON of every other field (including
-    ``prev_hash``), so changing any stored row breaks the chain from that row on.
+    ``hash`` is the HMAC-SHA256 with the workspace's audit key (plain SHA-256 for a store
+    without a key) of the canonical JSON of every other field (including ``prev_hash``),
+    so changing any stored row breaks the chain from that row on.
     """
 
     id: int
@@ -224,6 +225,34 @@ class AuditEntry:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    """What :meth:`Store.verify_audit_chain` found.
+
+    ``broken_id`` is the audit row that fails (for a covered table that disagrees, the
+    audit row whose digests it no longer matches; ``None`` when the table has no such
+    row, e.g. a current-state row that contradicts its history) and ``reason`` says why.
+    ``keyed_rows`` counts the rows hashed with the audit key (the others were written
+    before the chain was keyed, or by a store without a key).
+    """
+
+    ok: bool
+    rows_checked: int
+    keyed_rows: int = 0
+    broken_id: int | None = None
+    reason: str | None = None
+
+    def __str__(self) -> str:
+        if self.ok:
+            legacy = self.rows_checked - self.keyed_rows
+            note = f", {legacy} written before the key" if self.keyed_rows and legacy else ""
+            unkeyed = "" if self.keyed_rows else " (none keyed)" if self.rows_checked else ""
+            return f"audit chain ok: {self.rows_checked} rows checked{note}{unkeyed}"
+        if self.broken_id is None:
+            return f"audit chain broken: {self.reason} ({self.rows_checked} rows verify)"
+        return f"audit chain broken at row {self.broken_id}: {self.reason}"
 
 
 # --- the per-series production cycle --------------------------------------------------
@@ -482,6 +511,33 @@ class ApprovalPolicy(StrEnum):
     AUTO = "auto"
     ONE = "one"
     FOUR_EYES = "four_eyes"
+
+
+class TokenRole(StrEnum):
+    """What an API token may do, each role including the ones before it."""
+
+    VIEWER = "viewer"  # read
+    OPERATOR = "operator"  # train, forecast, monitor, retrain, cycle, promote, rollback
+    APPROVER = "approver"  # and approve or reject promotions that wait for people
+    ADMIN = "admin"  # and create, list and revoke tokens
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiToken:
+    """An API token as stored: its name, role and life; the secret itself is never stored,
+    only its SHA-256 (``secret_sha256``, left out of the repr)."""
+
+    name: str
+    role: str
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    secret_sha256: str = field(default="", repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
 
 
 class VoteChoice(StrEnum):

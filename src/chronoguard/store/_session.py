@@ -37,8 +37,9 @@ class _Tx:
 class StoreBase:
     """Engine, sessions and transactions; :class:`chronoguard.store.Store` adds the API."""
 
-    def __init__(self, engine: Engine, *, where: str) -> None:
+    def __init__(self, engine: Engine, *, where: str, audit_key: bytes | None = None) -> None:
         self._engine = engine
+        self._audit_key = audit_key
         self._writer = writer(engine)
         self._where = where
         self._closed = False
@@ -181,7 +182,13 @@ class StoreBase:
         payload: dict[str, Any],
     ) -> AuditEntry:
         return _audit.append(
-            session, at=at, actor=by, action=action, entity=entity, payload=payload
+            session,
+            at=at,
+            actor=by,
+            action=action,
+            entity=entity,
+            payload=payload,
+            key=self._audit_key,
         )
 
     # --- forecasts and actuals ---------------------------------------------------------

@@ -11,17 +11,18 @@ import pandas as pd
 from sqlalchemy import func, select, text
 
 from chronoguard.errors import StoreError
-from chronoguard.store import _audit, _governance, _migrate, _series
+from chronoguard.store import _audit, _coverage, _governance, _migrate, _series
 from chronoguard.store._approvals import ApprovalStore
 from chronoguard.store._convert import to_utc_naive
 from chronoguard.store._engine import make_engine, parse_url, writer
 from chronoguard.store._fleet import FleetStore
-from chronoguard.store._models import AuditRow
+from chronoguard.store._models import AliasMoveRow, AuditRow, StatusChangeRow, table_of
 from chronoguard.store._records import (
     ActualsWrite,
     Alert,
     AliasMove,
     AuditEntry,
+    AuditVerdict,
     ForecastRecord,
     ModelVersion,
     MonitoringResult,
@@ -29,12 +30,14 @@ from chronoguard.store._records import (
     StatusChange,
 )
 from chronoguard.store._session import DEFAULT_ACTOR, map_errors
+from chronoguard.store._tokens import TokenStore
 
 
-class Store(FleetStore, ApprovalStore):
+class Store(FleetStore, ApprovalStore, TokenStore):
     """The state store: forecasts, actuals, monitoring, alerts, versions and the audit log,
     the per-series state of the production cycle (deployments, check history,
-    decisions, the cycle ledger, intents and the workspace lock) and approval requests.
+    decisions, the cycle ledger, intents and the workspace lock), approval requests and
+    API tokens.
 
     Open it with :meth:`Store.open`; the constructor is internal. Every method that
     changes state writes its audit row in the same transaction, and takes the time as an
@@ -47,12 +50,19 @@ class Store(FleetStore, ApprovalStore):
     >>> with Store.open("sqlite://") as store:
     ...     move = store.record_alias_move("demand", "champion", "1", by="ana",
     ...                                    reason="first model", at=datetime(2024, 1, 1))
-    ...     store.current_alias("demand", "champion"), store.verify_audit_chain()
-    ('1', None)
+    ...     store.current_alias("demand", "champion"), store.verify_audit_chain().ok
+    ('1', True)
     """
 
     @classmethod
-    def open(cls, url: str | Path, *, migrate: bool = True, schema: str | None = None) -> Store:
+    def open(
+        cls,
+        url: str | Path,
+        *,
+        migrate: bool = True,
+        schema: str | None = None,
+        audit_key: bytes | None = None,
+    ) -> Store:
         """Open the store at ``url`` and bring its schema up to date.
 
         Parameters
@@ -69,6 +79,11 @@ class Store(FleetStore, ApprovalStore):
         schema
             PostgreSQL only: keep every table in this schema (created when missing and
             ``migrate`` is true).
+        audit_key
+            The secret the audit chain is keyed with (HMAC-SHA256), kept outside the
+            database; a workspace reads it from its key file. Without it the store writes
+            and checks plain SHA-256 rows, which catch accidents but not a forger who can
+            write to the database.
 
         Raises
         ------
@@ -92,7 +107,7 @@ class Store(FleetStore, ApprovalStore):
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, where=where)
+        return cls(engine, where=where, audit_key=audit_key)
 
     def record_forecasts(
         self,
@@ -425,7 +440,12 @@ class Store(FleetStore, ApprovalStore):
                 by=by,
                 action="move_alias",
                 entity=f"alias:{model_name}@{alias}",
-                payload={"from": move.previous_version, "to": version, "reason": reason},
+                payload={
+                    "from": move.previous_version,
+                    "to": version,
+                    "reason": reason,
+                    "covers": [_coverage.cover(session, table_of(AliasMoveRow), move.id, move.id)],
+                },
             )
             return move
 
@@ -458,7 +478,14 @@ class Store(FleetStore, ApprovalStore):
                 by=by,
                 action="set_version_status",
                 entity=f"model_version:{key}",
-                payload={"from": change.from_status, "to": change.to_status, "reason": reason},
+                payload={
+                    "from": change.from_status,
+                    "to": change.to_status,
+                    "reason": reason,
+                    "covers": [
+                        _coverage.cover(session, table_of(StatusChangeRow), change.id, change.id)
+                    ],
+                },
             )
             return state
 
@@ -538,22 +565,49 @@ class Store(FleetStore, ApprovalStore):
             return self._audit(session, at=at, by=by, action=action, entity=entity, payload=payload)
 
     def audit_log(
-        self, *, entity: str | None = None, action: str | None = None
+        self, *, entity: str | None = None, action: str | None = None, last: int | None = None
     ) -> list[AuditEntry]:
-        """Audit entries, optionally of one entity and/or action, in chain order."""
-        query = select(AuditRow).order_by(AuditRow.id)
+        """Audit entries, optionally of one entity and/or action (only the ``last`` ones
+        when given), in chain order."""
+        query = select(AuditRow)
         if entity is not None:
             query = query.where(AuditRow.entity == entity)
         if action is not None:
             query = query.where(AuditRow.action == action)
+        if last is not None:
+            query = query.order_by(AuditRow.id.desc()).limit(max(int(last), 0))
+        else:
+            query = query.order_by(AuditRow.id)
         with self._reading("reading cg_audit_log") as session:
-            return [_audit.to_entry(r) for r in session.scalars(query)]
+            rows = [_audit.to_entry(r) for r in session.scalars(query)]
+        return rows[::-1] if last is not None else rows
 
-    def verify_audit_chain(self) -> int | None:
-        """Recompute the hash chain; the id of the first row that fails, or ``None``.
+    def seal_audit_chain(self) -> AuditEntry | None:
+        """Key a chain written before keys existed: append one keyed row that commits to
+        every plain row before it (which stay as they were written, and keep verifying
+        by their plain hash). Returns it, or ``None`` when there is nothing to seal.
 
-        A row fails when its content no longer matches its hash, when its ``prev_hash``
-        is not the previous row's hash, or when ids skip (a deleted row).
+        Only for a store opened with ``audit_key``. A keyed store refuses to write after
+        a plain row otherwise, and ``verify_audit_chain`` fails a chain with no keyed row,
+        so a chain rebuilt without the key cannot be sealed by accident: the workspace
+        seals only when it creates its key (``chronoguard init``).
+        """
+        if self._audit_key is None:
+            raise StoreError("seal_audit_chain needs a store opened with audit_key")
+        key = self._audit_key
+        with self._writing("sealing cg_audit_log") as session:
+            return _audit.seal(session, key)
+
+    def verify_audit_chain(self) -> AuditVerdict:
+        """Recompute the hash chain and the digests of the tables it covers.
+
+        A row fails when its content no longer matches its hash (with the store's audit
+        key: an HMAC nobody without the key can rebuild), when its ``prev_hash`` is not
+        the previous row's hash, when ids skip (a deleted row), or when it is a plain
+        SHA-256 row after keyed ones. Then the alias history, the version status changes
+        and the deployment moves are compared with the digests their audit rows carry,
+        and the current deployments and version statuses with that history: the verdict
+        names the first row edited behind the chain's back.
         """
         with self._reading("verifying cg_audit_log") as session:
-            return _audit.first_broken(session)
+            return _audit.verify(session, self._audit_key)
