@@ -6,7 +6,7 @@ WORKSPACE ?= demo-workspace
 export NML_DISABLE_USAGE_LOGGING := 1
 export MLFLOW_ENABLE_ASYNC_LOGGING := false
 
-.PHONY: venv install install-dev demo demo-fleet test lint typecheck layers bench clean
+.PHONY: venv install install-dev demo demo-fleet test lint typecheck layers bench clean distclean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,15 +23,26 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# A replay starts from nothing, so each run replaces the demo's workspace (WORKSPACE) whole:
+# `make demo` can be run again and again. A folder that is not a chronoguard workspace (no
+# chronoguard.toml) and not empty is never removed.
+define replace_workspace
+	@if [ -d "$(1)" ] && [ -n "$$(ls -A "$(1)")" ] && [ ! -f "$(1)/chronoguard.toml" ]; then \
+		echo "$(1) is not a chronoguard workspace (no chronoguard.toml): not removing it; pick another WORKSPACE=" >&2; exit 2; fi
+	rm -rf -- "$(1)"
+endef
+
 demo: install
-	$(BIN)/chronoguard demo --workspace $(WORKSPACE)
+	$(call replace_workspace,$(WORKSPACE))
+	$(BIN)/chronoguard demo --workspace "$(WORKSPACE)"
 
 # The fleet demo: 48 tourism series with groups, tiers and a budget, against never, always
 # and fixed retraining (about 4–7 minutes on 2 cores). Its own workspace, as a replay starts
-# from nothing.
+# from nothing, replaced on each run.
 FLEET_WORKSPACE ?= demo-fleet-workspace
 demo-fleet: install
-	$(BIN)/chronoguard demo --fleet --workspace $(FLEET_WORKSPACE)
+	$(call replace_workspace,$(FLEET_WORKSPACE))
+	$(BIN)/chronoguard demo --fleet --workspace "$(FLEET_WORKSPACE)"
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench
@@ -54,5 +65,12 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/drift_speed.py --quick
 	$(BIN)/python bench/drift_calibration.py --quick
 
+# clean: the demo workspaces, caches and build output (the venv stays: no reinstall after);
+# distclean: that and the venv too.
 clean:
-	rm -rf $(VENV) $(WORKSPACE) $(FLEET_WORKSPACE) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf -- "$(WORKSPACE)" "$(FLEET_WORKSPACE)"
+	rm -rf build dist *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	find src tests bench -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf -- "$(VENV)"

@@ -98,11 +98,13 @@ def make_fleet(n: int, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def build_workspace(root: Path, df: pd.DataFrame) -> str:
-    """Register, deploy and serve one SeasonalNaive version; returns its number."""
+def build_workspace(root: Path, df: pd.DataFrame) -> tuple[str, str]:
+    """Register, deploy and serve one SeasonalNaive version; returns its number and the
+    secret of a viewer token (every read of the service is authenticated)."""
     from chronoguard import __version__
     from chronoguard.config import parse_config
     from chronoguard.lifecycle import deploy_series, init_workspace, new_forecaster, serve_forecasts
+    from chronoguard.lifecycle.access import Principal, create_token
     from chronoguard.registry import Lineage, fingerprint_frame
 
     cfg = parse_config(
@@ -140,7 +142,11 @@ def build_workspace(root: Path, df: pd.DataFrame) -> str:
             model_name=MODEL,
             version=mv.version,
         )
-        return mv.version
+        admin, _ = create_token(ws.store, "bench-admin", "admin", by=None, at=end)
+        _, secret = create_token(
+            ws.store, "bench-reader", "viewer", by=Principal(admin.name, "admin"), at=end
+        )
+        return mv.version, secret
 
 
 def _free_port() -> int:
@@ -199,6 +205,14 @@ class Request:
     url: str
     body: bytes | None = None
     content_type: str = "application/json"
+    token: str | None = None  # a bearer token (chronoguard's reads need one)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        h = {"Content-Type": self.content_type}
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        return h
 
 
 async def _load(
@@ -219,9 +233,8 @@ async def _load(
             req = requests[picks[i % len(picks)]]
             i += c
             t0 = time.perf_counter()
-            headers = {"Content-Type": req.content_type}
             async with session.request(
-                req.method, base + req.url, data=req.body, headers=headers
+                req.method, base + req.url, data=req.body, headers=req.headers
             ) as r:
                 await r.read()
                 ok = 200 <= r.status < 300
@@ -269,7 +282,7 @@ def run(quick: bool) -> dict[str, Any]:
         root = tmp / "ws"
         df = make_fleet(N_SERIES)
         t0 = time.perf_counter()
-        version = build_workspace(root, df)
+        version, secret = build_workspace(root, df)
         build_s = time.perf_counter() - t0
         env = {
             **os.environ,
@@ -302,7 +315,10 @@ def run(quick: bool) -> dict[str, Any]:
         servers.append(ml)
         ready = {"chronoguard": wait_ready(cg, "/readyz"), "mlflow": wait_ready(ml, "/ping")}
         ids = sorted(df["unique_id"].unique())
-        cg_requests = [Request("GET", f"/v1/models/{MODEL}/series/{u}/forecast", None) for u in ids]
+        cg_requests = [
+            Request("GET", f"/v1/models/{MODEL}/series/{u}/forecast", None, token=secret)
+            for u in ids
+        ]
         # MLflow reads JSON into strings (the version has no input signature, and JSON no
         # time type), which the model refuses for ``ds``; Parquet keeps the timestamps.
         ml_requests = []
@@ -346,7 +362,7 @@ def _check(cg: Server, cg_req: Request, ml: Server, ml_req: Request) -> None:
     import httpx
 
     with httpx.Client(timeout=30) as c:
-        r = c.get(cg.base + cg_req.url)
+        r = c.get(cg.base + cg_req.url, headers=cg_req.headers)
         r.raise_for_status()
         assert len(r.json()["points"]) == HORIZON, r.text
         r = c.post(

@@ -90,6 +90,23 @@ def _load(path: Path, cfg: ChronoguardConfig) -> ValidatedFrame:
     )
 
 
+def _print_json(obj: Any) -> None:
+    """``obj`` as JSON on stdout (times in ISO 8601), for scripts: no colour, no wrapping."""
+    import dataclasses
+    import json
+
+    def default(x: Any) -> Any:
+        if isinstance(x, datetime | pd.Timestamp):
+            return x.isoformat()
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            return dataclasses.asdict(x)
+        if isinstance(x, tuple | frozenset | set):
+            return list(x)
+        return str(x)
+
+    sys.stdout.write(json.dumps(obj, default=default, indent=2) + "\n")
+
+
 def _open(workspace: Path) -> Any:
     from chronoguard.lifecycle import open_workspace
 
@@ -289,6 +306,13 @@ SeriesOpt = Annotated[
     list[str] | None,
     typer.Option("--series", "-s", help="Series id (repeat for several; default: all)."),
 ]
+GroupOpt = Annotated[
+    str | None,
+    typer.Option("--group", "-g", help="A configured group: its series as of the latest cycle."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+#: The exit code of `chronoguard monitor` when a check that alerts fired.
+MONITOR_ALERT_EXIT = 3
 NowOpt = Annotated[
     str | None, typer.Option("--now", help="The cycle's time (default: DATA's last timestamp).")
 ]
@@ -390,11 +414,18 @@ def monitor(
     workspace: WorkspaceOpt,
     data: DataOpt,
     now: NowOpt = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Show every check, not only the ones that flagged.")
+    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Run the check step of the cycle at --now and show its results.
+    """Run the check step of the cycle at --now and show its results: the counts per kind,
+    then the checks that flagged (--all: every check).
 
     The same check the cycle runs (and records, once: `chronoguard cycle` at the same
-    --now continues from it without checking again).
+    --now continues from it without checking again). Exit code 3 when a check that alerts
+    fired (advisory iid tests never count), 0 otherwise, 2 on an error: scripts and
+    schedulers can act on it.
     """
     from chronoguard.orchestration import run_cycle
 
@@ -412,37 +443,82 @@ def monitor(
             stop_after="checked",
         )
         results = ws.store.get_monitoring_results(ds_from=t, ds_to=t)
-        table = Table(title=f"monitoring of {ws.model_name} at {t}")
-        for col in (
-            "series",
-            "version",
-            "kind",
-            "method",
-            "feature",
-            "statistic",
-            "p-value",
-            "threshold",
-            "decision",
-        ):
-            table.add_column(col)
-        for r in results.itertuples(index=False):
-            advisory = bool((r.details or {}).get("advisory"))
-            table.add_row(
-                str(r.unique_id),
-                str(r.version),
-                str(r.kind),
-                str(r.method),
-                str(r.feature),
-                f"{r.statistic:.4g}",
-                "" if pd.isna(r.p_value) else f"{r.p_value:.3g}",
-                f"{r.threshold:.3g}",
-                ("flag (advisory, iid test)" if advisory else "[red]DRIFT[/]")
-                if r.decision
-                else "ok",
-            )
-        console.print(table)
-        if results.empty:
-            console.print(f"no check at {t}: the first cycle trains, checks start after it")
+        model = ws.model_name
+    rows: list[dict[str, Any]] = []
+    for r in results.itertuples(index=False):
+        advisory = bool((r.details or {}).get("advisory"))
+        rows.append(
+            {
+                "unique_id": str(r.unique_id),
+                "version": str(r.version),
+                "kind": str(r.kind),
+                "method": str(r.method),
+                "feature": str(r.feature),
+                "statistic": float(r.statistic),
+                "p_value": None if pd.isna(r.p_value) else float(r.p_value),
+                "threshold": float(r.threshold),
+                "flagged": bool(r.decision),
+                "advisory": advisory,
+            }
+        )
+    alerting = [x for x in rows if x["flagged"] and not x["advisory"]]
+    if as_json:
+        _print_json(
+            {
+                "model": model,
+                "at": t,
+                "checks": len(rows),
+                "alerting": len(alerting),
+                "results": rows,
+            }
+        )
+    elif not rows:
+        console.print(f"no check at {t}: the first cycle trains, checks start after it")
+    else:
+        counts: dict[str, list[int]] = {}
+        for x in rows:
+            c = counts.setdefault(x["kind"], [0, 0, 0])
+            c[0] += 1
+            c[1] += int(x["flagged"] and not x["advisory"])
+            c[2] += int(x["flagged"] and x["advisory"])
+        summary = Table(title=f"monitoring of {model} at {t}: {len(rows)} checks")
+        for col in ("kind", "checks", "alerting", "advisory flags (iid tests)"):
+            summary.add_column(col)
+        for kind, (n, a, adv) in sorted(counts.items()):
+            summary.add_row(kind, str(n), f"[red]{a}[/]" if a else "0", str(adv))
+        console.print(summary)
+        shown = rows if show_all else [x for x in rows if x["flagged"]]
+        if shown:
+            table = Table(title="every check" if show_all else "checks that flagged")
+            for col in (
+                "series",
+                "version",
+                "kind",
+                "method",
+                "feature",
+                "statistic",
+                "p-value",
+                "threshold",
+                "decision",
+            ):
+                table.add_column(col)
+            for x in shown:
+                table.add_row(
+                    x["unique_id"],
+                    x["version"],
+                    x["kind"],
+                    x["method"],
+                    x["feature"],
+                    f"{x['statistic']:.4g}",
+                    "" if x["p_value"] is None else f"{x['p_value']:.3g}",
+                    f"{x['threshold']:.3g}",
+                    ("flag (advisory, iid test)" if x["advisory"] else "[red]DRIFT[/]")
+                    if x["flagged"]
+                    else "ok",
+                )
+            console.print(table)
+    if alerting:
+        raise typer.Exit(MONITOR_ALERT_EXIT)
 
 
 @app.command()
@@ -515,62 +591,75 @@ def promote_cmd(
     workspace: WorkspaceOpt,
     version: Annotated[str, typer.Argument(help="Version number to deploy.")],
     series: SeriesOpt = None,
+    group: GroupOpt = None,
     reason: Annotated[
         str, typer.Option(help="Why (recorded in the deployment history).")
     ] = "manual promotion",
 ) -> None:
-    """Deploy VERSION to the series it was trained on (or --series), recording who, when and why.
+    """Deploy VERSION to the series it was trained on (or --series, or a --group's).
 
-    Needs an operator token (CHRONOGUARD_TOKEN): its name is who, the machine's clock when.
+    Series whose tier waits for approval get an approval request instead (`chronoguard
+    approve` deploys them). Needs an operator token (CHRONOGUARD_TOKEN): its name is who,
+    the machine's clock when.
     """
-    from chronoguard.lifecycle.fleet import deploy_series
+    from chronoguard.lifecycle.operations import Selection, promote
 
     with _open(workspace) as ws:
-        by = _caller(ws, "operator").name
-        v = ws.registry.resolve(ws.model_name, version)
-        trained_on = sorted(ws.registry.load(ws.model_name, v).reference.series)
-        ids = list(series) if series else trained_on
-        missing = sorted(set(ids) - set(trained_on))
-        if missing:
-            raise ChronoguardError(
-                f"version {v} has no model for {', '.join(missing[:5])}; it was trained on "
-                f"{len(trained_on)} series ({', '.join(trained_on[:5])}…)"
-            )
-        at = _now(None)
-        with ws.lock(holder=f"promote by {by}", at=at):
-            before = ws.store.get_deployment(ws.model_name)
-            moves = deploy_series(ws, dict.fromkeys(ids, v), by=by, reason=reason, at=at)
-        if not moves:
-            console.print(f"v{v} already serves {'these' if series else 'its'} series: no change")
-            return
-        was = sorted({before.versions.get(m.unique_id, "-") for m in moves})
-        console.print(f"deployed [bold]v{v}[/] to {len(moves)} series (from v{', v'.join(was)})")
+        caller = _caller(ws, "operator")
+        before = ws.store.get_deployment(ws.model_name)
+        out = promote(
+            ws,
+            version,
+            caller=caller,
+            selection=Selection.of(series, group),
+            reason=reason,
+            at=_now(None),
+        )
+    v = out.version
+    if out.moves:
+        was = sorted({before.versions.get(m.unique_id, "-") for m in out.moves})
+        console.print(
+            f"deployed [bold]v{v}[/] to {len(out.moves)} series (from v{', v'.join(was)})"
+        )
+    for r in out.requests:
+        console.print(
+            f"approval request {r.id}: {len(r.series)} series of tier {r.tier} wait for "
+            f"{r.required_approvals} approval(s) ({r.policy}) before v{v} serves them; "
+            f"`chronoguard approve {r.id}` by an approver other than {r.author}"
+        )
+    if not out.moves and not out.requests:
+        console.print(
+            f"v{v} already serves {'these' if series or group else 'its'} series: no change"
+        )
 
 
 @app.command()
 def rollback(
     workspace: WorkspaceOpt,
     series: SeriesOpt = None,
+    group: GroupOpt = None,
     reason: Annotated[
         str, typer.Option(help="Why (recorded in the deployment history).")
     ] = "manual rollback",
 ) -> None:
-    """Move series (all by default) back to the version that served them before, in one step.
+    """Move series (all by default, or --series, or a --group's) back to the version that
+    served them before, in one step.
 
     Needs an operator token (CHRONOGUARD_TOKEN): its name is who, the machine's clock when.
     """
     from collections import Counter
 
-    from chronoguard.lifecycle.fleet import rollback_series
+    from chronoguard.lifecycle.operations import Selection
+    from chronoguard.lifecycle.operations import rollback as roll_back
 
     with _open(workspace) as ws:
-        by = _caller(ws, "operator").name
-        at = _now(None)
-        with ws.lock(holder=f"rollback by {by}", at=at):
-            moves = rollback_series(ws, series, by=by, reason=reason, at=at)
-        pairs = Counter((m.previous_version, m.version) for m in moves)
-        for (a, b), n in sorted(pairs.items()):
-            console.print(f"rolled back {n} series: v{a} → [bold]v{b}[/]")
+        caller = _caller(ws, "operator")
+        moves = roll_back(
+            ws, caller=caller, selection=Selection.of(series, group), reason=reason, at=_now(None)
+        )
+    pairs = Counter((m.previous_version, m.version) for m in moves)
+    for (a, b), n in sorted(pairs.items()):
+        console.print(f"rolled back {n} series: v{a} → [bold]v{b}[/]")
 
 
 @app.command()
@@ -590,18 +679,24 @@ def deployment(
             ids = dep.series_of(v)
             table.add_row(v, str(len(ids)), ", ".join(ids[:5]) + (" …" if len(ids) > 5 else ""))
         console.print(table)
-        watches = [  # open and still on the watched version (a manual move ends it)
+        watches = [  # open and still on the version they expect (a manual move ends them)
             w
             for w in ws.store.list_watches(ws.model_name, status="open", unique_id=series or None)
-            if dep.version_of(w.unique_id) == w.version
+            if dep.version_of(w.unique_id) == w.served_version
         ]
         if watches:
-            watch = Table(title=f"watched promotions ({len(watches)} open)")
-            for col in ("series", "since", "version", "replaced", "periods"):
+            watch = Table(title=f"watches and trials ({len(watches)} open)")
+            for col in ("series", "kind", "since", "challenger", "champion", "serves", "periods"):
                 watch.add_column(col)
             for w in watches[:20]:
                 watch.add_row(
-                    w.unique_id, str(w.opened_at), w.version, w.previous_version, str(w.periods)
+                    w.unique_id,
+                    w.kind,
+                    str(w.opened_at),
+                    w.version,
+                    w.previous_version,
+                    w.served_version,
+                    str(w.periods),
                 )
             console.print(watch)
             if len(watches) > 20:
@@ -744,13 +839,12 @@ def approvals_cmd(
 
 
 def _vote(workspace: Path, request: int, *, choice: str, reason: str) -> None:
-    from chronoguard.lifecycle.approvals import vote
+    from chronoguard.lifecycle.operations import cast_vote
 
     with _open(workspace) as ws:
-        by = _caller(ws, "approver").name  # the voter: never the author of the change
-        at = _now(None)
-        with ws.lock(holder=f"{choice} of approval request {request} by {by}", at=at):
-            out = vote(ws, request, by=by, vote=choice, reason=reason, at=at)
+        caller = _caller(ws, "approver")  # the voter: never the author of the change
+        by = caller.name
+        out = cast_vote(ws, request, caller=caller, choice=choice, reason=reason, at=_now(None))
     r = out.request
     head = f"approval request {r.id} (v{r.version}, {len(r.series)} series)"
     if r.status == "pending":
@@ -1068,6 +1162,123 @@ def demo(
 
 
 # --- tokens and the audit chain (chronoguard.lifecycle.access) -------------------------
+
+alerts_app = typer.Typer(help="Alerts raised by monitoring: list them, acknowledge, resolve.")
+app.add_typer(alerts_app, name="alerts")
+AlertArg = Annotated[
+    int, typer.Argument(metavar="ID", help="The alert's id (`chronoguard alerts list`).")
+]
+
+
+@alerts_app.command("list")
+def alerts_list(
+    workspace: WorkspaceOpt,
+    status: Annotated[
+        str | None, typer.Option(help="open, acknowledged or resolved (default: all).")
+    ] = None,
+    series: SeriesOpt = None,
+    kind: Annotated[str | None, typer.Option(help="data_drift, performance_decay …")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Newest N shown.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Alerts, newest first, with their status."""
+    with _open(workspace) as ws:
+        _reader(ws)
+        found = ws.store.list_alerts(status=status, unique_id=series or None, kind=kind)[::-1]
+    if as_json:
+        _print_json({"total": len(found), "alerts": found[:limit]})
+        return
+    table = Table(
+        title=f"alerts ({len(found)}{', newest ' + str(limit) if len(found) > limit else ''})"
+    )
+    for col in ("id", "ds", "series", "kind", "method", "severity", "status", "message"):
+        table.add_column(col)
+    for a in found[:limit]:
+        table.add_row(
+            str(a.id),
+            str(a.ds),
+            a.unique_id or "",
+            a.kind,
+            a.method,
+            a.severity,
+            a.status,
+            escape(a.message),
+        )
+    console.print(table)
+
+
+def _alert_status(workspace: Path, alert_id: int, status: str, reason: str) -> None:
+    from chronoguard.lifecycle.operations import set_alert_status
+
+    with _open(workspace) as ws:
+        caller = _caller(ws, "operator")
+        a = set_alert_status(ws, alert_id, status, caller=caller, reason=reason, at=_now(None))
+    console.print(f"alert {a.id} ({a.kind}, {a.unique_id or 'fleet'}): {a.status}")
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    workspace: WorkspaceOpt,
+    alert: AlertArg,
+    reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+) -> None:
+    """Acknowledge an alert: someone is on it. Needs an operator token."""
+    _alert_status(workspace, alert, "acknowledged", reason)
+
+
+@alerts_app.command("resolve")
+def alerts_resolve(
+    workspace: WorkspaceOpt,
+    alert: AlertArg,
+    reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+) -> None:
+    """Resolve an alert. Needs an operator token."""
+    _alert_status(workspace, alert, "resolved", reason)
+
+
+@app.command()
+def decisions(
+    workspace: WorkspaceOpt,
+    series: SeriesOpt = None,
+    action: Annotated[
+        str | None, typer.Option(help="retrain, keep, over_budget, wait … (default: all).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Only cycles at or after this time.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Newest N shown.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The decision engine's choices per series and cycle, and why: retrain or keep, the
+    trigger, the gate's verdict and the versions compared (newest first)."""
+    with _open(workspace) as ws:
+        _reader(ws)
+        found = ws.store.list_series_decisions(
+            ws.model_name,
+            unique_id=series or None,
+            action=action,
+            ds_from=pd.Timestamp(since).to_pydatetime() if since else None,
+        )[::-1]
+    if as_json:
+        _print_json({"total": len(found), "decisions": found[:limit]})
+        return
+    table = Table(
+        title=f"decisions ({len(found)}{', newest ' + str(limit) if len(found) > limit else ''})"
+    )
+    for col in ("ds", "series", "action", "trigger", "outcome", "challenger", "champion", "why"):
+        table.add_column(col)
+    for d in found[:limit]:
+        why = d.reason + (f"; gate: {d.gate_reason}" if d.gate_reason else "")
+        table.add_row(
+            str(d.ds),
+            d.unique_id,
+            d.action,
+            d.trigger,
+            d.outcome,
+            d.challenger_version or "",
+            d.champion_version or "",
+            escape(why),
+        )
+    console.print(table)
+
 
 token_app = typer.Typer(
     help="API tokens: who may act on this workspace, with which role (admin only).",

@@ -248,6 +248,32 @@ class ComputeConfig(_Section):
         return self
 
 
+class RolloutConfig(_Section):
+    """The ``[rollout]`` table: what a challenger that passes the gate becomes.
+
+    ``champion`` (the default): it serves the series at once, under the watch (the replaced
+    version forecasts in shadow and the series is rolled back as soon as the challenger is
+    shown worse). ``shadow``: it forecasts in shadow beside the champion, never served, and
+    is promoted when the same sequential comparison shows it better, or when the trial
+    ends (``gate.watch_periods``) without showing it worse; shown worse, it is rejected
+    having served nothing. ``canary``: a deterministic share of the series (``canary_share``
+    of them, chosen by a hash of ``unique_id``, the same series every time) are served by
+    the challenger at once (alias ``canary``, the champion in shadow, rolled back as soon as
+    shown worse); the others run the shadow trial. A series whose tier waits for approval
+    is never a canary: it runs the shadow trial and, when promoted, waits for its approvers.
+    """
+
+    stage: Literal["champion", "shadow", "canary"] = Field(
+        "champion", description="champion | shadow | canary: where a passing challenger starts"
+    )
+    canary_share: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="share of the series served by the challenger at once (stage canary)",
+    )
+
+
 class ChronoguardConfig(_Section):
     data: DataConfig = Field(default_factory=lambda: DataConfig())
     model: ModelConfig = Field(default_factory=lambda: ModelConfig())
@@ -262,10 +288,21 @@ class ChronoguardConfig(_Section):
     budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig())
     compute: ComputeConfig = Field(default_factory=lambda: ComputeConfig())
     approvals: ApprovalsConfig = Field(default_factory=lambda: ApprovalsConfig())
+    rollout: RolloutConfig = Field(default_factory=lambda: RolloutConfig())
 
     @model_validator(mode="after")
     def _groups_fit_budget(self) -> ChronoguardConfig:
         _check_groups_against_budget(self.groups, self.budget)
+        return self
+
+    @model_validator(mode="after")
+    def _rollout_needs_a_watch(self) -> ChronoguardConfig:
+        if self.rollout.stage != "champion" and self.gate.watch_periods == 0:
+            raise ValueError(
+                f'rollout.stage = "{self.rollout.stage}" compares the challenger with its '
+                "champion for gate.watch_periods periods, but gate.watch_periods = 0 (no "
+                'watch): set watch_periods >= gate.watch_min_targets, or stage = "champion"'
+            )
         return self
 
     def training_minimum(self) -> int:

@@ -221,8 +221,11 @@ def test_every_command_has_help() -> None:
         "deployment",
         "replay",
         "demo",
+        "decisions",
+        "alerts list",
+        "alerts ack",
     ):
-        res = cg(cmd, "--help")
+        res = cg(*cmd.split(), "--help")
         assert res.returncode == 0 and "--workspace" in res.stdout, cmd
 
 
@@ -250,7 +253,15 @@ def test_operator_workflow_train_forecast_monitor_retrain_promote_rollback(tmp_p
     res = cg("forecast", "--workspace", ws, "--data", feb, "--record", token=alice)
     assert res.returncode == 0, res.stderr
     res = cg("monitor", "--workspace", ws, "--data", late, "--now", "1983-06-01", token=alice)
-    assert res.returncode == 0, res.stderr
+    from chronoguard.lifecycle import open_workspace
+
+    with open_workspace(ws) as w:
+        stored = w.store.get_monitoring_results(ds_from="1983-06-01", ds_to="1983-06-01")
+    alerting = [
+        r for r in stored.itertuples() if r.decision and not (r.details or {}).get("advisory")
+    ]
+    # Exit 3 exactly when a check that alerts fired (documented for schedulers).
+    assert res.returncode == (3 if alerting else 0), res.stderr
     assert "performance_decay" in res.stdout and "data_quality" in res.stdout
     res = cg("retrain", "--workspace", ws, "--data", late, "--reason", "law change", token=alice)
     assert res.returncode == 0, res.stderr

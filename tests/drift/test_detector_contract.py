@@ -22,15 +22,14 @@ from chronoguard.drift import (
     Severity,
     anderson_darling_test,
     chi2_test,
-    classifier_test,
     cramer_von_mises_test,
     jensen_shannon_test,
     ks_test,
-    mmd_test,
     psi_test,
     wasserstein_test,
 )
 from chronoguard.errors import ChronoguardError
+from chronoguard_extras.multivariate import classifier_test, mmd_test
 
 Check = Callable[[np.ndarray, np.ndarray], list[DriftResult]]
 

@@ -37,6 +37,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, MetaData, text
 
+from chronoguard.config import RolloutConfig
 from chronoguard.errors import WorkspaceBusyError
 from chronoguard.lifecycle import init_workspace, open_workspace
 from chronoguard.lifecycle.fleet import VersionCache
@@ -116,8 +117,25 @@ if job["store_url"] is None:
 else:
     os.environ["CHRONOGUARD_STORE_URL"] = job["store_url"]
 kill_at = job["kill_at"]
+action = job.get("action", "cycle")
 with open_workspace(job["ws_dir"]) as ws:
-    run_cycle(ws, data, freq="MS", now=now)
+    if action == "cycle":
+        run_cycle(ws, data, freq="MS", now=now)
+    else:  # a governance action, as the CLI and the HTTP service run it
+        from chronoguard.lifecycle import operations
+        from chronoguard.lifecycle.access import Principal
+
+        caller = Principal(job["caller"], job["role"])
+        at = pd.Timestamp(job["at"])
+        selection = operations.Selection.of(job.get("series"), job.get("group"))
+        if action == "promote":
+            operations.promote(ws, job["version"], caller=caller, selection=selection,
+                               reason="the crash test", at=at)
+        elif action == "rollback":
+            operations.rollback(ws, caller=caller, selection=selection,
+                                reason="the crash test", at=at)
+        else:
+            raise SystemExit(f"unknown action {action!r}")
 with open(job["calls"], "w") as f:
     json.dump(calls, f)
 """
@@ -133,19 +151,22 @@ class Run:
 class Killer:
     """The helper process (see ``SERVER``); ``run`` forks one child and waits for it."""
 
-    def __init__(self, data: Path, logs: Path) -> None:
+    def __init__(self, data: Path, logs: Path, now: pd.Timestamp = TARGET) -> None:
         self.logs = logs
         logs.mkdir()
         self._stderr = (logs / "server.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(data), str(TARGET)],
+            [sys.executable, "-c", SERVER, str(data), str(now)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
         )
 
-    def run(self, ws_dir: Path, kill_at: int, store_url: str | None) -> Run:
+    def run(self, ws_dir: Path, kill_at: int, store_url: str | None, **action: object) -> Run:
+        """Run the cycle (or ``action``: ``action="promote"`` with ``version``, ``caller``,
+        ``role``, ``at`` and optionally ``series``/``group``; or ``"rollback"``) in a
+        forked child that kills itself after its ``kill_at``-th write."""
         log, calls = self.logs / f"{ws_dir.name}.log", self.logs / f"{ws_dir.name}.json"
         job = {
             "ws_dir": str(ws_dir),
@@ -153,6 +174,7 @@ class Killer:
             "store_url": store_url,
             "log": str(log),
             "calls": str(calls),
+            **action,
         }
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(json.dumps(job) + "\n")
@@ -195,6 +217,10 @@ def full_state(ws_dir: Path) -> dict[str, object]:
             "alias": (ws.registry.get_alias(m, "champion"), ws.store.current_alias(m, "champion")),
             "running": [r.info.run_id for r in runs if r.info.status == "RUNNING"],
             "audit_ok": ws.store.verify_audit_chain().ok,
+            "watches": [
+                (w.unique_id, w.opened_at, w.version, w.previous_version, w.kind, w.status)
+                for w in ws.store.list_watches(m)
+            ],
         }
     return s
 
@@ -278,7 +304,7 @@ class Copies:
             shutil.rmtree(target)
 
 
-def resume(ws_dir: Path, df: pd.DataFrame) -> None:
+def resume(ws_dir: Path, df: pd.DataFrame, target: pd.Timestamp = TARGET) -> None:
     """Run the target cycle again in this process, as soon as the killed cycle's lock is
     free: at once on SQLite (the kernel drops a dead process's flock); on PostgreSQL when
     the server has seen the killed connection close, within milliseconds."""
@@ -286,21 +312,35 @@ def resume(ws_dir: Path, df: pd.DataFrame) -> None:
         deadline = time.monotonic() + 5.0
         while True:
             try:
-                with ws.lock(holder="the test, after the kill", at=TARGET):
+                with ws.lock(holder="the test, after the kill", at=target):
                     break
             except WorkspaceBusyError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
-        run_cycle(ws, df, freq="MS", now=TARGET)
+        run_cycle(ws, df, freq="MS", now=target)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+    ("backend", "stage", "target"),
+    [
+        ("sqlite", "champion", TARGET),
+        pytest.param("postgresql", "champion", TARGET, marks=pytest.mark.postgres),
+        # The canary stage's moves: the challenger deployed as a canary, its watch, the
+        # version's status and the forecasts under the alias canary. Its first promotion
+        # is the shocked series' first passing retrain (after it, the series is on trial
+        # and is not retrained again until the trial decides).
+        ("sqlite", "canary", pd.Timestamp("1981-04-01")),
+    ],
 )
 def test_a_cycle_killed_after_any_write_resumes_to_the_uninterrupted_state(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    backend: str,
+    stage: str,
+    target: pd.Timestamp,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     schemas = request.getfixturevalue("pg_schemas") if backend == "postgresql" else None
     df = fleet()
@@ -308,13 +348,16 @@ def test_a_cycle_killed_after_any_write_resumes_to_the_uninterrupted_state(
     df.to_pickle(data)
     base = tmp_path / "base"
     copies = Copies(base, schemas, monkeypatch)
-    killer = Killer(data, tmp_path / "logs")
+    killer = Killer(data, tmp_path / "logs", now=target)
     try:
         with copies.prepared():
-            with init_workspace(base, config()) as ws:  # type: ignore[arg-type]
+            cfg = config().model_copy(  # type: ignore[attr-defined]
+                update={"rollout": RolloutConfig(stage=stage, canary_share=1.0)}
+            )
+            with init_workspace(base, cfg) as ws:
                 cache = VersionCache(ws)
                 for now in timeline(df)[131:]:
-                    if now >= TARGET:
+                    if now >= target:
                         break
                     run_cycle(ws, df, freq="MS", now=now, cache=cache)
 
@@ -330,8 +373,10 @@ def test_a_cycle_killed_after_any_write_resumes_to_the_uninterrupted_state(
             assert isinstance(alias, tuple) and alias[0] == alias[1]
             decisions = expected["decisions"]
             assert isinstance(decisions, list)
-            promoted = [d for d in decisions if d[0] == TARGET and d[5] == "promoted"]
+            promoted = [d for d in decisions if d[0] == target and d[5] == "promoted"]
             assert promoted, "the target cycle must promote a retrained series"
+            kinds = {w[4] for w in expected["watches"] if w[1] == target}  # type: ignore[union-attr]
+            assert kinds == {"canary" if stage == "canary" else "watch"}, expected["watches"]
             assert any(c.startswith("mlflow.") for c in calls) and any(
                 c.startswith("store.") for c in calls
             )
@@ -348,7 +393,7 @@ def test_a_cycle_killed_after_any_write_resumes_to_the_uninterrupted_state(
                     killed = killer.run(ws_dir, k, url)
                     assert killed.returncode == -9, (k, calls[k - 1], killed.output[-2000:])
                     copies.use(url)
-                    resume(ws_dir, df)
+                    resume(ws_dir, df, target)
                     got = full_state(ws_dir)
                 if got != expected:
                     diff = [key for key in expected if got.get(key) != expected[key]]

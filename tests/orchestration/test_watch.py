@@ -237,7 +237,7 @@ def test_the_watch_rolls_back_a_challenger_that_did_worse(watched: Path) -> None
             timeout=300,
         )
         assert shown.returncode == 0, shown.stderr
-        assert "watched promotions (1 open)" in shown.stdout and "south" in shown.stdout
+        assert "watches and trials (1 open)" in shown.stdout and "south" in shown.stdout
         deployment = ws.store.get_deployment(m)
         # The first target count at which the comparison, computed here, calls it worse.
         d = np.abs(100.0 - noise)
@@ -250,15 +250,17 @@ def test_the_watch_rolls_back_a_challenger_that_did_worse(watched: Path) -> None
         assert MIN_TARGETS <= first < n_targets
         # Until then the watch goes on, cycle after cycle; then it rolls back at once.
         for t in targets[: first - 1]:
-            assert review_watches(ws, now=t, freq="MS", deployment=deployment) == ([], {})
+            review = review_watches(ws, now=t, freq="MS", deployment=deployment)
+            assert (review.closes, review.back, review.forward) == ([], {}, {})
         t2 = targets[first - 1]
-        closes, back = review_watches(ws, now=t2, freq="MS", deployment=deployment)
+        review = review_watches(ws, now=t2, freq="MS", deployment=deployment)
+        closes, back = review.closes, review.back
         assert back == {"south": "1"}
         (verdict,) = closes
         assert verdict.status == "rolled_back" and verdict.n_pairs == first
         assert verdict.previous_error == 0.0 and verdict.challenger_error > 50
         assert "worse" in verdict.reason and "back to version 1" in verdict.reason
-        close_and_roll_back(ws, closes, back, now=t2, by="test", at=t2)
+        close_and_roll_back(ws, review, now=t2, by="test", at=t2)
         assert ws.store.get_deployment(m).versions["south"] == "1"
         last = ws.store.deployment_history(m, "south")[-1]
         assert (last.previous_version, last.version, last.reason) == (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ import uvicorn
 from chronoguard.config import ChronoguardConfig
 from chronoguard.lifecycle import init_workspace
 from chronoguard.orchestration import run_cycle
-from tests.helpers import seatbelts, small_config
+from tests.helpers import grant, seatbelts, small_config
 
 MODEL = "test-model"
 SERIES = ("north", "south", "west")
@@ -48,20 +48,31 @@ def config(model: str = "SeasonalNaive") -> ChronoguardConfig:
     )
 
 
+ROLES = ("viewer", "operator", "approver", "admin")
+
+
 @dataclass(frozen=True)
 class Built:
     root: Path
     data: pd.DataFrame
     origin: pd.Timestamp
+    tokens: Mapping[str, str]  # role -> secret of a token named after it
+
+    def headers(self, role: str = "operator") -> dict[str, str]:
+        """The Authorization header of the token of ``role``."""
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
-def build_workspace(root: Path) -> Built:
-    """A workspace after its first cycle: version 1 serves the three series from ``origin``."""
+def build_workspace(root: Path, cfg: ChronoguardConfig | None = None) -> Built:
+    """A workspace after its first cycle: version 1 serves the three series from
+    ``origin``; one token per role, each named after its role (``admin`` is ``root``)."""
     df = fleet()
     origin = pd.Timestamp(sorted(df["ds"].unique())[ORIGIN_INDEX])
-    with init_workspace(root, config()) as ws:
+    with init_workspace(root, cfg or config()) as ws:
         run_cycle(ws, df, freq="MS", now=origin)
-    return Built(root, df, origin)
+        tokens = {role: grant(ws.store, role, role) for role in ROLES if role != "admin"}
+        tokens["admin"] = grant(ws.store, "admin2", "admin")
+    return Built(root, df, origin, tokens)
 
 
 def free_port() -> int:

@@ -34,7 +34,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 def client(built: Built) -> Iterator[httpx.Client]:
     with (
         running(create_app(built.root, poll_interval=0.1)) as url,
-        httpx.Client(base_url=url, timeout=30) as c,
+        httpx.Client(base_url=url, timeout=30, headers=built.headers("operator")) as c,
     ):
         _wait_ready(c)
         yield c
@@ -133,13 +133,13 @@ def test_actuals_are_idempotent_and_revisions_explicit(client: httpx.Client, bui
         "stored_y": 1500.0,
         "y": 1600.0,
     }
-    r = client.post(url("/actuals"), params={"revise": "true", "by": "ana"}, json=changed)
+    r = client.post(url("/actuals"), params={"revise": "true"}, json=changed)
     assert r.json() == {"rows": 1, "inserted": 0, "unchanged": 0, "revised": 1}
     with open_workspace(built.root) as ws:
         got = ws.store.get_actuals(unique_id="north")
         assert got["y"].tolist() == [1600.0]
         revision = ws.store.audit_log(action="revise_actuals")[-1]
-    assert revision.actor == "ana"
+    assert revision.actor == "operator"  # the token's name, never a name sent
     assert revision.payload["revisions"][0]["old_y"] == 1500.0
 
 
@@ -225,7 +225,7 @@ def test_not_ready_until_the_snapshot_is_loaded(built: Built) -> None:
     with (
         MLFLOW_LOCK,
         running(create_app(built.root, poll_interval=0.1)) as base,
-        httpx.Client(base_url=base, timeout=30) as c,
+        httpx.Client(base_url=base, timeout=30, headers=built.headers("viewer")) as c,
     ):
         time.sleep(0.3)
         r = c.get("/readyz")
@@ -256,7 +256,8 @@ def test_chronoguard_serve_command(built: Built) -> None:
         env=env,
     )
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as c:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=5, headers=built.headers("viewer")) as c:
             deadline = time.monotonic() + 90
             while True:
                 try:

@@ -55,7 +55,7 @@ def hammer(built: Built) -> Iterator[tuple[str, list[dict[str, object]], threadi
         stop = threading.Event()
 
         def read() -> None:
-            with httpx.Client(base_url=base, timeout=30) as c:
+            with httpx.Client(base_url=base, timeout=30, headers=built.headers("viewer")) as c:
                 while not stop.is_set():
                     r = c.get(f"/v1/models/{MODEL}/series/north/forecast")
                     assert r.status_code == 200, r.text
@@ -80,7 +80,7 @@ def test_switch_is_seen_and_never_half(
     with open_workspace(built.root) as ws:
         moves = deploy_series(ws, {"north": v2}, by="test", reason="switch", at=built.origin)
         assert [m.version for m in moves] == [v2]
-        with httpx.Client(base_url=base, timeout=30) as c:
+        with httpx.Client(base_url=base, timeout=30, headers=built.headers("viewer")) as c:
             # Moved but not served yet: version 1's forecasts, and the deployment says so.
             deadline = time.monotonic() + 30
             while True:

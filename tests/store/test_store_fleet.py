@@ -669,7 +669,7 @@ def test_upgrading_an_r0002_database_with_data_keeps_it(store_url: str, raw_engi
         assert not NEW_TABLES & set(inspect(raw_engine).get_table_names())
 
         with Store.open(store_url) as store:
-            assert store.schema_revision() == head_revision() == "r0006_api_tokens"
+            assert store.schema_revision() == head_revision() == "r0008_watch_kinds"
             assert store.get_actuals()["y"].tolist() == [3.5]
             assert store.current_alias("demand", "champion") == "1"
             store.deploy("demand", {"s1": "1"}, by="ana", reason="first", at=AT)

@@ -46,7 +46,7 @@ def _engine(url: str) -> Engine:
 
 def test_open_migrates_an_empty_database_to_head(store_url: str) -> None:
     with Store.open(store_url) as store:
-        assert store.schema_revision() == head_revision() == "r0006_api_tokens"
+        assert store.schema_revision() == head_revision() == "r0008_watch_kinds"
     engine = create_engine(store_url)
     try:
         names = set(inspect(engine).get_table_names())
@@ -74,7 +74,7 @@ def test_refuses_an_outdated_schema_without_migrate(store_url: str) -> None:
         Store.open(store_url, migrate=False)
     message = str(err.value)
     assert "'r0001_initial'" in message
-    assert "'r0006_api_tokens'" in message
+    assert "'r0008_watch_kinds'" in message
     assert "run `chronoguard init`" in message
 
 
@@ -180,3 +180,41 @@ def test_concurrent_first_opens_migrate_once(store_url: str) -> None:
     assert errors == []
     with Store.open(store_url, migrate=False) as store:
         assert store.schema_revision() == head_revision()
+
+
+def test_watch_kinds_migrate_and_are_checked(store_url: str) -> None:
+    engine = _engine(store_url)
+    upgrade(engine, "r0007_decision_group")
+    insert = (
+        "INSERT INTO cg_watches (model_name, unique_id, opened_at, version, previous_version, "
+        "periods, status{kind}) VALUES ('m', :u, :t, '2', '1', 6, :status{kind_value})"
+    )
+    with engine.begin() as conn:  # a watch from before kinds
+        conn.execute(
+            text(insert.format(kind="", kind_value="")),
+            {"u": "old", "t": datetime(2020, 1, 1), "status": "open"},
+        )
+    upgrade(engine, "head")
+    with engine.begin() as conn:
+        kind = conn.execute(text("SELECT kind FROM cg_watches WHERE unique_id = 'old'")).scalar()
+        assert kind == "watch"  # an existing watch is a post-promotion watch
+        conn.execute(
+            text(insert.format(kind=", kind", kind_value=", :kind")),
+            {"u": "trial", "t": datetime(2020, 2, 1), "status": "promoted", "kind": "shadow"},
+        )
+    for status, kind in (("promoted", "bogus"), ("bogus", "shadow")):
+        with pytest.raises(Exception, match=r"(?i)check"), engine.begin() as conn:
+            conn.execute(
+                text(insert.format(kind=", kind", kind_value=", :kind")),
+                {
+                    "u": f"bad-{status}-{kind}",
+                    "t": datetime(2020, 3, 1),
+                    "status": status,
+                    "kind": kind,
+                },
+            )
+    downgrade(engine, "r0007_decision_group")
+    with engine.begin() as conn:
+        cols = {c["name"] for c in inspect(conn).get_columns("cg_watches")}
+    assert "kind" not in cols
+    engine.dispose()

@@ -3,6 +3,11 @@
 Validation happens once, at the door, and names every problem it finds. Nothing is dropped
 or repaired silently: a frame either passes whole, or :class:`DataContractError` lists every
 problem with the rows it concerns and how to fix them.
+
+Time is tz-naive UTC throughout: timestamps with a UTC offset (``Z``, ``+11:00``, offsets
+that change across a DST change) are converted to UTC and kept tz-naive, and day-first dates
+(``dd/mm/yyyy``) are read day-first only when a value proves it (see
+:mod:`chronoguard.data._timestamps`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from chronoguard.data._timestamps import naive_utc_timestamp, parse_timestamps, to_naive_utc
 from chronoguard.errors import DataContractError
 
 REQUIRED_COLUMNS = ("unique_id", "ds", "y")
@@ -37,6 +43,12 @@ class ValidatedFrame:
 def load_frame(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet file into a frame; ``ds`` is parsed as a timestamp.
 
+    Timestamps with a UTC offset (``2020-01-01T00:00:00Z``, ``...+11:00``, mixed offsets as
+    across a DST change) are converted to UTC and kept tz-naive, as chronoguard is tz-naive
+    UTC throughout. Day-first dates (``dd/mm/yyyy``, ``dd.mm.yyyy``) are read day-first when
+    some day is above 12; when no value tells day-first from month-first, ``ds`` is left as
+    text and :func:`validate_frame` refuses it, naming an example and the fix (ISO 8601).
+
     The frame is not validated here: pass it to :func:`validate_frame`.
     """
     p = Path(path)
@@ -57,11 +69,11 @@ def load_frame(path: str | Path) -> pd.DataFrame:
         raise
     except Exception as exc:  # pandas/pyarrow raise many types; name the file either way
         raise DataContractError([f"cannot read {p.name}: {exc}"], source=str(p)) from exc
-    if "ds" in df.columns and not pd.api.types.is_datetime64_any_dtype(df["ds"]):
-        parsed = pd.to_datetime(df["ds"], errors="coerce", format="mixed")
-        # Keep unparseable values visible: validation reports them by row instead of
-        # failing here on the first one.
-        if parsed.notna().sum() == df["ds"].notna().sum():
+    if "ds" in df.columns:
+        parsed = parse_timestamps(df["ds"]).values
+        # Keep unparseable or ambiguous values visible: validation reports them (by row,
+        # with the fix) instead of failing here on the first one.
+        if parsed is not None:
             df["ds"] = parsed
     if "unique_id" in df.columns:
         df["unique_id"] = df["unique_id"].astype(str)
@@ -103,6 +115,10 @@ def find_problems(
     ``require_target=False`` checks future exogenous frames, which carry no ``y``.
     """
     problems: list[str] = []
+    if "ds" in df.columns and isinstance(df["ds"].dtype, pd.DatetimeTZDtype):
+        df = df.assign(ds=to_naive_utc(df["ds"]))  # a new frame: the input is not modified
+    if now is not None:
+        now = naive_utc_timestamp(pd.Timestamp(now))
     required = REQUIRED_COLUMNS if require_target else ("unique_id", "ds")
     missing = [c for c in required if c not in df.columns]
     if missing:
@@ -119,7 +135,11 @@ def find_problems(
         if absent:
             problems.append(f"exogenous column(s) {absent} named in the config are missing")
     if not pd.api.types.is_datetime64_any_dtype(df["ds"]):
-        bad = df.index[pd.to_datetime(df["ds"], errors="coerce", format="mixed").isna()]
+        parsed = parse_timestamps(df["ds"])
+        if parsed.problem is not None:
+            problems.append(parsed.problem)
+            return problems, freq
+        bad = parsed.unparseable
         detail = f" ({_rows(bad)} cannot be parsed)" if len(bad) else ""
         problems.append(
             f"column ds has dtype {df['ds'].dtype}, expected timestamps{detail}; "
@@ -232,6 +252,9 @@ def validate_frame(
 ) -> ValidatedFrame:
     """Check ``df`` against the contract; raise :class:`DataContractError` naming every problem.
 
+    A tz-aware ``ds`` is converted to UTC and returned tz-naive (chronoguard is tz-naive
+    UTC throughout); a tz-aware ``now`` likewise.
+
     Parameters
     ----------
     df
@@ -260,6 +283,7 @@ def validate_frame(
     extra = tuple(c for c in df.columns if c not in REQUIRED_COLUMNS)
     ex = tuple(exog) if exog is not None else extra
     out = df.copy()
+    out["ds"] = to_naive_utc(out["ds"])
     out["unique_id"] = out["unique_id"].astype(str)
     out["y"] = out["y"].astype(float)
     out = out.reset_index(drop=True)

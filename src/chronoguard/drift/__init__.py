@@ -15,7 +15,6 @@ from chronoguard.drift.batch import (
     psi_test,
     wasserstein_test,
 )
-from chronoguard.drift.multivariate import auto_block_length, classifier_test, mmd_test
 from chronoguard.drift.profile import (
     CategoricalSummary,
     ColumnKey,
@@ -41,8 +40,8 @@ __all__ = [
     "Severity",
 ]
 
-# --- batch two-sample tests, reference profiles, multivariate tests ---
-# (batch.py, profile.py, multivariate.py)
+# --- batch two-sample tests, reference profiles ---
+# (batch.py, profile.py)
 __all__ += [
     "DEFAULT_THRESHOLDS",
     "CategoricalSummary",
@@ -50,20 +49,17 @@ __all__ += [
     "NumericSummary",
     "ReferenceProfile",
     "anderson_darling_test",
-    "auto_block_length",
     "chi2_test",
-    "classifier_test",
     "cramer_von_mises_test",
     "detect_drift",
     "jensen_shannon_test",
     "ks_test",
-    "mmd_test",
     "psi_test",
     "wasserstein_test",
 ]
 
-# --- dependence-aware inference, streaming detectors, alert control ---
-# (inference.py, reference_state.py, seasonal.py, streaming/, alerting.py)
+# --- dependence-aware inference, alert control ---
+# (inference.py, reference_state.py, seasonal.py, alerting.py)
 from chronoguard.drift.alerting import (  # noqa: E402
     DAILY_CHECK_RULE,
     DailyCheckRule,
@@ -83,22 +79,16 @@ from chronoguard.drift.inference import (  # noqa: E402
 )
 from chronoguard.drift.reference_state import MonitoringCalibration, ReferenceState  # noqa: E402
 from chronoguard.drift.seasonal import SeasonalDesign  # noqa: E402
-from chronoguard.drift.streaming import ADWIN, CUSUM, KSWIN, PageHinkley, StreamingDetector  # noqa: E402
 
 __all__ += [
-    "ADWIN",
-    "CUSUM",
     "DAILY_CHECK_RULE",
-    "KSWIN",
     "CalibratedDriftTest",
     "DailyCheckRule",
     "MonitoringCalibration",
-    "PageHinkley",
     "PersistenceRule",
     "ReferenceState",
     "SeasonalDesign",
     "SequentialCheck",
-    "StreamingDetector",
     "benjamini_hochberg",
     "drift_check",
     "fdr_adjust",

@@ -26,7 +26,7 @@ action (``at``); none reads the clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -44,6 +44,7 @@ from chronoguard.store import (
     DecisionOutcomeUpdate,
     Deployment,
     DeploymentMove,
+    SeriesDecision,
 )
 
 ACTOR = "chronoguard approvals"
@@ -91,11 +92,34 @@ def _settle(
     """Set the outcome of the request's decisions still awaiting approval, keeping the
     gate's figures and appending ``note`` to its reason."""
     ids = list(request.series if series is None else series)
-    if not ids:
+    settle_decisions(
+        ws,
+        pd.Timestamp(request.as_of),
+        ids,
+        outcome,
+        note,
+        by=by,
+        only=lambda d: d.outcome == _AWAITING and d.challenger_version == request.version,
+    )
+
+
+def settle_decisions(
+    ws: Workspace,
+    ds: pd.Timestamp,
+    series: Sequence[str],
+    outcome: str,
+    note: str,
+    *,
+    by: str,
+    only: Callable[[SeriesDecision], bool] = lambda d: True,
+) -> None:
+    """Set the outcome of the retrain decisions at ``ds`` of ``series`` (those ``only``
+    keeps), keeping the gate's figures and appending ``note`` to its reason. The one place
+    where an approval or a shadow trial settles what the gate left open."""
+    if not series:
         return
-    t = request.as_of
     found = ws.store.list_series_decisions(
-        request.model_name, unique_id=ids, ds_from=t, ds_to=t, action="retrain"
+        ws.model_name, unique_id=list(series), ds_from=ds, ds_to=ds, action="retrain"
     )
     updates = {
         d.unique_id: DecisionOutcomeUpdate(
@@ -107,10 +131,10 @@ def _settle(
             gate_reason=f"{d.gate_reason}; {note}" if d.gate_reason else note,
         )
         for d in found
-        if d.outcome == _AWAITING and d.challenger_version == request.version
+        if only(d)
     }
     if updates:
-        ws.store.set_decision_outcomes(request.model_name, t, updates, by=by)
+        ws.store.set_decision_outcomes(ws.model_name, ds.to_pydatetime(), updates, by=by)
 
 
 def _retire_if_unused(

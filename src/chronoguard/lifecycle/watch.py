@@ -39,7 +39,14 @@ from chronoguard.monitoring import (
     PairedVerdict,
     paired_sequential,
 )
-from chronoguard.store import SHADOW_ALIAS, Deployment, Watch, WatchClose, WatchStatus
+from chronoguard.store import (
+    SHADOW_ALIAS,
+    Deployment,
+    Watch,
+    WatchClose,
+    WatchKind,
+    WatchStatus,
+)
 
 #: The alias of forecasts a replaced version serves in shadow during a watch.
 SHADOW = SHADOW_ALIAS
@@ -75,10 +82,12 @@ def new_watches(
     *,
     version: str,
     now: pd.Timestamp,
+    kind: WatchKind = WatchKind.WATCH,
 ) -> tuple[list[Watch], list[WatchClose]]:
-    """Watches for series just promoted onto ``version`` (``promoted`` maps each to the
-    version it replaced; series no version served before are not watched), and the closes
-    of their older watches still open (superseded by this promotion)."""
+    """Watches of ``kind`` for series just promoted onto ``version``, or put on trial
+    against it (``promoted`` maps each to its champion, the version it replaced; series no
+    version served before are not watched), and the closes of their older watches still
+    open (superseded by this one)."""
     periods = watch_periods(ws.config)
     if periods == 0:
         return [], []
@@ -92,6 +101,7 @@ def new_watches(
             version=version,
             previous_version=str(promoted[u]),
             periods=periods,
+            kind=kind.value,
         )
         for u in sorted(ids)
     ]
@@ -106,7 +116,15 @@ def new_watches(
     )
     forecasts, actuals = _evidence(ws, older, t)
     closes = [
-        _superseded(w, forecasts, actuals, t, f"promoted again, onto version {version}")
+        _superseded(
+            w,
+            forecasts,
+            actuals,
+            t,
+            f"put on trial against version {version}"
+            if kind == WatchKind.SHADOW
+            else f"promoted again, onto version {version}",
+        )
         for w in older
     ]
     return watches, closes
@@ -181,10 +199,12 @@ def _paired(
         & (forecasts["origin"] >= w.opened_at)
         & (forecasts["ds"] <= now)
     ]
-    served = mine[(mine["version"] == w.version) & (mine["alias"] != SHADOW)]
-    shadow = mine[(mine["version"] == w.previous_version) & (mine["alias"] == SHADOW)]
-    pairs = served[["origin", "ds", "yhat"]].merge(
-        shadow[["origin", "ds", "yhat"]], on=["origin", "ds"], suffixes=("_c", "_p")
+    served = mine[(mine["version"] == w.served_version) & (mine["alias"] != SHADOW)]
+    shadow = mine[(mine["version"] == w.shadow_version) & (mine["alias"] == SHADOW)]
+    # The challenger is the watched version, whichever of the two serves meanwhile.
+    challenger, previous = (shadow, served) if w.kind == WatchKind.SHADOW else (served, shadow)
+    pairs = challenger[["origin", "ds", "yhat"]].merge(
+        previous[["origin", "ds", "yhat"]], on=["origin", "ds"], suffixes=("_c", "_p")
     )
     y = actuals[actuals["unique_id"] == w.unique_id][["ds", "y"]]
     pairs = pairs.merge(y, on="ds")
@@ -204,28 +224,47 @@ def _paired(
     return PairedErrors(float(np.mean(ae_c)), float(np.mean(ae_p)), len(pairs), len(per), verdict)
 
 
+@dataclass(frozen=True)
+class WatchReview:
+    """What the open watches decided at one cycle: the closes to write, the series to roll
+    back (each to the version it replaced) and, from shadow trials that passed, the series
+    to promote onto their challenger (subject to their tier's approval policy)."""
+
+    closes: list[WatchClose]
+    back: dict[str, str]
+    forward: dict[str, str]
+
+    def __bool__(self) -> bool:
+        return bool(self.closes or self.back or self.forward)
+
+
 def review_watches(
     ws: Workspace,
     *,
     now: pd.Timestamp,
     freq: str,
     deployment: Deployment,
-) -> tuple[list[WatchClose], dict[str, str]]:
+) -> WatchReview:
     """The verdicts of the watches that decide or run out at ``now`` (every open watch is
-    compared again on the targets arrived so far), and the series to roll back (each to the
-    version it replaced). Nothing is written: the caller writes both in one
-    transaction (:func:`close_and_roll_back`)."""
+    compared again on the targets arrived so far). Nothing is written: the caller writes
+    the review in one transaction (:func:`chronoguard.lifecycle.rollout.settle_watches`).
+
+    A post-promotion watch or a canary shown worse rolls back; shown better, or not worse
+    when it runs out, it stands. A shadow trial shown worse is rejected (the challenger
+    never served); shown better, or not worse when it runs out, it is promoted.
+    """
     t = now.to_pydatetime()
     open_ = ws.store.list_watches(ws.model_name, status="open")
     if not open_:
-        return [], {}
+        return WatchReview([], {}, {})
     forecasts, actuals = _evidence(ws, open_, t)
     test = watch_test(ws.config)
     closes: list[WatchClose] = []
     back: dict[str, str] = {}
+    forward: dict[str, str] = {}
     for w in open_:
         now_on = deployment.version_of(w.unique_id)
-        if now_on != w.version:
+        if now_on != w.served_version:
             why = f"moved to version {now_on}" if now_on else "left the deployment"
             closes.append(_superseded(w, forecasts, actuals, t, why))
             continue
@@ -235,61 +274,81 @@ def review_watches(
         decided = v is not None and v.decision != PairedDecision.CONTINUE
         if not (decided or ended):
             continue  # the watch goes on: no decision yet, periods left
-        ch, pv, n = pe.challenger_mae, pe.previous_mae, pe.n_pairs
-        if v is None or ch is None or pv is None:
-            status = WatchStatus.CONFIRMED.value
-            reason = (
-                f"no target forecast by both versions has arrived in {w.periods} periods; "
-                f"version {w.version} stays"
-            )
-        else:
-            compared = (
-                f"version {w.version} MAE {ch:.4g} vs {pv:.4g} for version "
-                f"{w.previous_version} on the same {n} forecasts of {pe.n_targets} targets"
-            )
-            if v.decision == PairedDecision.WORSE:
-                status = WatchStatus.ROLLED_BACK.value
-                reason = f"{compared}: {v.reason}; back to version {w.previous_version}"
-                back[w.unique_id] = w.previous_version
-            elif v.decision == PairedDecision.BETTER:
-                status = WatchStatus.CONFIRMED.value
-                reason = f"{compared}: {v.reason}; confirmed early, the promotion stands"
-            else:
-                status = WatchStatus.CONFIRMED.value
-                reason = (
-                    f"{compared}: not shown worse in {w.periods} periods ({v.reason}); "
-                    "the promotion stands"
-                )
+        status, reason = _verdict(w, pe)
+        if status == WatchStatus.ROLLED_BACK:
+            back[w.unique_id] = w.previous_version
+        elif status == WatchStatus.PROMOTED:
+            forward[w.unique_id] = w.version
         closes.append(
             WatchClose(
                 unique_id=w.unique_id,
                 opened_at=w.opened_at,
-                status=status,
+                status=status.value,
                 closed_at=t,
-                challenger_error=ch,
-                previous_error=pv,
-                n_pairs=n,
+                challenger_error=pe.challenger_mae,
+                previous_error=pe.previous_mae,
+                n_pairs=pe.n_pairs,
                 reason=reason,
             )
         )
-    return closes, back
+    return WatchReview(closes, back, forward)
+
+
+def _verdict(w: Watch, pe: PairedErrors) -> tuple[WatchStatus, str]:
+    """How watch ``w`` closes on evidence ``pe`` (it decided, or ran out), and why."""
+    trial = w.kind == WatchKind.SHADOW
+    v, ch, pv, n = pe.verdict, pe.challenger_mae, pe.previous_mae, pe.n_pairs
+    if v is None or ch is None or pv is None:
+        if trial:
+            return WatchStatus.PROMOTED, (
+                f"no target forecast by both versions has arrived in {w.periods} periods; "
+                f"version {w.version} passed the gate and is promoted"
+            )
+        return WatchStatus.CONFIRMED, (
+            f"no target forecast by both versions has arrived in {w.periods} periods; "
+            f"version {w.version} stays"
+        )
+    compared = (
+        f"version {w.version} MAE {ch:.4g} vs {pv:.4g} for version "
+        f"{w.previous_version} on the same {n} forecasts of {pe.n_targets} targets"
+    )
+    what = "shadow trial" if trial else ("canary" if w.kind == WatchKind.CANARY else "promotion")
+    if v.decision == PairedDecision.WORSE:
+        if trial:
+            return WatchStatus.REJECTED, (
+                f"{compared}: {v.reason}; rejected in its shadow trial, it never served"
+            )
+        return WatchStatus.ROLLED_BACK, (
+            f"{compared}: {v.reason}; back to version {w.previous_version}"
+        )
+    if v.decision == PairedDecision.BETTER:
+        if trial:
+            return WatchStatus.PROMOTED, f"{compared}: {v.reason}; promoted early from shadow"
+        return WatchStatus.CONFIRMED, f"{compared}: {v.reason}; confirmed early, the {what} stands"
+    if trial:
+        return WatchStatus.PROMOTED, (
+            f"{compared}: not shown worse in {w.periods} periods ({v.reason}); promoted from shadow"
+        )
+    return WatchStatus.CONFIRMED, (
+        f"{compared}: not shown worse in {w.periods} periods ({v.reason}); the {what} stands"
+    )
 
 
 def close_and_roll_back(
     ws: Workspace,
-    closes: Sequence[WatchClose],
-    back: Mapping[str, str],
+    review: WatchReview,
     *,
     now: pd.Timestamp,
     by: str,
     at: pd.Timestamp,
 ) -> None:
     """Write the watches' verdicts and the rollbacks they call for (inside the caller's
-    transaction, when there is one)."""
-    if closes:
-        ws.store.close_watches(ws.model_name, closes, at=at.to_pydatetime(), by=by)
-    if back:
-        deploy_series(ws, back, by=by, reason=ROLLBACK_REASON, at=now, batch=f"watch {now}")
+    transaction, when there is one). Promotions from shadow trials are left to
+    :func:`chronoguard.lifecycle.rollout.settle_watches`, which calls this first."""
+    if review.closes:
+        ws.store.close_watches(ws.model_name, review.closes, at=at.to_pydatetime(), by=by)
+    if review.back:
+        deploy_series(ws, review.back, by=by, reason=ROLLBACK_REASON, at=now, batch=f"watch {now}")
 
 
 def serve_shadows(
@@ -300,13 +359,14 @@ def serve_shadows(
     cache: VersionCache,
     series: Sequence[str] | None = None,
 ) -> int:
-    """Forecast from ``now`` with the replaced version of every open watch, recorded under
-    the alias ``shadow``; returns the number of rows."""
+    """Forecast from ``now`` with the version of every open watch that does not serve (the
+    replaced one, or a shadow trial's challenger), recorded under the alias ``shadow``;
+    returns the number of rows."""
     by_version: dict[str, list[str]] = {}
     wanted = None if series is None else set(series)
     for w in ws.store.list_watches(ws.model_name, status="open"):
         if wanted is None or w.unique_id in wanted:
-            by_version.setdefault(w.previous_version, []).append(w.unique_id)
+            by_version.setdefault(w.shadow_version, []).append(w.unique_id)
     total = 0
     for v, ids in sorted(by_version.items()):
         fc = serve_forecasts(

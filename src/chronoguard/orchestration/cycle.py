@@ -36,8 +36,9 @@ from chronoguard.lifecycle.fleet import (
     VersionCache,
     reconcile,
 )
+from chronoguard.lifecycle.rollout import settle_watches
 from chronoguard.lifecycle.train import compute_executor
-from chronoguard.lifecycle.watch import close_and_roll_back, review_watches
+from chronoguard.lifecycle.watch import review_watches
 from chronoguard.orchestration.steps import (
     bootstrap,
     check_fleet,
@@ -206,9 +207,9 @@ def run_cycle(
         if stop_after == "checked":
             return _outcome(ws, now, checked=checked)
         if not _stage_done(stage, "watched"):
-            closes, back = review_watches(ws, now=now, freq=freq, deployment=deployment)
+            review = review_watches(ws, now=now, freq=freq, deployment=deployment)
             with ws.store.transaction():
-                close_and_roll_back(ws, closes, back, now=now, by=by, at=at)
+                settle_watches(ws, review, now=now, by=by, at=at)
                 ws.store.advance_cycle(model, now, "watched")
             stage = "watched"
         deployment = ws.store.get_deployment(model)

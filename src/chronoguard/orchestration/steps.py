@@ -24,6 +24,7 @@ from chronoguard.lifecycle import (
     training_window,
 )
 from chronoguard.lifecycle.approvals import expire_approvals, held_series, request_approval
+from chronoguard.lifecycle.deploy import CHAMPION
 from chronoguard.lifecycle.fleet import (
     SeriesGate,
     VersionCache,
@@ -31,6 +32,7 @@ from chronoguard.lifecycle.fleet import (
     gate_series,
     reference_for,
 )
+from chronoguard.lifecycle.rollout import CANARY_ALIAS, start_rollout
 from chronoguard.lifecycle.train import training_minimum
 from chronoguard.lifecycle.watch import new_watches, periods_between, serve_shadows
 from chronoguard.monitoring import (
@@ -56,6 +58,7 @@ from chronoguard.store import (
     Deployment,
     SeriesCheck,
     SeriesDecision,
+    WatchKind,
 )
 
 
@@ -141,6 +144,12 @@ def bootstrap(
         ),
     )
     reason = "initial training"
+    groups = resolve_groups(
+        cfg.groups,
+        series,
+        known if any(g.column for g in cfg.groups) else None,
+        default_cost_per_unit_error=cfg.budget.default_cost_per_unit_error,
+    )
     with ws.store.transaction():
         ws.store.set_version_status(model, v, "candidate", at=now, by=by, reason="initial")
         ws.store.record_series_decisions(
@@ -152,6 +161,8 @@ def bootstrap(
                     action="retrain",
                     trigger="initial",
                     reason=reason,
+                    tier=str(groups[u].tier),
+                    group=groups[u].group,
                     outcome="promoted",
                     challenger_version=v,
                 )
@@ -385,6 +396,13 @@ def decide_fleet(
     decay, drift_q = _evidence_from_checks(ws, now) if checked else ({}, {})
     periods: dict[pd.Timestamp, int] = {}
     evidence: list[SeriesEvidence] = []
+    # A series whose challenger is on trial (shadow or canary) is not retrained again: the
+    # trial decides first (a new challenger would only restart it).
+    on_trial = {
+        w.unique_id: w
+        for w in ws.store.list_watches(model, status="open")
+        if w.kind != WatchKind.WATCH
+    }
     for u in ids:
         t = pd.Timestamp(last.get(u, deployment.since[u]))
         if t not in periods:
@@ -393,6 +411,16 @@ def decide_fleet(
         verdict = rule.decide(checks, periods_since_retrain=periods[t])
         if not checked and verdict.trigger != "schedule":
             verdict = RetrainDecision(False, "", "no check this period", verdict.counts)
+        elif u in on_trial and verdict.retrain:
+            w = on_trial[u]
+            verdict = RetrainDecision(
+                False,
+                "",
+                f"{verdict.reason}, but version {w.version} is on {w.kind} trial since "
+                f"{pd.Timestamp(w.opened_at).date()}: the trial decides first",
+                verdict.counts,
+                verdict.checks,
+            )
         served_by = cache.get(deployment.versions[u])
         prof = served_by.reference.series[u]
         cpu = served_by.version.metrics.get("fit_cpu_seconds_per_series")
@@ -426,6 +454,7 @@ def decide_fleet(
             trigger=NEW_SERIES,
             reason=f"new series: a first model on its {n} periods (at least {needed} needed)",
             tier=str(groups[u].tier),
+            group=groups[u].group,
             outcome="pending",
         )
         for u, n in sorted(ready.items())
@@ -442,6 +471,7 @@ def decide_fleet(
             retrain_cost=None if c.retrain_cost is None else float(c.retrain_cost),
             cpu_seconds=float(c.cpu_seconds),
             tier=str(c.tier),
+            group=c.group,
             outcome="pending" if c.action == Action.RETRAIN else "none",
             champion_version=deployment.versions[c.unique_id],
         )
@@ -613,17 +643,32 @@ def retrain_batch(
                 for u, g in gates.items()
             },
         )
-        if waiting:  # approvals: one request per tier, in this transaction
+        staged = cfg.rollout.stage != "champion"
+        # At stage shadow or canary, held series with a champion run the shadow trial first
+        # and wait for approval when it promotes them (chronoguard.lifecycle.rollout).
+        ask_now = [u for u in waiting if not staged or gates[u].champion_version is None]
+        if ask_now:  # approvals: one request per tier, in this transaction
             request_approval(
                 ws,
                 version=version,
-                series={u: held[u] for u in waiting},
+                series={u: held[u] for u in ask_now},
                 as_of=now,
                 at=at,
                 by=by,
                 reason=f"passed the gate at {now} ({trigger})",
             )
-        if passed:
+        if staged:
+            start_rollout(
+                ws,
+                {u: gates[u].champion_version for u in [*passed, *waiting] if u not in ask_now},
+                version=version,
+                held=[u for u in waiting if u not in ask_now],
+                now=now,
+                by=by,
+                reason=trigger,
+                at=at,
+            )
+        elif passed:
             watches, superseded = new_watches(
                 ws, {u: gates[u].champion_version for u in passed}, version=version, now=now
             )
@@ -665,20 +710,32 @@ def serve_fleet(
     Returns the number of rows served, shadow ones included.
     """
     total = 0
+    canaries = {
+        (w.unique_id, w.version)
+        for w in ws.store.list_watches(ws.model_name, status="open")
+        if w.kind == WatchKind.CANARY
+    }
     for v in deployment.versions_in_use():
         ids = deployment.series_of(v)
         if series is not None:
             ids = [u for u in ids if u in set(series)]
-        rows = data[data["unique_id"].isin(ids)]
-        fc = serve_forecasts(
-            ws.store,
-            cache.get(v).forecaster,
-            rows,
-            origin=now,
-            horizon=ws.config.forecast.horizon,
-            model_name=ws.model_name,
-            version=v,
-            if_exists="skip",
-        )
-        total += len(fc)
+        canary = [u for u in ids if (u, v) in canaries]
+        for alias, part in (
+            (CHAMPION, [u for u in ids if (u, v) not in canaries]),
+            (CANARY_ALIAS, canary),
+        ):
+            if not part:
+                continue
+            fc = serve_forecasts(
+                ws.store,
+                cache.get(v).forecaster,
+                data[data["unique_id"].isin(part)],
+                origin=now,
+                horizon=ws.config.forecast.horizon,
+                model_name=ws.model_name,
+                version=v,
+                alias=alias,
+                if_exists="skip",
+            )
+            total += len(fc)
     return total + serve_shadows(ws, data, now=now, cache=cache, series=series)

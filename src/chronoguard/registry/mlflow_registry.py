@@ -2,6 +2,12 @@
 
 The embedded default is MLflow on a SQLite file with a local artifact folder inside the
 workspace; any other tracking URI (an MLflow server) works the same way.
+
+A workspace is a portable folder: MLflow records absolute artifact locations (where the
+workspace was when a version was logged), so the embedded registry finds a version's
+artifacts by their path below the workspace's own ``mlartifacts/`` (and points the
+experiment there before logging), whatever folder the workspace was copied, moved or
+restored to.
 """
 
 from __future__ import annotations
@@ -13,12 +19,16 @@ import json
 import logging
 import os
 import pickle
+import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import mlflow
 import mlflow.artifacts
@@ -27,7 +37,9 @@ import pandas as pd
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
+from mlflow.store.artifact.models_artifact_repo import REGISTERED_MODEL_META_FILE_NAME
 from mlflow.tracking import MlflowClient
+from mlflow.utils.yaml_utils import write_yaml
 
 from chronoguard import __version__
 from chronoguard.errors import (
@@ -173,6 +185,10 @@ class ModelRegistry:
     def __init__(self, tracking_uri: str, artifact_location: str | None = None) -> None:
         self.tracking_uri = tracking_uri
         self.artifact_location = artifact_location
+        # The embedded workspace's artifact folder (set by for_workspace): stored artifact
+        # locations are resolved below it, so a copied or moved workspace loads.
+        self._artifact_root: Path | None = None
+        self._homed = False
         with _quiet_mlflow():
             self._client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
             try:
@@ -192,7 +208,9 @@ class ModelRegistry:
     @classmethod
     def for_workspace(cls, workspace: Path) -> ModelRegistry:
         ws = Path(workspace).resolve()
-        return cls(f"sqlite:///{ws / 'mlflow.db'}", (ws / "mlartifacts").as_uri())
+        registry = cls(f"sqlite:///{ws / 'mlflow.db'}", (ws / "mlartifacts").as_uri())
+        registry._artifact_root = ws / "mlartifacts"
+        return registry
 
     # -- writing -------------------------------------------------------------------------
     def log_version(
@@ -223,6 +241,7 @@ class ModelRegistry:
             )
         self._use_uris()
         try:
+            self._home_experiment()
             # The intent tag is set with the run's creation, so no run exists without it.
             tags = {INTENT_TAG: intent} if intent is not None else None
             with (
@@ -407,22 +426,108 @@ class ModelRegistry:
 
     # -- helpers -------------------------------------------------------------------------
     def _download(self, model_name: str, version: str, tmp: str) -> tuple[Path, dict[str, bytes]]:
-        """A version's model folder and JSON artifacts (by name), downloaded into ``tmp``."""
+        """A version's model folder and JSON artifacts (by name), downloaded into ``tmp``.
+
+        In an embedded workspace that was copied or moved, they are copied from where they
+        are now, below its ``mlartifacts/`` (see :meth:`_moved_here`), not from where
+        MLflow recorded them; the files are the same either way.
+        """
         # ``models:/`` URIs resolve against the process-wide registry URI: this registry's.
         self._use_uris()
-        run_id = str(self._client.get_model_version(model_name, version).run_id)
-        model_dir = Path(
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{model_name}/{version}",
-                dst_path=str(Path(tmp) / "model"),
-            )
+        mv = self._client.get_model_version(model_name, version)
+        run_id = str(mv.run_id)
+        model_dst = Path(tmp) / "model"
+        source = str(mv.source or "")
+        model_id = source[len("models:/") :] if source.startswith("models:/") else None
+        moved_model = self._moved_here(
+            self._client.get_model_version_download_uri(model_name, version),
+            [(model_id, 1), (run_id, 0)],
         )
+        if moved_model is None:
+            model_dir = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{model_name}/{version}", dst_path=str(model_dst)
+                )
+            )
+        else:
+            model_dir = Path(shutil.copytree(moved_model, model_dst))
+            # What a ``models:/`` download adds (and the digest covers): the registered
+            # model's name and version, written as MLflow writes them.
+            write_yaml(
+                str(model_dir),
+                REGISTERED_MODEL_META_FILE_NAME,
+                {"model_name": model_name, "model_version": str(version)},
+                overwrite=True,
+                ensure_yaml_extension=False,
+            )
         payloads: dict[str, bytes] = {}
-        for f in self._client.list_artifacts(run_id):
-            if f.path.endswith(".json"):
-                local = self._client.download_artifacts(run_id, f.path, str(Path(tmp) / "json"))
-                payloads[f.path] = Path(local).read_bytes()
+        moved_run = self._moved_here(
+            str(self._client.get_run(run_id).info.artifact_uri), [(run_id, 0)]
+        )
+        if moved_run is None:
+            for f in self._client.list_artifacts(run_id):
+                if f.path.endswith(".json"):
+                    local = self._client.download_artifacts(run_id, f.path, str(Path(tmp) / "json"))
+                    payloads[f.path] = Path(local).read_bytes()
+        else:
+            for p in sorted(moved_run.iterdir()):
+                if p.is_file() and p.name.endswith(".json"):
+                    payloads[p.name] = p.read_bytes()
         return model_dir, payloads
+
+    def _moved_here(self, stored: str, anchors: list[tuple[str | None, int]]) -> Path | None:
+        """Where artifacts MLflow recorded at ``stored`` are in this embedded workspace, if it
+        was copied or moved since they were logged; ``None`` when they are where MLflow
+        recorded them (or not found here: MLflow's own error then names the location).
+
+        MLflow stores absolute locations: where the workspace was when they were logged. A
+        location's path below the artifact folder starts at an anchor (the model's id, with
+        ``up`` folders above it, or the run's id), so it is looked up below this workspace's
+        ``mlartifacts/``. The digest check runs on what is read, either way.
+        """
+        path = _local_path(stored)
+        if self._artifact_root is None or path is None:
+            return None
+        parts = path.parts
+        for anchor, up in anchors:
+            if anchor and anchor in parts:
+                at = len(parts) - 1 - parts[::-1].index(anchor) - up
+                here = self._artifact_root.joinpath(*parts[max(at, 0) :])
+                if here == path:
+                    return None  # where MLflow recorded it: the workspace did not move
+                if here.is_dir():
+                    return here
+        return None
+
+    def _home_experiment(self) -> None:
+        """Point the embedded workspace's experiment at its own ``mlartifacts/`` before a
+        version is logged. MLflow fixes an experiment's artifact location (an absolute
+        URI) when it is created and offers no call to change it; in a workspace that was
+        copied or moved it still names the old folder, where new versions would be
+        written, outside the workspace. The workspace's own SQLite file is updated."""
+        if self._homed or self._artifact_root is None or self.artifact_location is None:
+            return
+        if not self.tracking_uri.startswith("sqlite:///"):
+            return
+        with _quiet_mlflow():
+            exp = self._client.get_experiment(self._experiment_id)
+        stored = _local_path(exp.artifact_location)
+        if stored is None or stored == self._artifact_root:
+            self._homed = True
+            return
+        db_path = self.tracking_uri[len("sqlite:///") :]
+        try:
+            with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as db, db:
+                db.execute(
+                    "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                    (self.artifact_location, int(self._experiment_id)),
+                )
+        except sqlite3.Error as exc:
+            raise RegistryError(
+                f"cannot point the experiment at {self.artifact_location} (it names "
+                f"{exp.artifact_location}, where the workspace was): {exc}"
+            ) from exc
+        self._homed = True
 
     def _record_digest(self, model_name: str, version: str, run_id: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -485,6 +590,16 @@ class ModelRegistry:
             created_ms=int(mv.creation_timestamp or 0),
             artifact_sha256=(mv.tags or {}).get(DIGEST_TAG),
         )
+
+
+def _local_path(uri: str) -> Path | None:
+    """The local path a ``file:`` URI (or a plain path) names; ``None`` for other schemes."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(url2pathname(parsed.path))
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
+        return Path(uri)
+    return None
 
 
 def _param(v: Any) -> str:

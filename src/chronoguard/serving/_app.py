@@ -1,4 +1,4 @@
-"""The HTTP service of a workspace: forecasts, actuals, and the governance record, read-only.
+"""The HTTP service of a workspace: forecasts, actuals, the governance record and actions.
 
 Routes (all under ``/v1``, documented at ``/docs`` and ``/openapi.json``):
 
@@ -15,6 +15,12 @@ Routes (all under ``/v1``, documented at ``/docs`` and ``/openapi.json``):
 * ``GET /healthz`` (the process answers) and ``GET /readyz`` (200 once the first snapshot
   is loaded, 503 with the reason before); ``POST /v1/admin/refresh`` rebuilds the snapshot
   now instead of at the next poll.
+* ``POST /v1/models/{model}/promote``, ``/rollback`` (series, a group or the fleet),
+  ``GET …/approvals`` and ``POST …/approvals/{id}/approve|reject``: the governance actions
+  of :mod:`chronoguard.lifecycle.operations`, which the CLI calls too.
+
+Every ``/v1`` route needs a bearer token of the workspace with the route's role
+(:mod:`chronoguard.serving._auth`): viewer reads, operator acts, approver votes.
 
 Routes that read the store are plain functions, which FastAPI runs in its thread pool; the
 store opens a session per call, so they run side by side. The forecast route is a
@@ -29,18 +35,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import FastAPI, Query
+import pandas as pd
+from fastapi import Depends, FastAPI, Query
 from fastapi.responses import JSONResponse, Response
 
 from chronoguard import __version__
 from chronoguard.lifecycle import Workspace, open_workspace
+from chronoguard.lifecycle.access import Principal
+from chronoguard.lifecycle.operations import Selection, cast_vote, promote, rollback
 from chronoguard.serving._actuals import check_and_record
+from chronoguard.serving._auth import TokenBook, caller_with
 from chronoguard.serving._fastpath import ForecastFastPath
+from chronoguard.serving._metrics import install_metrics
 from chronoguard.serving._problems import ProblemError, install_handlers
 from chronoguard.serving._schemas import (
     ActualsIn,
     ActualsOut,
     AlertOut,
+    ApprovalOut,
     AuditOut,
     DecisionOut,
     DeployedSeries,
@@ -51,24 +63,41 @@ from chronoguard.serving._schemas import (
     ModelSummary,
     Page,
     Problem,
+    PromoteIn,
+    PromoteOut,
     Readiness,
+    RollbackIn,
+    RollbackOut,
+    SelectionIn,
     SeriesDeployment,
     VersionInfo,
+    VoteIn,
+    VoteOut,
 )
-from chronoguard.serving._snapshot import ServingState, Snapshot
+from chronoguard.serving._snapshot import MLFLOW_LOCK, ServingState, Snapshot
 
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-ACTOR = "chronoguard serve"
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
 Offset = Annotated[int, Query(ge=0, description="items skipped")]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "no token, or not a token of this workspace"},
+    403: {"model": Problem, "description": "the token's role is too low for the route"},
     404: {"model": Problem, "description": "unknown model, series or version"},
     503: {"model": Problem, "description": "the snapshot is not loaded yet"},
+}
+_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    409: {
+        "model": Problem,
+        "description": "a conflict: the workspace is busy, or the "
+        "approval request was closed by another vote",
+    },
+    422: {"model": Problem, "description": "the selection or the request names nothing valid"},
 }
 
 
@@ -136,9 +165,18 @@ def create_app(
     )
     install_handlers(app)
     app.add_middleware(ForecastFastPath, holder=holder)
+    install_metrics(app, holder)
 
     def state() -> ServingState:
         return holder["state"]
+
+    def book() -> TokenBook:
+        return state().tokens
+
+    viewer = caller_with(book, "viewer")
+    # Actions re-authenticate against the store: a revoked token never acts.
+    operator = caller_with(book, "operator", fresh=True)
+    approver = caller_with(book, "approver", fresh=True)
 
     def ready(model: str | None = None) -> Snapshot:
         st = state()
@@ -185,8 +223,8 @@ def create_app(
         )
         return JSONResponse(body.model_dump(mode="json"))
 
-    @app.post("/v1/admin/refresh", response_model=Readiness, tags=["admin"])
-    def refresh() -> Readiness:
+    @app.post("/v1/admin/refresh", response_model=Readiness, responses=_ERRORS, tags=["admin"])
+    def refresh(_: Principal = Depends(operator)) -> Readiness:
         """Rebuild the snapshot now if the store changed (the background poll does the same
         every ``poll_interval`` seconds)."""
         snap = state().refresh()
@@ -202,6 +240,7 @@ def create_app(
 
     @app.get(
         "/v1/models/{model}/series/{unique_id}/forecast",
+        dependencies=[Depends(viewer)],
         response_model=ForecastResponse,
         responses={**_ERRORS, 422: {"model": Problem, "description": "horizon not served"}},
         tags=["forecasts"],
@@ -245,12 +284,14 @@ def create_app(
     def post_actuals(
         model: str,
         body: ActualsIn,
+        caller: Principal = Depends(operator),
         revise: Annotated[
             bool, Query(description="replace stored values that differ (audited)")
         ] = False,
-        by: Annotated[str, Query(min_length=1, description="who sends them (audit)")] = ACTOR,
     ) -> ActualsOut:
-        """Record observed values, whole or not at all; re-sending stored values is a no-op."""
+        """Record observed values, whole or not at all; re-sending stored values is a no-op.
+
+        Needs an operator token; its name is recorded as who sent them."""
         snap = ready(model)
         ws = state().ws
         later: set[str] = set()
@@ -276,22 +317,34 @@ def create_app(
             freq=snap.freq,
             now=state().clock(),
             revise=revise,
-            by=by,
+            by=caller.name,
         )
 
     # --- models, versions, deployment ---------------------------------------------------
 
-    @app.get("/v1/models", response_model=list[ModelSummary], tags=["models"])
+    @app.get(
+        "/v1/models",
+        dependencies=[Depends(viewer)],
+        response_model=list[ModelSummary],
+        tags=["models"],
+    )
     async def models() -> list[ModelSummary]:
         """The models this service serves (a workspace registers one)."""
         return [_summary(ready())]
 
-    @app.get("/v1/models/{model}", response_model=ModelSummary, responses=_ERRORS, tags=["models"])
+    @app.get(
+        "/v1/models/{model}",
+        dependencies=[Depends(viewer)],
+        response_model=ModelSummary,
+        responses=_ERRORS,
+        tags=["models"],
+    )
     async def model_info(model: str) -> ModelSummary:
         return _summary(ready(model))
 
     @app.get(
         "/v1/models/{model}/versions",
+        dependencies=[Depends(viewer)],
         response_model=list[VersionInfo],
         responses=_ERRORS,
         tags=["models"],
@@ -303,6 +356,7 @@ def create_app(
 
     @app.get(
         "/v1/models/{model}/versions/{version}",
+        dependencies=[Depends(viewer)],
         response_model=VersionInfo,
         responses=_ERRORS,
         tags=["models"],
@@ -321,6 +375,7 @@ def create_app(
 
     @app.get(
         "/v1/models/{model}/deployment",
+        dependencies=[Depends(viewer)],
         response_model=DeploymentInfo,
         responses=_ERRORS,
         tags=["deployment"],
@@ -352,6 +407,7 @@ def create_app(
 
     @app.get(
         "/v1/models/{model}/deployment/{unique_id}",
+        dependencies=[Depends(viewer)],
         response_model=SeriesDeployment,
         responses=_ERRORS,
         tags=["deployment"],
@@ -376,6 +432,7 @@ def create_app(
 
     @app.get(
         "/v1/models/{model}/decisions",
+        dependencies=[Depends(viewer)],
         response_model=Page[DecisionOut],
         responses=_ERRORS,
         tags=["governance"],
@@ -407,6 +464,7 @@ def create_app(
 
     @app.get(
         "/v1/models/{model}/alerts",
+        dependencies=[Depends(viewer)],
         response_model=Page[AlertOut],
         responses=_ERRORS,
         tags=["governance"],
@@ -433,7 +491,13 @@ def create_app(
         page["items"] = [AlertOut.model_validate(a) for a in page["items"]]
         return page
 
-    @app.get("/v1/audit", response_model=Page[AuditOut], responses=_ERRORS, tags=["governance"])
+    @app.get(
+        "/v1/audit",
+        dependencies=[Depends(viewer)],
+        response_model=Page[AuditOut],
+        responses=_ERRORS,
+        tags=["governance"],
+    )
     def audit(
         entity: str | None = None,
         action: str | None = None,
@@ -450,8 +514,143 @@ def create_app(
         page["items"] = [AuditOut.model_validate(e) for e in page["items"]]
         return page
 
+    # --- governance actions: one owner each (chronoguard.lifecycle.operations) ----------
+
+    def act(model: str) -> Workspace:
+        ready(model)
+        return state().ws
+
+    def now() -> pd.Timestamp:
+        return pd.Timestamp(state().clock())
+
+    def selection(body: SelectionIn) -> Selection:
+        return Selection.of(body.series, body.group)
+
+    def after(changed: bool) -> None:
+        # Readers see the change at once: the snapshot is rebuilt and swapped whole (MLflow
+        # is free again: the refresh takes its lock in its turn).
+        if changed:
+            state().refresh()
+
+    @app.post(
+        "/v1/models/{model}/promote",
+        response_model=PromoteOut,
+        responses=_ACTION_ERRORS,
+        tags=["governance"],
+    )
+    def promote_version(
+        model: str, body: PromoteIn, caller: Principal = Depends(operator)
+    ) -> PromoteOut:
+        """Deploy ``version`` to the selected series (default: those it was trained on).
+
+        Series whose tier waits for approval are not moved: an approval request authored by
+        the caller is opened for them. Needs an operator token."""
+        ws = act(model)
+        with MLFLOW_LOCK:
+            out = promote(
+                ws,
+                body.version,
+                caller=caller,
+                selection=selection(body),
+                reason=body.reason,
+                at=now(),
+            )
+        after(bool(out.moves))
+        return PromoteOut(
+            version=out.version,
+            moved=[DeploymentMoveOut.model_validate(m) for m in out.moves],
+            approval_requests=[_approval(r) for r in out.requests],
+            unchanged=list(out.unchanged),
+        )
+
+    @app.post(
+        "/v1/models/{model}/rollback",
+        response_model=RollbackOut,
+        responses=_ACTION_ERRORS,
+        tags=["governance"],
+    )
+    def rollback_series(
+        model: str, body: RollbackIn, caller: Principal = Depends(operator)
+    ) -> RollbackOut:
+        """Move the selected series (every series by default, a group's, or the named ones)
+        back to the version that served each before, in one transaction. Needs an operator
+        token."""
+        ws = act(model)
+        with MLFLOW_LOCK:
+            moves = rollback(
+                ws, caller=caller, selection=selection(body), reason=body.reason, at=now()
+            )
+        after(bool(moves))
+        return RollbackOut(moved=[DeploymentMoveOut.model_validate(m) for m in moves])
+
+    @app.get(
+        "/v1/models/{model}/approvals",
+        dependencies=[Depends(viewer)],
+        response_model=Page[ApprovalOut],
+        responses=_ERRORS,
+        tags=["governance"],
+    )
+    def approvals(
+        model: str,
+        status: Annotated[
+            str | None, Query(description="pending (default), approved, rejected, expired …")
+        ] = "pending",
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        """Approval requests of the model (pending ones by default), newest first."""
+        ready(model)
+        found = state().ws.store.list_approvals(model, status=status or None)[::-1]
+        page = _page(found, limit, offset)
+        page["items"] = [_approval(r) for r in page["items"]]
+        return page
+
+    def _vote(model: str, request_id: int, choice: str, body: VoteIn, caller: Principal) -> VoteOut:
+        ws = act(model)
+        with MLFLOW_LOCK:
+            out = cast_vote(
+                ws, request_id, caller=caller, choice=choice, reason=body.reason, at=now()
+            )
+        after(bool(out.moves))
+        return VoteOut(
+            request=_approval(out.request),
+            deployed=list(out.deployed),
+            stayed=list(out.stayed),
+            watches_opened=out.watches_opened,
+        )
+
+    @app.post(
+        "/v1/models/{model}/approvals/{request_id}/approve",
+        response_model=VoteOut,
+        responses=_ACTION_ERRORS,
+        tags=["governance"],
+    )
+    def approve(
+        model: str, request_id: int, body: VoteIn, caller: Principal = Depends(approver)
+    ) -> VoteOut:
+        """The caller's approval; the one that completes the policy deploys the series. The
+        author of the change never counts, and nobody votes twice. Needs an approver token."""
+        return _vote(model, request_id, "approve", body, caller)
+
+    @app.post(
+        "/v1/models/{model}/approvals/{request_id}/reject",
+        response_model=VoteOut,
+        responses=_ACTION_ERRORS,
+        tags=["governance"],
+    )
+    def reject(
+        model: str, request_id: int, body: VoteIn, caller: Principal = Depends(approver)
+    ) -> VoteOut:
+        """Reject the request (a reason is required): it closes at once and its series stay
+        where they are. Needs an approver token."""
+        return _vote(model, request_id, "reject", body, caller)
+
     app.state.serving = holder  # tests and embedders reach the state here
     return app
+
+
+def _approval(r: Any) -> ApprovalOut:
+    return ApprovalOut.model_validate(r)
 
 
 def _not_ready_reason(state: ServingState) -> str:

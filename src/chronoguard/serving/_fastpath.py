@@ -5,9 +5,10 @@ fleet calls thousands of times a second. FastAPI's routing, parameter validation
 dependency resolution cost several times what answering it does (a dictionary look-up and
 a write of bytes rendered once per snapshot), so this ASGI middleware answers the requests
 it can answer whole: the model served, a series with forecasts in the current snapshot, no
-query parameter but an in-range ``horizon``. Everything else (an unknown series or model,
-a horizon out of range, other parameters, a service still loading) goes on to the FastAPI
-route, which is the documented one (OpenAPI) and answers the same request with the same
+query parameter but an in-range ``horizon``, and a bearer token that is in the service's
+token book (any role may read). Everything else (no token or one not in the book, an
+unknown series or model, a horizon out of range, other parameters, a service still
+loading) goes on to the FastAPI route, which is the documented one (OpenAPI) and answers the same request with the same
 body, or with the error. The test suite checks that both give the same bytes.
 """
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
+
+from chronoguard.serving._auth import bearer_secret
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -38,12 +41,17 @@ class ForecastFastPath:
         self.app = app
         self.holder = holder
 
-    def _body(self, path: str, query: bytes) -> bytes | None:
+    def _body(self, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> bytes | None:
         m = _ROUTE.match(path)
         if m is None:
             return None
         state = self.holder.get("state")
-        snap = state.snapshot if state is not None else None
+        if state is None:
+            return None
+        secret = bearer_secret(next((v for k, v in headers if k == b"authorization"), None))
+        if secret is None or state.tokens.cached(secret) is None:
+            return None  # the route answers 401, or authenticates a token newer than the book
+        snap = state.snapshot
         if snap is None or m.group(1) != snap.model_name:
             return None
         block = snap.served.get(m.group(2))
@@ -63,7 +71,7 @@ class ForecastFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            body = self._body(scope["path"], scope["query_string"])
+            body = self._body(scope["path"], scope["query_string"], scope["headers"])
             if body is not None:
                 await send(
                     {

@@ -10,7 +10,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chronoguard.errors import ChronoguardError
+from chronoguard.errors import ChronoguardError, UnknownVersionError, WorkspaceBusyError
+from chronoguard.lifecycle.access import AuthenticationError, PermissionDenied
+from chronoguard.lifecycle.operations import SelectionError
+from chronoguard.store import ApprovalConflictError, ApprovalError
+
+#: Known failures of an action, by the status they are answered with (most specific first:
+#: the handler of an error's nearest class applies).
+_STATUS: tuple[tuple[type[ChronoguardError], int, str], ...] = (
+    (AuthenticationError, 401, "unauthenticated"),
+    (PermissionDenied, 403, "forbidden"),
+    (UnknownVersionError, 404, "unknown_version"),
+    (ApprovalConflictError, 409, "approval_conflict"),
+    (WorkspaceBusyError, 409, "workspace_busy"),
+    (ApprovalError, 422, "approval_refused"),
+    (SelectionError, 422, "invalid_selection"),
+)
 
 
 class ProblemError(Exception):
@@ -93,4 +108,10 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ChronoguardError)
     async def _chronoguard(_: Request, exc: ChronoguardError) -> JSONResponse:
+        for cls, status, code in _STATUS:
+            if isinstance(exc, cls):
+                response = problem_response(status, code, str(exc))
+                if status == 401:
+                    response.headers["WWW-Authenticate"] = "Bearer"
+                return response
         return problem_response(409, type(exc).__name__, str(exc))

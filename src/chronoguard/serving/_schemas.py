@@ -202,3 +202,76 @@ class Readiness(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+# --- governance actions -----------------------------------------------------------------
+
+
+class SelectionIn(BaseModel):
+    """Which series: ``series``, or a configured ``group``'s (as of the latest cycle), or
+    (neither) the default of the action."""
+
+    series: list[str] | None = Field(default=None, min_length=1, max_length=100_000)
+    group: str | None = Field(default=None, min_length=1)
+
+
+class PromoteIn(SelectionIn):
+    version: str = Field(min_length=1, description="the version to deploy")
+    reason: str = Field(default="promotion over HTTP", min_length=1, max_length=2000)
+
+
+class RollbackIn(SelectionIn):
+    reason: str = Field(default="rollback over HTTP", min_length=1, max_length=2000)
+
+
+class VoteIn(BaseModel):
+    reason: str = Field(default="", max_length=2000, description="why (required to reject)")
+
+
+class ApprovalVoteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    by: str
+    at: datetime
+    vote: str
+    reason: str
+
+
+class ApprovalOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    version: str
+    series: list[str]
+    tier: str
+    policy: str
+    required_approvals: int
+    author: str
+    requested_at: datetime
+    as_of: datetime
+    expires_at: datetime
+    status: str
+    reason: str
+    closed_at: datetime | None
+    closed_reason: str | None
+    votes: list[ApprovalVoteOut]
+
+
+class PromoteOut(BaseModel):
+    version: str
+    moved: list[DeploymentMoveOut] = Field(description="series deployed now")
+    approval_requests: list[ApprovalOut] = Field(
+        description="series whose tier waits for approval: they move when it is approved"
+    )
+    unchanged: list[str] = Field(description="series the version already served")
+
+
+class RollbackOut(BaseModel):
+    moved: list[DeploymentMoveOut]
+
+
+class VoteOut(BaseModel):
+    request: ApprovalOut
+    deployed: list[str] = Field(description="series deployed by this vote")
+    stayed: list[str] = Field(description="series that had moved on and stay where they are")
+    watches_opened: int

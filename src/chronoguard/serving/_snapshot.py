@@ -55,6 +55,7 @@ import pandas as pd
 
 from chronoguard.errors import ChronoguardError
 from chronoguard.lifecycle import CHAMPION, Workspace
+from chronoguard.serving._auth import TokenBook
 from chronoguard.store import Deployment
 
 log = logging.getLogger("chronoguard.serving")
@@ -277,6 +278,7 @@ class ServingState:
         self._generation = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.tokens = TokenBook(ws.store)
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -298,6 +300,7 @@ class ServingState:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self.tokens.reload()
                 self.refresh()
             except Exception as exc:  # keep serving the last snapshot; report the failure
                 self.last_error = f"{type(exc).__name__}: {exc}"

@@ -57,6 +57,7 @@ from chronoguard.store._records import (
     VoteResult,
     Watch,
     WatchClose,
+    WatchKind,
     WatchStatus,
 )
 from chronoguard.store._store import Store
@@ -103,5 +104,6 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, which the exports test check
     "VoteResult",
     "Watch",
     "WatchClose",
+    "WatchKind",
     "WatchStatus",
 ]

@@ -42,6 +42,7 @@ DECISION_FIELDS = (
     "retrain_cost",
     "cpu_seconds",
     "tier",
+    "group",
 )
 GATE_FIELDS = (
     "outcome",
@@ -249,6 +250,7 @@ def _decision_row(d: SeriesDecision, index: int) -> dict[str, Any]:
         "retrain_cost": optional_float(d.retrain_cost, f"{what}: retrain_cost"),
         "cpu_seconds": optional_float(d.cpu_seconds, f"{what}: cpu_seconds"),
         "tier": _opt_str(d.tier, f"{what}: tier"),
+        "group": _opt_str(d.group, f"{what}: group"),
         **_gate_values(d, what),
     }
 
@@ -381,6 +383,23 @@ def list_decisions(
         query = query.where(D.action == check_value(action, DecisionAction, "action"))
     query = query.where(*where_range(D.ds, ds_from, ds_to, "ds"))
     return [_to_decision(r) for r in session.execute(query.order_by(D.ds, D.unique_id))]
+
+
+def latest_decisions(session: Session, model_name: str) -> dict[str, SeriesDecision]:
+    D = SeriesDecisionRow
+    last = (
+        select(D.unique_id.label("u"), func.max(D.ds).label("ds"))
+        .where(D.model_name == model_name)
+        .group_by(D.unique_id)
+        .subquery()
+    )
+    query = (
+        select(*(getattr(D, c) for c in _DECISION_COLUMNS))
+        .join(last, (D.unique_id == last.c.u) & (D.ds == last.c.ds))
+        .where(D.model_name == model_name)
+        .order_by(D.unique_id)
+    )
+    return {r.unique_id: _to_decision(r) for r in session.execute(query)}
 
 
 def last_retrains(session: Session, model_name: str, until: Any) -> dict[str, datetime]:

@@ -271,6 +271,12 @@ class FleetStore(StoreBase):
                 action=action,
             )
 
+    def latest_decisions(self, model_name: str) -> dict[str, SeriesDecision]:
+        """Per series, its decision of the latest cycle that decided for it: where the
+        series' group and tier stand now (rollback by group and approvals read them)."""
+        with self._reading("reading cg_series_decisions") as session:
+            return _decisions.latest_decisions(session, model_name)
+
     def last_retrains(
         self, model_name: str, *, until: datetime | None = None
     ) -> dict[str, datetime]:

@@ -44,6 +44,7 @@ from chronoguard.store._records import (
     TokenRole,
     VersionStatus,
     VoteChoice,
+    WatchKind,
     WatchStatus,
 )
 
@@ -286,6 +287,7 @@ class SeriesDecisionRow(Base):
     retrain_cost: Mapped[float | None] = mapped_column(Float())
     cpu_seconds: Mapped[float | None] = mapped_column(Float())
     tier: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    group: Mapped[str | None] = mapped_column(String(NAME_LEN))  # quoted: an SQL keyword
     outcome: Mapped[str] = mapped_column(String(NAME_LEN))
     challenger_version: Mapped[str | None] = mapped_column(String(ID_LEN))
     champion_version: Mapped[str | None] = mapped_column(String(ID_LEN))
@@ -329,6 +331,7 @@ class WatchRow(Base):
     __tablename__ = "cg_watches"
     __table_args__ = (
         CheckConstraint(_in("status", WatchStatus), name="status"),
+        CheckConstraint(_in("kind", WatchKind), name="kind"),
         Index("ix_cg_watches_model_name_status", "model_name", "status"),
     )
 
@@ -338,6 +341,7 @@ class WatchRow(Base):
     version: Mapped[str] = mapped_column(String(ID_LEN))
     previous_version: Mapped[str] = mapped_column(String(ID_LEN))
     periods: Mapped[int] = mapped_column(Integer())
+    kind: Mapped[str] = mapped_column(String(NAME_LEN), server_default="watch")
     status: Mapped[str] = mapped_column(String(NAME_LEN))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime())
     challenger_error: Mapped[float | None] = mapped_column(Float())

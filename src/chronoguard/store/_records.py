@@ -295,14 +295,32 @@ class IntentStatus(StrEnum):
 
 
 class WatchStatus(StrEnum):
-    """A watch is ``open`` while the replaced version forecasts in shadow; it closes
-    ``confirmed`` (the promotion stands), ``rolled_back`` (the series went back to the
-    replaced version) or ``superseded`` (the series left the watched version first)."""
+    """A watch is ``open`` while the version that does not serve forecasts in shadow; it
+    closes ``confirmed`` (the promotion, or the canary, stands), ``rolled_back`` (the series
+    went back to the replaced version), ``superseded`` (the series left the watched version
+    first), or, for a shadow trial, ``promoted`` (the challenger went on to serve, or to an
+    approval) or ``rejected`` (it never served)."""
 
     OPEN = "open"
     CONFIRMED = "confirmed"
     ROLLED_BACK = "rolled_back"
     SUPERSEDED = "superseded"
+    PROMOTED = "promoted"
+    REJECTED = "rejected"
+
+
+class WatchKind(StrEnum):
+    """What a watch compares, and which of its two versions serves meanwhile.
+
+    ``watch``: after a promotion, ``version`` serves and ``previous_version`` forecasts in
+    shadow. ``canary``: the same, for a series the rollout chose as a canary (forecasts
+    recorded under the alias ``canary``). ``shadow``: a trial before any promotion,
+    ``previous_version`` (the champion) serves and the challenger ``version`` forecasts in
+    shadow."""
+
+    WATCH = "watch"
+    CANARY = "canary"
+    SHADOW = "shadow"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -310,7 +328,8 @@ class Watch:
     """A promotion of ``unique_id`` onto ``version`` (from ``previous_version``) at
     ``opened_at``, compared prospectively with the version it replaced for ``periods``
     periods. Errors are mean absolute errors (units of y) over ``n_pairs`` targets that
-    both versions forecast from the same origins after the promotion."""
+    both versions forecast from the same origins after the promotion. ``kind`` says which
+    of the two serves meanwhile (:class:`WatchKind`)."""
 
     model_name: str
     unique_id: str
@@ -318,12 +337,23 @@ class Watch:
     version: str
     previous_version: str
     periods: int
+    kind: str = WatchKind.WATCH.value
     status: str = WatchStatus.OPEN.value
     closed_at: datetime | None = None
     challenger_error: float | None = None
     previous_error: float | None = None
     n_pairs: int | None = None
     reason: str | None = None
+
+    @property
+    def served_version(self) -> str:
+        """The version that serves the series while the watch is open."""
+        return self.previous_version if self.kind == WatchKind.SHADOW.value else self.version
+
+    @property
+    def shadow_version(self) -> str:
+        """The version that forecasts the series in shadow while the watch is open."""
+        return self.version if self.kind == WatchKind.SHADOW.value else self.previous_version
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -417,7 +447,8 @@ class SeriesDecision:
     the gate's verdict once the challenger was judged.
 
     ``expected_loss``, ``retrain_cost`` and ``cpu_seconds`` are the figures weighed (``None``
-    where not computed); ``tier`` the series' business tier. The challenger fields and
+    where not computed); ``tier`` the series' business tier and ``group`` the configured
+    group it was placed in (``None``: no group matched), as of this cycle. The challenger fields and
     ``gate_reason`` are filled by :meth:`Store.set_decision_outcomes`. ``id`` is ``None``
     until stored.
     """
@@ -432,6 +463,7 @@ class SeriesDecision:
     retrain_cost: float | None = None
     cpu_seconds: float | None = None
     tier: str | None = None
+    group: str | None = None
     outcome: str = DecisionOutcome.NONE.value
     challenger_version: str | None = None
     champion_version: str | None = None

@@ -21,7 +21,7 @@ from chronoguard.store._convert import to_utc_naive
 from chronoguard.store._deploy import required
 from chronoguard.store._governance import check_value
 from chronoguard.store._models import WatchRow
-from chronoguard.store._records import Watch, WatchClose, WatchStatus
+from chronoguard.store._records import Watch, WatchClose, WatchKind, WatchStatus
 
 
 def _to_watch(row: WatchRow) -> Watch:
@@ -32,6 +32,7 @@ def _to_watch(row: WatchRow) -> Watch:
         version=row.version,
         previous_version=row.previous_version,
         periods=row.periods,
+        kind=row.kind,
         status=row.status,
         closed_at=row.closed_at,
         challenger_error=row.challenger_error,
@@ -74,18 +75,20 @@ def open_watches(session: Session, watches: Sequence[Watch]) -> list[Watch]:
             raise StoreError(f"watch {i}: periods must be an integer >= 1, got {w.periods!r}")
         if w.status != WatchStatus.OPEN.value:
             raise StoreError(f"watch {i}: a watch is opened with status 'open', not {w.status!r}")
+        kind = check_value(w.kind, WatchKind, f"watch {i}: kind")
         row = session.get(WatchRow, key)
         if row is not None:
-            if (row.version, row.previous_version, row.periods) != (
+            if (row.version, row.previous_version, row.periods, row.kind) != (
                 w.version,
                 w.previous_version,
                 w.periods,
+                kind,
             ):
                 raise StoreError(
-                    f"series {key[1]!r} already has a watch opened at {key[2]} on version "
-                    f"{row.version} (replacing {row.previous_version}, {row.periods} periods); "
-                    f"it is not opened again on {w.version} (replacing {w.previous_version}, "
-                    f"{w.periods} periods)"
+                    f"series {key[1]!r} already has a {row.kind} watch opened at {key[2]} on "
+                    f"version {row.version} (against {row.previous_version}, {row.periods} "
+                    f"periods); it is not opened again as a {kind} watch on {w.version} "
+                    f"(against {w.previous_version}, {w.periods} periods)"
                 )
             continue
         row = WatchRow(
@@ -95,6 +98,7 @@ def open_watches(session: Session, watches: Sequence[Watch]) -> list[Watch]:
             version=required(w.version, "version"),
             previous_version=required(w.previous_version, "previous_version"),
             periods=w.periods,
+            kind=kind,
             status=WatchStatus.OPEN.value,
             closed_at=None,
             challenger_error=None,
@@ -120,7 +124,10 @@ def close_watches(session: Session, model_name: str, closes: Sequence[WatchClose
             raise StoreError(f"close {i} is {type(c).__name__}, not a WatchClose")
         status = check_value(c.status, WatchStatus, "watch status")
         if status == WatchStatus.OPEN.value:
-            raise StoreError("a watch is closed 'confirmed' or 'rolled_back', not 'open'")
+            raise StoreError(
+                "a watch is closed confirmed, rolled_back, superseded, promoted or rejected, "
+                "not 'open'"
+            )
         key = (model_name, c.unique_id, to_utc_naive(c.opened_at, "opened_at"))
         row = session.get(WatchRow, key)
         if row is None:

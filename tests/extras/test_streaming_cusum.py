@@ -6,7 +6,7 @@ import numpy as np
 
 from chronoguard.drift import _engine
 from chronoguard.drift._sequential import monitor_paths
-from chronoguard.drift.streaming import CUSUM
+from chronoguard_extras.streaming import CUSUM
 
 
 def ar(n: int, phi: float, rng: np.random.Generator) -> np.ndarray:

@@ -11,8 +11,8 @@ import numpy as np
 from chronoguard.drift import _engine
 from chronoguard.drift._sequential import monitor_paths, simulate_null, winsorise
 from chronoguard.drift.seasonal import SeasonalDesign, as_periods
-from chronoguard.drift.streaming.base import StreamingDetector
 from chronoguard.drift.types import DriftInputError
+from chronoguard_extras.streaming.base import StreamingDetector
 
 
 class CUSUM(StreamingDetector):

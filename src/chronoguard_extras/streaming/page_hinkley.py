@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from river import drift as river_drift
 
-from chronoguard.drift.streaming.base import RiverDetector
+from chronoguard_extras.streaming.base import RiverDetector
 
 
 class PageHinkley(RiverDetector):
@@ -12,7 +12,7 @@ class PageHinkley(RiverDetector):
 
     A thin adapter over ``river.drift.PageHinkley``; the arguments are river's. Its
     threshold is a constant in data units, not calibrated to any false-alarm rate, and
-    assumes independent values: prefer :class:`~chronoguard.drift.streaming.CUSUM` on
+    assumes independent values: prefer :class:`~chronoguard_extras.streaming.CUSUM` on
     time series.
 
     Parameters

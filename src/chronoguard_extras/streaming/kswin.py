@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from river import drift as river_drift
 
-from chronoguard.drift.streaming.base import RiverDetector
+from chronoguard_extras.streaming.base import RiverDetector
 
 
 class KSWIN(RiverDetector):

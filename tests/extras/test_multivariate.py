@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from chronoguard.drift import DriftInputError, auto_block_length, classifier_test, mmd_test
+from chronoguard.drift import DriftInputError
+from chronoguard_extras import multivariate
+from chronoguard_extras.multivariate import auto_block_length, classifier_test, mmd_test
 
 
 def _ar1_windows(
@@ -88,3 +92,9 @@ def test_multivariate_input_errors() -> None:
         mmd_test(x, x, block_length=0)
     with pytest.raises(DriftInputError, match="cannot make 5 folds"):
         classifier_test(x[:8], x[:8], block_length=4)
+
+
+def test_docstring_examples() -> None:
+    # Moved here from tests/drift/test_batch_docs.py with the module.
+    result = doctest.testmod(multivariate, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -1,4 +1,4 @@
-"""Shared checks run over every streaming detector exported by chronoguard.drift.streaming."""
+"""Shared checks run over every streaming detector exported by chronoguard_extras.streaming."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pickle
 import numpy as np
 import pytest
 
-from chronoguard.drift import streaming
-from chronoguard.drift.streaming import StreamingDetector
 from chronoguard.drift.types import DriftInputError
+from chronoguard_extras import streaming
+from chronoguard_extras.streaming import StreamingDetector
 
 DETECTORS = [
     getattr(streaming, name)

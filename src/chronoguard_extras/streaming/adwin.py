@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from river import drift as river_drift
 
-from chronoguard.drift.streaming.base import RiverDetector
+from chronoguard_extras.streaming.base import RiverDetector
 
 
 class ADWIN(RiverDetector):
@@ -12,7 +12,7 @@ class ADWIN(RiverDetector):
 
     A thin adapter over ``river.drift.ADWIN``; the arguments are river's. Its bound assumes
     independent values in [0, 1]-like ranges: on autocorrelated series feed it
-    pre-whitened innovations (see :class:`~chronoguard.drift.streaming.CUSUM` for a
+    pre-whitened innovations (see :class:`~chronoguard_extras.streaming.CUSUM` for a
     detector that pre-whitens and calibrates itself).
 
     Parameters

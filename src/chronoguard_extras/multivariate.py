@@ -23,6 +23,11 @@ keeps at least four blocks. The ``N^(1/3)`` rate and the AR(1) factor are Politi
 (2004); the factor 2 is ours: a two-sample block permutation also cuts dependence at every
 block boundary and small windows hold few blocks, and with factor 1 an AR(1), φ = 0.5,
 n = m = 100 rejected 9.5 % at the 5 % level in simulation, with factor 2 4–7.5 %.
+
+Optional tests, kept for users and benchmarks; the chronoguard loop does not use them
+(see :mod:`chronoguard_extras`). Import them from here::
+
+    from chronoguard_extras.multivariate import auto_block_length, classifier_test, mmd_test
 """
 
 from __future__ import annotations
