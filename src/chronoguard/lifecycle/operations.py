@@ -132,7 +132,7 @@ def promote(
     ids = trained_on if chosen is None else chosen
     missing = sorted(set(ids) - set(trained_on))
     if missing:
-        raise ChronoguardError(
+        raise SelectionError(
             f"version {v} has no model for {', '.join(missing[:_SHOWN])}; it was trained on "
             f"{len(trained_on)} series ({', '.join(trained_on[:_SHOWN])}…): promote another "
             "version for them, or leave them out"
