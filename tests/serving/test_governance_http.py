@@ -1,4 +1,5 @@
-"""Governance over HTTP on a real workspace and a real uvicorn server: tokens and roles on
+"""Governance over HTTP on a real workspace (its store on SQLite and on PostgreSQL) and a
+real uvicorn server: tokens and roles on
 every route, promotion (with the approval policy of each series' tier), rollback of
 series and of a group, votes, and two concurrent votes on one request.
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import httpx
 import pytest
@@ -35,8 +37,27 @@ def _config():  # type: ignore[no-untyped-def]
     )
 
 
+STORE_URL = "CHRONOGUARD_STORE_URL"
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def backend(request: pytest.FixtureRequest) -> Iterator[object]:
+    """The store backend of the module's workspace: its own SQLite file, or a fresh
+    PostgreSQL schema named by CHRONOGUARD_STORE_URL while the module runs (``None`` for
+    SQLite, else the conftest's schema factory, for a second workspace of its own)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    schemas = request.getfixturevalue("pg_schemas")
+    with schemas.fresh() as pg, pytest.MonkeyPatch.context() as mp:
+        mp.setenv(STORE_URL, pg.url)
+        yield schemas
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(backend: object, tmp_path_factory: pytest.TempPathFactory) -> Built:
     return build_workspace(tmp_path_factory.mktemp("gov") / "ws", _config())
 
 
@@ -74,7 +95,7 @@ def versions_now(built: Built) -> dict[str, str]:
 
 
 def test_every_v1_route_needs_a_token_of_this_workspace(
-    base: str, built: Built, tmp_path_factory: pytest.TempPathFactory
+    base: str, built: Built, backend: object, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     routes = [
         u("/series/north/forecast"),
@@ -95,7 +116,12 @@ def test_every_v1_route_needs_a_token_of_this_workspace(
         assert anon.get("/readyz").status_code == 200  # health needs no token
         assert anon.get("/openapi.json").status_code == 200
     # A token of another workspace is no token here.
-    other = build_workspace(tmp_path_factory.mktemp("other") / "ws")
+    with ExitStack() as stack:  # another workspace: on PostgreSQL, a store of its own
+        if backend is not None:
+            pg = stack.enter_context(backend.fresh())  # type: ignore[attr-defined]
+            mp = stack.enter_context(pytest.MonkeyPatch.context())
+            mp.setenv(STORE_URL, pg.url)
+        other = build_workspace(tmp_path_factory.mktemp("other") / "ws")
     with httpx.Client(base_url=base, timeout=30, headers=other.headers("admin")) as c:
         assert c.get(u("/versions")).status_code == 401
         assert c.get(u("/series/north/forecast")).status_code == 401
