@@ -11,17 +11,19 @@ test's helper process (tests/orchestration/test_cycle_crash.py).
 
 from __future__ import annotations
 
-import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from chronoguard.lifecycle import open_workspace, train_version, training_window
+from chronoguard.errors import WorkspaceBusyError
+from chronoguard.lifecycle import open_workspace
 from chronoguard.lifecycle.access import Principal
 from chronoguard.lifecycle.operations import promote, rollback
-from tests.orchestration.test_cycle_crash import Killer
-from tests.serving.support import MODEL, build_workspace, config, fleet
+from tests.orchestration.test_cycle_crash import Copies, Killer
+from tests.serving.support import MODEL, build_workspace, fleet, train_version_2
 
 AT = pd.Timestamp("2026-01-05 09:00")
 
@@ -42,27 +44,37 @@ def agreed(root: Path) -> dict[str, object]:
         }
 
 
+def resume_after_kill(root: Path, again: Callable[[Path], None]) -> None:
+    """Run ``again`` once the killed process's lock is free: at once on SQLite (the kernel
+    drops a dead process's flock), on PostgreSQL when the server has seen its connection
+    close (within milliseconds)."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            again(root)
+            return
+        except WorkspaceBusyError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 @pytest.mark.parametrize("action", ["promote", "rollback"])
 def test_an_action_killed_after_any_write_is_repaired_by_running_it_again(
-    action: str, tmp_path: Path
+    action: str,
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    base = build_workspace(tmp_path / "base").root
+    schemas = request.getfixturevalue("pg_schemas") if backend == "postgresql" else None
+    base = tmp_path / "base"
+    copies = Copies(base, schemas, monkeypatch)
     built_data = fleet()
-    with open_workspace(base) as ws:
-        origin = pd.Timestamp(sorted(built_data["ds"].unique())[131])
-        known = built_data[built_data["ds"] <= origin]
-        trained = train_version(
-            training_window(known, origin, 132),
-            config("Naive"),
-            ws.registry,
-            freq="MS",
-            now=origin,
-            trigger="test",
-        )
-        assert trained.version.version == "2"
-        if action == "rollback":  # a rollback needs a promotion to undo
-            promote(ws, "2", caller=Principal("ops", "operator"), reason="before", at=AT)
     job = {"caller": "ops", "role": "operator", "at": str(AT), "version": "2"}
     data = tmp_path / "unused.pkl"
     built_data.to_pickle(data)
@@ -77,33 +89,33 @@ def test_an_action_killed_after_any_write_is_repaired_by_running_it_again(
                 rollback(ws, caller=caller, reason="the crash test", at=AT)
 
     try:
-        clean = tmp_path / "clean"
-        shutil.copytree(base, clean)
-        res = killer.run(clean, 0, None, action=action, **job)
-        assert res.returncode == 0, res.output[-3000:]
-        assert res.calls, "the action wrote nothing"
-        assert any(c.startswith("mlflow.") for c in res.calls), res.calls  # the alias moves
-        assert sum(c.startswith("store.") for c in res.calls) >= 2, res.calls
-        expected = agreed(clean)
-        assert expected["alias_store"] == expected["alias_mlflow"]
-        assert set(expected["deployment"].values()) == {"2" if action == "promote" else "1"}
-        failures = []
-        for k in range(1, len(res.calls) + 1):
-            target = tmp_path / f"killed-{k}"
-            shutil.copytree(base, target)
-            killed = killer.run(target, k, None, action=action, **job)
-            assert killed.returncode == -9, (k, res.calls[k - 1], killed.output[-2000:])
-            again(target)
-            got = agreed(target)
-            if got != expected:
-                failures.append(
-                    (
-                        k,
-                        res.calls[k - 1],
-                        {key: got[key] for key in got if got[key] != expected[key]},
-                    )
-                )
-            shutil.rmtree(target)
-        assert not failures, failures
+        with copies.prepared():
+            built = build_workspace(base)
+            assert train_version_2(built) == "2"
+            if action == "rollback":  # a rollback needs a promotion to undo
+                with open_workspace(base) as ws:
+                    promote(ws, "2", caller=Principal("ops", "operator"), reason="before", at=AT)
+            with copies.copy("clean") as (clean, url):
+                res = killer.run(clean, 0, url, action=action, **job)
+                assert res.returncode == 0, res.output[-3000:]
+                assert res.calls, "the action wrote nothing"
+                assert any(c.startswith("mlflow.") for c in res.calls), res.calls  # the alias
+                assert sum(c.startswith("store.") for c in res.calls) >= 2, res.calls
+                copies.use(url)
+                expected = agreed(clean)
+            assert expected["alias_store"] == expected["alias_mlflow"]
+            assert set(expected["deployment"].values()) == {"2" if action == "promote" else "1"}
+            failures = []
+            for k in range(1, len(res.calls) + 1):
+                with copies.copy(f"killed-{k}") as (target, url):
+                    killed = killer.run(target, k, url, action=action, **job)
+                    assert killed.returncode == -9, (k, res.calls[k - 1], killed.output[-2000:])
+                    copies.use(url)
+                    resume_after_kill(target, again)
+                    got = agreed(target)
+                if got != expected:
+                    diff = {key: got[key] for key in got if got[key] != expected[key]}
+                    failures.append((k, res.calls[k - 1], diff))
+            assert not failures, failures
     finally:
         killer.close()

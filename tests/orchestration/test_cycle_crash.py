@@ -49,21 +49,14 @@ TARGET = pd.Timestamp("1981-10-01")  # the shocked series' retrain that passes t
 STORE_URL = "CHRONOGUARD_STORE_URL"
 TIMEOUT = 600
 
-# The helper process: wraps every writing method of the store and of MLflow's client so
-# that a child kills itself right after the k-th such call returns (k = 0: only count
-# them), then forks one child per request read from stdin (a JSON line: workspace, k, the
-# store URL or null for the workspace's own SQLite file, where to write the calls and the
-# child's output) and answers each with the child's exit code once it has ended.
-SERVER = r"""
-import json, os, signal, sys
-import pandas as pd
+# The write counters: every writing method of the store and of MLflow's client appends
+# its name to ``calls`` when it returns, and the process kills itself (SIGKILL) right after
+# the ``kill_at``-th (0: only count), among the calls ``counting()`` admits. Shared with
+# the service's crash test (tests/serving/test_service_crash.py).
+WRITE_COUNTERS = r"""
+import os, signal
 from mlflow.tracking import MlflowClient
 from chronoguard.store import Store
-from chronoguard.lifecycle import open_workspace
-from chronoguard.orchestration import run_cycle
-
-data_path, now = sys.argv[1], pd.Timestamp(sys.argv[2])
-data = pd.read_pickle(data_path)
 calls = []
 kill_at = 0
 READS = ("get_", "list_", "last_", "current_", "verify", "audit_log", "lock", "transaction",
@@ -72,10 +65,15 @@ READS = ("get_", "list_", "last_", "current_", "verify", "audit_log", "lock", "t
 WRITES = ("create_", "log_", "set_", "update_", "delete_", "transition_", "record_",
           "finalize_")
 
+def counting():  # which calls count: every one (the service's test counts its actions')
+    return True
+
 def wrap(cls, name, label):
     fn = getattr(cls, name)
     def wrapped(*a, **k):
         out = fn(*a, **k)
+        if not counting():
+            return out
         calls.append(label + "." + name)
         if kill_at and len(calls) == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -95,6 +93,25 @@ names = {
 }
 for name in sorted(names):
     wrap(Store, name, "store")
+"""
+
+# The helper process: wraps every writing method of the store and of MLflow's client so
+# that a child kills itself right after the k-th such call returns (k = 0: only count
+# them), then forks one child per request read from stdin (a JSON line: workspace, k, the
+# store URL or null for the workspace's own SQLite file, where to write the calls and the
+# child's output) and answers each with the child's exit code once it has ended.
+SERVER = (
+    r"""
+import json, os, signal, sys
+import pandas as pd
+from chronoguard.lifecycle import open_workspace
+from chronoguard.orchestration import run_cycle
+
+data_path, now = sys.argv[1], pd.Timestamp(sys.argv[2])
+data = pd.read_pickle(data_path)
+"""
+    + WRITE_COUNTERS
+    + r"""
 
 for line in sys.stdin:
     job = json.loads(line)
@@ -139,6 +156,7 @@ with open_workspace(job["ws_dir"]) as ws:
 with open(job["calls"], "w") as f:
     json.dump(calls, f)
 """
+)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from tests.helpers import grant, seatbelts, small_config
 MODEL = "test-model"
 SERIES = ("north", "south", "west")
 ORIGIN_INDEX = 131
+ORIGIN_WINDOW = 132  # the training window, in months
 
 
 def fleet() -> pd.DataFrame:
@@ -73,6 +74,26 @@ def build_workspace(root: Path, cfg: ChronoguardConfig | None = None) -> Built:
         tokens = {role: grant(ws.store, role, role) for role in ROLES if role != "admin"}
         tokens["admin"] = grant(ws.store, "admin2", "admin")
     return Built(root, df, origin, tokens)
+
+
+def train_version_2(built: Built) -> str:
+    """Register version 2 (a Naive model of the three series, trained at ``origin``); it
+    serves nothing until something deploys it. Returns its version."""
+    from chronoguard.lifecycle import open_workspace, train_version, training_window
+    from chronoguard.serving._snapshot import MLFLOW_LOCK
+
+    with MLFLOW_LOCK, open_workspace(built.root) as ws:
+        known = built.data[built.data["ds"] <= built.origin]
+        trained = train_version(
+            training_window(known, built.origin, ORIGIN_WINDOW),
+            config("Naive"),
+            ws.registry,
+            freq="MS",
+            now=built.origin,
+            trigger="test",
+        )
+    assert trained.version.version == "2", trained.version
+    return trained.version.version
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """A canary as a consumer sees it: the series the rollout chose are served by the challenger,
 under the alias ``canary``; the others by the champion, while the challenger forecasts them
-in shadow (recorded, never served)."""
+in shadow (recorded, never served). The store on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from chronoguard.config import RolloutConfig
-from chronoguard.lifecycle import open_workspace, train_version, training_window
+from chronoguard.lifecycle import open_workspace
 from chronoguard.lifecycle.fleet import VersionCache
 from chronoguard.lifecycle.rollout import canary_series, start_rollout
 from chronoguard.orchestration.steps import serve_fleet
@@ -24,6 +24,7 @@ from tests.serving.support import (
     build_workspace,
     config,
     running,
+    train_version_2,
     wait_ready,
 )
 
@@ -31,25 +32,17 @@ SHARE = 0.5  # canaries: south (hash fraction 0.18) and west (0.46); north (0.86
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(backend: object, tmp_path_factory: pytest.TempPathFactory) -> Built:
     cfg = config().model_copy(update={"rollout": RolloutConfig(stage="canary", canary_share=SHARE)})
     built = build_workspace(tmp_path_factory.mktemp("canary-http") / "ws", cfg)
+    challenger = train_version_2(built)
     with MLFLOW_LOCK, open_workspace(built.root) as ws:
-        known = built.data[built.data["ds"] <= built.origin]
-        trained = train_version(
-            training_window(known, built.origin, 132),
-            config("Naive"),
-            ws.registry,
-            freq="MS",
-            now=built.origin,
-            trigger="test",
-        )
         nxt = built.origin + pd.offsets.MonthBegin(1)
         with ws.store.transaction():
             start_rollout(
                 ws,
                 dict.fromkeys(SERIES, "1"),
-                version=trained.version.version,
+                version=challenger,
                 held=[],
                 now=nxt,
                 by="test",

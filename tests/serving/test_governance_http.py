@@ -18,11 +18,18 @@ import httpx
 import pytest
 
 from chronoguard.config import ApprovalsConfig, GroupConfig
-from chronoguard.lifecycle import open_workspace, train_version, training_window
+from chronoguard.lifecycle import open_workspace
 from chronoguard.lifecycle.access import Principal, revoke_token
 from chronoguard.serving import create_app
-from chronoguard.serving._snapshot import MLFLOW_LOCK
-from tests.serving.support import MODEL, Built, build_workspace, config, running, wait_ready
+from tests.serving.support import (
+    MODEL,
+    Built,
+    build_workspace,
+    config,
+    running,
+    train_version_2,
+    wait_ready,
+)
 
 
 def _config():  # type: ignore[no-untyped-def]
@@ -40,22 +47,6 @@ def _config():  # type: ignore[no-untyped-def]
 STORE_URL = "CHRONOGUARD_STORE_URL"
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def backend(request: pytest.FixtureRequest) -> Iterator[object]:
-    """The store backend of the module's workspace: its own SQLite file, or a fresh
-    PostgreSQL schema named by CHRONOGUARD_STORE_URL while the module runs (``None`` for
-    SQLite, else the conftest's schema factory, for a second workspace of its own)."""
-    if request.param == "sqlite":
-        yield None
-        return
-    schemas = request.getfixturevalue("pg_schemas")
-    with schemas.fresh() as pg, pytest.MonkeyPatch.context() as mp:
-        mp.setenv(STORE_URL, pg.url)
-        yield schemas
-
-
 @pytest.fixture(scope="module")
 def built(backend: object, tmp_path_factory: pytest.TempPathFactory) -> Built:
     return build_workspace(tmp_path_factory.mktemp("gov") / "ws", _config())
@@ -63,13 +54,7 @@ def built(backend: object, tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 @pytest.fixture(scope="module")
 def version_2(built: Built) -> str:
-    with MLFLOW_LOCK, open_workspace(built.root) as ws:
-        known = built.data[built.data["ds"] <= built.origin]
-        window = training_window(known, built.origin, 132)
-        trained = train_version(
-            window, config("Naive"), ws.registry, freq="MS", now=built.origin, trigger="test"
-        )
-        return trained.version.version
+    return train_version_2(built)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """The OpenAPI schema fuzzed by Schemathesis against a real server: no request it generates,
-valid or not (positive and negative generation), gets a server error (5xx), and every mutating route refuses a caller without the role.
+valid or not (positive and negative generation), gets a server error (5xx), and every
+mutating route refuses a caller without the role; the workspace's store on SQLite and on
+PostgreSQL.
 
 The requests carry an admin token, so they reach every route's own checks (a request
 without a token stops at the 401); what they change in the module's workspace is thrown
@@ -23,7 +25,7 @@ from tests.serving.support import Built, build_workspace, running, wait_ready
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(backend: object, tmp_path_factory: pytest.TempPathFactory) -> Built:
     return build_workspace(tmp_path_factory.mktemp("fuzz") / "ws")
 
 

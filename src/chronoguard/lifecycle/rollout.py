@@ -22,7 +22,7 @@ version's status.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import pandas as pd
@@ -131,16 +131,10 @@ def start_rollout(
             model, version, "shadow", at=now, by=by, reason=f"shadow trial on {len(trials)} series"
         )
     if trials:
-        _outcomes(
+        settle_decisions(
             ws, now, trials, _IN_TRIAL, f"in shadow trial against its champion ({reason})", by=by
         )
     return go, trials
-
-
-def _outcomes(
-    ws: Workspace, ds: pd.Timestamp, series: Sequence[str], outcome: str, note: str, *, by: str
-) -> None:
-    settle_decisions(ws, ds, series, outcome, note, by=by)
 
 
 def settle_watches(
@@ -204,7 +198,7 @@ def settle_watches(
             outcome = "rejected"
         else:
             outcome = "awaiting_approval" if u in held else "promoted"
-        _outcomes(ws, opened, [u], outcome, c.reason, by=by)
+        settle_decisions(ws, opened, [u], outcome, c.reason, by=by)
     _reject_unused(ws, {w.version for w in watches.values()}, at=at, by=by)
 
 
