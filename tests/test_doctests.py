@@ -12,6 +12,7 @@ MODULES = [
     "chronoguard.data.contract",
     "chronoguard.data.datasets",
     "chronoguard.lifecycle.access",
+    "chronoguard.monitoring.incidents",
     "chronoguard.monitoring.paired",
     "chronoguard.policy.rules",
     "chronoguard.registry.lineage",

@@ -107,10 +107,15 @@ def _print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, default=default, indent=2) + "\n")
 
 
+def _wall_clock() -> datetime:
+    """The real time of an action, for its audit entry (``recorded_at``): UTC, naive."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def _open(workspace: Path) -> Any:
     from chronoguard.lifecycle import open_workspace
 
-    return open_workspace(workspace)
+    return open_workspace(workspace, clock=_wall_clock)
 
 
 # --- access: who calls, with which role (chronoguard.lifecycle.access) ------------------
@@ -170,7 +175,7 @@ def init(
     _init_caller(workspace)
     cfg = load_config(config) if config else ChronoguardConfig()
     exists = (workspace / CONFIG_FILE).exists()
-    with init_workspace(workspace, cfg, overwrite_config=force or not exists):
+    with init_workspace(workspace, cfg, overwrite_config=force or not exists, clock=_wall_clock):
         pass
     console.print(
         f"[green]workspace ready[/] {workspace.resolve()} (edit {CONFIG_FILE} to configure)"
@@ -262,32 +267,101 @@ def forecast(
     record: Annotated[
         bool, typer.Option(help="Record the served forecast in the state store.")
     ] = False,
+    future: Annotated[
+        Path | None,
+        typer.Option(
+            "--future",
+            "-f",
+            help=(
+                "CSV or Parquet of the future values of the model's exogenous columns: "
+                "unique_id, ds and those columns, a row per series and forecast period. "
+                "They may instead be rows with an empty y after each series' history in DATA."
+            ),
+        ),
+    ] = None,
 ) -> None:
-    """Forecast the periods after DATA's last timestamp with a version or alias."""
-    from chronoguard.lifecycle import forecast_from, serve_forecasts
+    """Forecast the periods after each series' last observation in DATA with a version.
 
+    A model with exogenous columns needs their future values (--future FILE, or rows with
+    an empty y after the history in DATA). A series the version has no model for is
+    forecast by forecast.fallback_model when the config names one, else it is an error.
+    """
+    from chronoguard.data import load_frame, validate_frame
+    from chronoguard.data.contract import validate_future_inputs
+    from chronoguard.lifecycle.serve import (
+        fallback_forecaster,
+        forecast_series,
+        record_forecasts,
+    )
+
+    if horizon is not None and horizon < 1:
+        raise ChronoguardError(f"--horizon must be 1 or more, got {horizon}")
     with _open(workspace) as ws:
         if record:
             _caller(ws, "operator")
         else:
             _reader(ws)
         loaded = ws.registry.load(ws.model_name, version)
-        checked = _load(data, ws.config)
-        h = horizon or ws.config.forecast.horizon
+        model = loaded.forecaster
+        exog = list(model.exog_)
+        checked = validate_frame(
+            load_frame(data),
+            freq=ws.config.data.freq,
+            exog=exog,
+            source=str(data),
+            future_inputs=True,
+        )
+        inputs = checked.future
+        if future is not None:
+            if inputs is not None and len(inputs):
+                raise ChronoguardError(
+                    f"future inputs are given twice: in --future {future} and as rows with an "
+                    f"empty y in {data}; keep one of them"
+                )
+            inputs = validate_future_inputs(
+                load_frame(future), exog=exog, freq=model.freq_, source=str(future)
+            )
+        h = horizon if horizon is not None else ws.config.forecast.horizon
         origin = checked.df["ds"].max()
+        result = forecast_series(
+            model,
+            checked.df,
+            origin=origin,
+            horizon=h,
+            future=inputs if inputs is not None else checked.df.iloc[:0],
+            fallback=fallback_forecaster(ws.config, model.freq_),
+            on_missing="error",
+        )
+        if result.empty:
+            raise ChronoguardError(
+                f"version {loaded.version.version} forecast no rows from {data}; check that "
+                "it holds the series the version was trained on"
+            )
+        fc = result.frame
         if record:
-            fc = serve_forecasts(
+            fc = record_forecasts(
                 ws.store,
-                loaded.forecaster,
-                checked.df,
+                fc,
                 origin=origin,
-                horizon=h,
                 model_name=ws.model_name,
                 version=loaded.version.version,
                 alias=version if not version.isdigit() else "manual",
             )
-        else:
-            fc = forecast_from(loaded.forecaster, checked.df, origin=origin, horizon=h)
+        new = result.new_series
+        if new:
+            fc = pd.concat(
+                [
+                    fc.assign(model=f"v{loaded.version.version}"),
+                    result.fallback.assign(model=f"fallback {result.fallback_model}"),
+                ],
+                ignore_index=True,
+            )
+            err.print(
+                f"{len(new)} series have no model in version {loaded.version.version} "
+                f"({_series_shown(new)}): forecast by the fallback model "
+                f"{result.fallback_model} fitted on their history"
+                + (" (not recorded: no version served them)" if record else "")
+            )
         if output:
             tmp = output.with_suffix(output.suffix + ".tmp")
             fc.to_csv(tmp, index=False)
@@ -369,6 +443,7 @@ def cycle(
             ws, checked.df, freq=checked.freq, now=t, by="chronoguard cycle", recorded_at=_now(None)
         )
         _print_cycle(outcome)
+        _deliver_after_cycle(ws)
 
 
 @app.command()
@@ -398,14 +473,23 @@ def schedule(
             checked = _load(data, ws.config)
             return LoadedData(checked.df, checked.freq)
 
+        def after_cycle(outcome: Any) -> None:
+            _print_cycle(outcome)
+            _deliver_after_cycle(ws)
+
+        def sleep(seconds: float) -> None:
+            # Retries and notifications held by quiet hours go out between cycles too.
+            _deliver_after_cycle(ws, quiet=True)
+            time.sleep(seconds)
+
         run_schedule(
             ws,
             load,
             clock=lambda: _now(None),
-            sleep=time.sleep,
+            sleep=sleep,
             poll_seconds=poll,
             max_ticks=ticks,
-            on_cycle=_print_cycle,
+            on_cycle=after_cycle,
         )
 
 
@@ -550,6 +634,20 @@ def retrain(
             )
         with ws.lock(holder=f"retrain by {by}", at=_now(None)):
             from chronoguard.store import SeriesDecision
+
+            decided = [
+                d
+                for d in ws.store.list_series_decisions(ws.model_name, ds_from=t, ds_to=t)
+                if d.unique_id in ids and d.action != "retrain"
+            ]
+            if decided:  # a decision is kept as made: a manual retrain goes in its own time
+                d = decided[0]
+                raise ChronoguardError(
+                    f"the cycle at {t} already decided {d.unique_id} ({d.action}: "
+                    f"{d.reason}){f' and {len(decided) - 1} more series' if len(decided) > 1 else ''}"
+                    "; a retrain at that time would rewrite its decision. Pass --now with a "
+                    "later time (the data must reach it), or retrain before that cycle runs"
+                )
 
             ws.store.record_series_decisions(
                 [
@@ -915,7 +1013,7 @@ def _run_replay(
     created = not workspace.exists()
     try:
         with (
-            init_workspace(workspace, cfg, overwrite_config=True) as ws,
+            init_workspace(workspace, cfg, overwrite_config=True, clock=_wall_clock) as ws,
             Progress(
                 TextColumn("[bold]replay[/]"),
                 BarColumn(),
@@ -1163,7 +1261,9 @@ def demo(
 
 # --- tokens and the audit chain (chronoguard.lifecycle.access) -------------------------
 
-alerts_app = typer.Typer(help="Alerts raised by monitoring: list them, acknowledge, resolve.")
+alerts_app = typer.Typer(
+    help="Alerts raised by monitoring: list, acknowledge, resolve; deliver and the outbox."
+)
 app.add_typer(alerts_app, name="alerts")
 AlertArg = Annotated[
     int, typer.Argument(metavar="ID", help="The alert's id (`chronoguard alerts list`).")
@@ -1234,6 +1334,107 @@ def alerts_resolve(
 ) -> None:
     """Resolve an alert. Needs an operator token."""
     _alert_status(workspace, alert, "resolved", reason)
+
+
+def _deliver(ws: Any, holder: str) -> Any:
+    """Send the workspace's due notifications at the wall clock's time (read here)."""
+    from chronoguard.alerts import build_channels, deliver_pending
+
+    cfg = ws.config.alerting
+    return deliver_pending(ws.store, build_channels(cfg), cfg, now=_now(None), holder=holder)
+
+
+def _print_delivery(report: Any) -> None:
+    console.print(
+        f"alerts delivered: {report.sent} sent, {report.failed} failed (retried later), "
+        f"{report.held} held"
+    )
+    for e in report.errors:
+        err.print(f"  {escape(e)}")
+
+
+def _deliver_after_cycle(ws: Any, *, quiet: bool = False) -> None:
+    """Deliver what is due; a receiver that is down leaves it in the outbox. ``quiet``:
+    say nothing when nothing was sent or failed."""
+    from chronoguard.errors import WorkspaceBusyError
+
+    if not ws.config.alerting.channels:
+        return
+    try:
+        report = _deliver(ws, f"chronoguard cycle pid {os.getpid()}")
+    except WorkspaceBusyError as exc:  # another deliverer is sending them
+        if not quiet:
+            err.print(f"alerts not delivered by this cycle: {exc}")
+        return
+    if not quiet or report.sent or report.failed:
+        _print_delivery(report)
+
+
+@alerts_app.command("deliver")
+def alerts_deliver(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
+    """Send the queued notifications that are due, retrying failed ones. Needs an operator token.
+
+    Exits 1 when a send failed (it stays queued and is retried with backoff).
+    """
+    with _open(workspace) as ws:
+        _caller(ws, "operator")
+        report = _deliver(ws, f"chronoguard alerts deliver pid {os.getpid()}")
+    if as_json:
+        _print_json(report)
+    else:
+        _print_delivery(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@alerts_app.command("outbox")
+def alerts_outbox(
+    workspace: WorkspaceOpt,
+    status: Annotated[str, typer.Option(help="pending (the default), sent, or all.")] = "pending",
+    limit: Annotated[int, typer.Option(min=1, help="Newest N shown.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queued notifications per channel: pending ones with their attempts and last error."""
+    with _open(workspace) as ws:
+        _reader(ws)
+        if status not in ("pending", "sent", "all"):
+            raise ChronoguardError(f"--status {status!r} is unknown; use pending, sent or all")
+        found = ws.store.list_outbox(status=None if status == "all" else status)[::-1]
+    rows = [
+        {
+            "id": e.id,
+            "channel": e.channel,
+            "event": e.event,
+            "severity": e.severity,
+            "key": e.key,
+            "status": e.status,
+            "failing": e.status == "pending" and e.last_error is not None,
+            "attempts": e.attempts,
+            "created_at": e.created_at,
+            "next_attempt_at": e.next_attempt_at,
+            "sent_at": e.sent_at,
+            "last_error": e.last_error,
+        }
+        for e in found[:limit]
+    ]
+    if as_json:
+        _print_json({"total": len(found), "notifications": rows})
+        return
+    table = Table(title=f"alert outbox, {status} ({len(found)})")
+    for col in ("id", "channel", "event", "severity", "status", "attempts", "next", "last error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["channel"]),
+            str(r["event"]),
+            str(r["severity"]),
+            "failing" if r["failing"] else str(r["status"]),
+            str(r["attempts"]),
+            str(r["next_attempt_at"]),
+            escape(str(r["last_error"] or "")),
+        )
+    console.print(table)
 
 
 @app.command()
@@ -1373,11 +1574,22 @@ def audit_show(
     with _open(workspace) as ws:
         _reader(ws)
         rows = ws.store.audit_log(last=max(last, 1))
-    table = Table(title=f"audit log (last {len(rows)} rows)")
-    for col in ("id", "at", "actor", "action", "entity", "hash"):
+    table = Table(
+        title=f"audit log (last {len(rows)} rows, in the order they were recorded)",
+        caption="recorded: the real time of the action; as of: the data time it concerns",
+    )
+    for col in ("id", "recorded", "as of", "actor", "action", "entity", "hash"):
         table.add_column(col)
     for e in rows:
-        table.add_row(str(e.id), str(e.at)[:19], e.actor, e.action, e.entity, e.hash[:16])
+        table.add_row(
+            str(e.id),
+            str(e.recorded_at)[:19],
+            "–" if e.as_of is None else str(e.as_of)[:19],
+            e.actor,
+            e.action,
+            e.entity,
+            e.hash[:16],
+        )
     console.print(table)
     if rows:
         console.print(f"head: row {rows[-1].id} {rows[-1].hash}", highlight=False)

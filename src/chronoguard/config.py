@@ -7,11 +7,23 @@ Every field has a default that suits monthly data; ``chronoguard init`` writes o
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from chronoguard.errors import ConfigError
 from chronoguard.forecasting import MODEL_NAMES
@@ -57,6 +69,21 @@ class ModelConfig(_Section):
 
 class ForecastConfig(_Section):
     horizon: int = Field(12, ge=1)
+    fallback_model: str | None = Field(
+        None,
+        description=(
+            "model that forecasts series the serving version has no model for (new "
+            "series), fitted on their history at forecast time without exogenous inputs, "
+            "e.g. 'SeasonalNaive'; unset: such series are an error naming them"
+        ),
+    )
+
+    @field_validator("fallback_model")
+    @classmethod
+    def _known_fallback(cls, v: str | None) -> str | None:
+        if v is not None and v not in MODEL_NAMES:
+            raise ValueError(f"unknown fallback model '{v}'; valid names: {', '.join(MODEL_NAMES)}")
+        return v
 
 
 class TrainingConfig(_Section):
@@ -289,6 +316,7 @@ class ChronoguardConfig(_Section):
     compute: ComputeConfig = Field(default_factory=lambda: ComputeConfig())
     approvals: ApprovalsConfig = Field(default_factory=lambda: ApprovalsConfig())
     rollout: RolloutConfig = Field(default_factory=lambda: RolloutConfig())
+    alerting: AlertingConfig = Field(default_factory=lambda: AlertingConfig())
 
     @model_validator(mode="after")
     def _groups_fit_budget(self) -> ChronoguardConfig:
@@ -660,6 +688,226 @@ class ApprovalsConfig(_Section):
     def required_approvals(self, tier: str | None) -> int:
         """Distinct approvers a passing challenger of ``tier`` waits for (0: none)."""
         return REQUIRED_APPROVALS[self.policy_for(tier)]
+
+
+# Alert delivery: the channels notifications go to and the policy of when they go.
+# chronoguard.alerts reads them; secrets stay in environment variables named here.
+
+ChannelKind = Literal["webhook", "slack", "pagerduty", "email"]
+CHANNEL_KINDS: tuple[ChannelKind, ...] = ("webhook", "slack", "pagerduty", "email")
+AlertSeverity = Literal["info", "warning", "critical"]
+ALERT_SEVERITIES: tuple[AlertSeverity, ...] = ("info", "warning", "critical")
+_SEVERITIES_ALERTED: tuple[AlertSeverity, ...] = ("warning", "critical")
+_SEVERITIES_IN_QUIET: tuple[AlertSeverity, ...] = ("critical",)
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_QUIET = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def _env_present(key: str, name: str | None, why: str) -> list[str]:
+    """Problems with the environment variable ``name`` a channel reads its secret from."""
+    if name is None:
+        return []
+    if not _ENV_NAME.match(name):
+        return [f"{key} = {name!r} is not an environment variable name (letters, digits, _)"]
+    if not os.environ.get(name):
+        return [f"{key}: the environment variable {name} ({why}) is not set; export it"]
+    return []
+
+
+class ChannelConfig(_Section):
+    """One ``[[alerting.channels]]`` table: where notifications go and which ones.
+
+    Secrets are never written in the file: ``routing_key_env``, ``password_env`` and
+    ``url_env`` name the environment variables that hold them, checked when the
+    configuration loads.
+    """
+
+    name: str = Field(description="the channel's name, unique; shown in the outbox")
+    kind: ChannelKind = Field(description="webhook | slack | pagerduty | email")
+    tiers: list[Tier] = Field(
+        default_factory=lambda: list(TIERS),
+        description="tiers of the series whose alerts this channel gets (default: all)",
+    )
+    severities: list[AlertSeverity] = Field(
+        default_factory=lambda: list(_SEVERITIES_ALERTED),
+        description="alert severities this channel gets: info | warning | critical",
+    )
+    url: str | None = Field(None, description="webhook or Slack incoming-webhook URL")
+    url_env: str | None = Field(
+        None, description="environment variable holding the URL instead (a Slack URL is a secret)"
+    )
+    events_url: str = Field(
+        PAGERDUTY_EVENTS_URL, description="PagerDuty Events API v2 endpoint (pagerduty)"
+    )
+    routing_key_env: str | None = Field(
+        None, description="environment variable holding the PagerDuty routing key (pagerduty)"
+    )
+    source: str = Field("chronoguard", min_length=1, description="PagerDuty payload.source")
+    smtp_host: str | None = Field(None, description="SMTP server host (email)")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP server port (email)")
+    starttls: bool = Field(False, description="upgrade the SMTP connection with STARTTLS (email)")
+    username: str | None = Field(None, description="SMTP user name, when the server wants one")
+    password_env: str | None = Field(
+        None, description="environment variable holding the SMTP password (with username)"
+    )
+    sender: str | None = Field(None, description="From address (email)")
+    recipients: list[str] = Field(default_factory=list, description="To addresses (email)")
+    digest_minutes: float = Field(
+        0,
+        ge=0,
+        description="0: send each notification; N: one digest message per N minutes",
+    )
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _known_kind(cls, v: Any) -> Any:
+        if v not in CHANNEL_KINDS:
+            raise ValueError(
+                f"channel kind {v!r} is unknown; set it to one of {', '.join(CHANNEL_KINDS)}"
+            )
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, v: str) -> str:
+        if not _CHANNEL_NAME.match(v):
+            raise ValueError(
+                f"channel name {v!r} must be 1-100 letters, digits, '_', '.' or '-', "
+                "starting with a letter or digit"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _complete(self) -> ChannelConfig:
+        problems: list[str] = []
+        if self.kind in ("webhook", "slack"):
+            if (self.url is None) == (self.url_env is None):
+                problems.append(f"a {self.kind} channel needs exactly one of url or url_env")
+            if self.url is not None and not self.url.startswith(("http://", "https://")):
+                problems.append(f"url {self.url!r} must start with http:// or https://")
+            problems += _env_present("url_env", self.url_env, f"the URL of {self.name}")
+        elif self.kind == "pagerduty":
+            if self.routing_key_env is None:
+                problems.append(
+                    "a pagerduty channel needs routing_key_env, the environment variable "
+                    "holding its routing key"
+                )
+            problems += _env_present("routing_key_env", self.routing_key_env, "routing key")
+            if not self.events_url.startswith(("http://", "https://")):
+                problems.append(f"events_url {self.events_url!r} must start with https://")
+            if self.digest_minutes:
+                problems.append("digest_minutes is not for pagerduty: each episode is one incident")
+        else:
+            if not self.smtp_host:
+                problems.append("an email channel needs smtp_host")
+            if not self.sender or not self.recipients:
+                problems.append("an email channel needs sender and at least one recipient")
+            if self.password_env is not None and self.username is None:
+                problems.append("password_env needs username")
+            problems += _env_present("password_env", self.password_env, "the SMTP password")
+        if not self.tiers or not self.severities:
+            problems.append("tiers and severities must each name at least one value")
+        if problems:
+            raise ValueError(f"channel {self.name!r}: " + "; ".join(problems))
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset(self, handler: Any) -> Any:
+        # A TOML file has no null: keys left unset are left out of the written file.
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class AlertingConfig(_Section):
+    """The ``[alerting]`` table: delivery of alerts to people.
+
+    One notification per model, cycle and channel lists every series that fired, grouped
+    by their group. An episode opens when alerts fire for a model while none of its
+    episode is open, and resolves (a resolve notification) when all of its alerts have
+    resolved. An open episode is notified again, of newly fired series, at most once per
+    ``cooldown_minutes``. During ``quiet_hours`` (``"22:00-07:00"`` in ``timezone``)
+    notifications are held and sent after them, except those of ``quiet_severities``.
+    Failed sends are retried with exponential backoff from ``retry_initial_seconds`` up to
+    ``retry_max_seconds`` between attempts, without end: nothing is dropped.
+
+    Examples
+    --------
+    >>> AlertingConfig(quiet_hours="22:00-07:00").quiet_window()
+    (datetime.time(22, 0), datetime.time(7, 0))
+    """
+
+    channels: list[ChannelConfig] = Field(
+        default_factory=list, description="where notifications go; none: alerts stay in the store"
+    )
+    cooldown_minutes: float = Field(
+        60, ge=0, description="least minutes between two notifications of an open episode"
+    )
+    quiet_hours: str | None = Field(
+        None, description='hours notifications are held, "HH:MM-HH:MM" in timezone'
+    )
+    timezone: str = Field("UTC", description="IANA time zone of quiet_hours, e.g. Europe/Berlin")
+    quiet_severities: list[AlertSeverity] = Field(
+        default_factory=lambda: list(_SEVERITIES_IN_QUIET),
+        description="severities delivered during quiet hours all the same",
+    )
+    retry_initial_seconds: float = Field(
+        30, gt=0, description="wait after a first failed send; doubled after each failure"
+    )
+    retry_max_seconds: float = Field(
+        3600, gt=0, description="longest wait between two attempts of one notification"
+    )
+    timeout_seconds: float = Field(10, gt=0, description="timeout of one send")
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _valid_quiet_hours(cls, v: str | None) -> str | None:
+        if v is not None:
+            m = _QUIET.match(v)
+            if m is None or m.group(1, 2) == m.group(3, 4):
+                raise ValueError(
+                    f"quiet_hours {v!r} must be two different times as HH:MM-HH:MM, "
+                    'e.g. "22:00-07:00"'
+                )
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"timezone {v!r} is not an IANA time zone; use a name such as "
+                '"UTC" or "Europe/Berlin"'
+            ) from None
+        return v
+
+    @model_validator(mode="after")
+    def _unique_and_ordered(self) -> AlertingConfig:
+        names = [c.name for c in self.channels]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"channel names must be unique; repeated: {', '.join(twice)}")
+        if self.retry_max_seconds < self.retry_initial_seconds:
+            raise ValueError("retry_max_seconds must be at least retry_initial_seconds")
+        return self
+
+    def quiet_window(self) -> tuple[time, time] | None:
+        """The start and end of the quiet hours, or ``None``."""
+        if self.quiet_hours is None:
+            return None
+        start, end = self.quiet_hours.split("-")
+        return time.fromisoformat(start), time.fromisoformat(end)
+
+    def channel(self, name: str) -> ChannelConfig:
+        for c in self.channels:
+            if c.name == name:
+                return c
+        raise ConfigError(
+            f"no alerting channel is named {name!r}; the channels are "
+            f"{', '.join(c.name for c in self.channels) or '(none)'}"
+        )
 
 
 ChronoguardConfig.model_rebuild()

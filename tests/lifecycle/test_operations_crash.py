@@ -23,7 +23,7 @@ from chronoguard.lifecycle import open_workspace
 from chronoguard.lifecycle.access import Principal
 from chronoguard.lifecycle.operations import promote, rollback
 from tests.orchestration.test_cycle_crash import Copies, Killer
-from tests.serving.support import MODEL, build_workspace, fleet, train_version_2
+from tests.serving.support import MODEL, build_workspace, fleet, train_naive_version
 
 AT = pd.Timestamp("2026-01-05 09:00")
 
@@ -91,7 +91,7 @@ def test_an_action_killed_after_any_write_is_repaired_by_running_it_again(
     try:
         with copies.prepared():
             built = build_workspace(base)
-            assert train_version_2(built) == "2"
+            assert train_naive_version(built) == "2"
             if action == "rollback":  # a rollback needs a promotion to undo
                 with open_workspace(base) as ws:
                     promote(ws, "2", caller=Principal("ops", "operator"), reason="before", at=AT)

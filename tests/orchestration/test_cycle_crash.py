@@ -22,7 +22,7 @@ runs the cycle and dies by SIGKILL, but does not pay the imports (most of its ti
 from __future__ import annotations
 
 import json
-import select
+import selectors
 import shutil
 import subprocess
 import sys
@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 import pytest
@@ -159,6 +159,16 @@ with open(job["calls"], "w") as f:
 )
 
 
+def readline_within(stream: IO[str], timeout: float) -> str:
+    """The next line of ``stream``, or "" when none comes within ``timeout`` seconds.
+
+    A selector, not ``select.select``: in a long test run this process holds more than
+    1,024 descriptors, past which ``select`` refuses a pipe's."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(stream, selectors.EVENT_READ)
+        return stream.readline() if sel.select(timeout) else ""
+
+
 @dataclass(frozen=True)
 class Run:
     returncode: int
@@ -197,8 +207,7 @@ class Killer:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
-        line = self.proc.stdout.readline() if ready else ""
+        line = readline_within(self.proc.stdout, TIMEOUT)
         if not line.strip():
             self.close()
             server = (self.logs / "server.log").read_text()[-3000:]

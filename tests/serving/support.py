@@ -76,9 +76,22 @@ def build_workspace(root: Path, cfg: ChronoguardConfig | None = None) -> Built:
     return Built(root, df, origin, tokens)
 
 
-def train_version_2(built: Built) -> str:
-    """Register version 2 (a Naive model of the three series, trained at ``origin``); it
-    serves nothing until something deploys it. Returns its version."""
+def build_after_cycles(root: Path, cfg: ChronoguardConfig, cycles: int = 3) -> Built:
+    """:func:`build_workspace`, then ``cycles`` more monthly cycles after ``origin``."""
+    from chronoguard.lifecycle import open_workspace
+
+    built = build_workspace(root, cfg)
+    dates = sorted(built.data["ds"].unique())
+    with open_workspace(built.root) as ws:
+        for i in range(1, cycles + 1):
+            run_cycle(ws, built.data, freq="MS", now=pd.Timestamp(dates[ORIGIN_INDEX + i]))
+    return built
+
+
+def train_naive_version(built: Built) -> str:
+    """Register a new version (a Naive model of the three series, trained at ``origin``;
+    version 2 on a workspace fresh from :func:`build_workspace`); it serves nothing until
+    something deploys it. Returns its version."""
     from chronoguard.lifecycle import open_workspace, train_version, training_window
     from chronoguard.serving._snapshot import MLFLOW_LOCK
 
@@ -92,7 +105,6 @@ def train_version_2(built: Built) -> str:
             now=built.origin,
             trigger="test",
         )
-    assert trained.version.version == "2", trained.version
     return trained.version.version
 
 

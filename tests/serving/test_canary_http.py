@@ -24,7 +24,7 @@ from tests.serving.support import (
     build_workspace,
     config,
     running,
-    train_version_2,
+    train_naive_version,
     wait_ready,
 )
 
@@ -35,7 +35,7 @@ SHARE = 0.5  # canaries: south (hash fraction 0.18) and west (0.46); north (0.86
 def built(backend: object, tmp_path_factory: pytest.TempPathFactory) -> Built:
     cfg = config().model_copy(update={"rollout": RolloutConfig(stage="canary", canary_share=SHARE)})
     built = build_workspace(tmp_path_factory.mktemp("canary-http") / "ws", cfg)
-    challenger = train_version_2(built)
+    challenger = train_naive_version(built)
     with MLFLOW_LOCK, open_workspace(built.root) as ws:
         nxt = built.origin + pd.offsets.MonthBegin(1)
         with ws.store.transaction():

@@ -27,7 +27,7 @@ from tests.serving.support import (
     build_workspace,
     config,
     running,
-    train_version_2,
+    train_naive_version,
     wait_ready,
 )
 
@@ -54,7 +54,7 @@ def built(backend: object, tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 @pytest.fixture(scope="module")
 def version_2(built: Built) -> str:
-    return train_version_2(built)
+    return train_naive_version(built)
 
 
 @pytest.fixture(scope="module")

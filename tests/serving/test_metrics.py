@@ -22,17 +22,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from chronoguard.config import ApprovalsConfig, ChronoguardConfig, GroupConfig
-from chronoguard.lifecycle import open_workspace, train_version, training_window
+from chronoguard.lifecycle import open_workspace
 from chronoguard.monitoring.health import KIND_WEIGHTS, fleet_health, health_score
 from chronoguard.monitoring.levels import DECAY_METHOD
-from chronoguard.orchestration import run_cycle
 from chronoguard.serving import create_app
 from chronoguard.serving._metrics import (
     MAX_LABEL_VALUES,
@@ -41,7 +39,6 @@ from chronoguard.serving._metrics import (
     bounded,
     store_families,
 )
-from chronoguard.serving._snapshot import MLFLOW_LOCK
 from chronoguard.store import (
     Alert,
     MonitoringResult,
@@ -51,12 +48,12 @@ from chronoguard.store import (
 )
 from tests.serving.support import (
     MODEL,
-    ORIGIN_INDEX,
     SERIES,
     Built,
-    build_workspace,
+    build_after_cycles,
     config,
     running,
+    train_naive_version,
     wait_ready,
 )
 
@@ -89,23 +86,12 @@ def u(path: str) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    b = build_workspace(tmp_path_factory.mktemp("metrics") / "ws", _config())
-    dates = sorted(b.data["ds"].unique())
-    with open_workspace(b.root) as ws:
-        for i in range(1, 4):
-            run_cycle(ws, b.data, freq="MS", now=pd.Timestamp(dates[ORIGIN_INDEX + i]))
-    return b
+    return build_after_cycles(tmp_path_factory.mktemp("metrics") / "ws", _config())
 
 
 @pytest.fixture(scope="module")
 def version_2(built: Built) -> str:
-    with MLFLOW_LOCK, open_workspace(built.root) as ws:
-        known = built.data[built.data["ds"] <= built.origin]
-        window = training_window(known, built.origin, 132)
-        trained = train_version(
-            window, config("Naive"), ws.registry, freq="MS", now=built.origin, trigger="test"
-        )
-        return trained.version.version
+    return train_naive_version(built)
 
 
 @pytest.fixture(scope="module")

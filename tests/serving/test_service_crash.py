@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from chronoguard.lifecycle import open_workspace
 from chronoguard.lifecycle.access import Principal
 from chronoguard.lifecycle.operations import cast_vote, promote
 from chronoguard.serving import create_app
-from tests.orchestration.test_cycle_crash import WRITE_COUNTERS, Copies
+from tests.orchestration.test_cycle_crash import WRITE_COUNTERS, Copies, readline_within
 from tests.serving.support import (
     MODEL,
     SERIES,
@@ -42,7 +41,7 @@ from tests.serving.support import (
     config,
     free_port,
     running,
-    train_version_2,
+    train_naive_version,
     wait_ready,
 )
 
@@ -126,8 +125,7 @@ class Services:
 
     def _line(self) -> str:
         assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
-        line = self.proc.stdout.readline() if ready else ""
+        line = readline_within(self.proc.stdout, TIMEOUT)
         if not line.strip():
             helper = (self.logs / "helper.log").read_text()[-3000:]
             pytest.fail(f"the helper process gave no answer:\n{helper}")
@@ -288,7 +286,7 @@ def test_the_service_killed_at_any_write_of_a_stage_move_agrees_after_a_restart(
     try:
         with copies.prepared():
             built = build_workspace(base, _config())
-            assert train_version_2(built) == "2"
+            assert train_naive_version(built) == "2"
             with open_workspace(base) as ws:
                 if action != "promote":  # the moves before the one under test
                     out = promote(ws, "2", caller=ops, reason="before", at=AT)

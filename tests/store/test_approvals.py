@@ -303,7 +303,7 @@ def test_migration_up_from_r0004_keeps_the_data_and_adds_the_tables(store_url: s
     engine.dispose()
     assert not {"cg_approval_requests", "cg_approval_votes"} & _tables(store_url)
     with Store.open(store_url) as store:  # migrates to head
-        assert store.schema_revision() == "r0008_watch_kinds"
+        assert store.schema_revision() == "r0010_audit_times"
         assert [m.reason for m in store.deployment_history("demand")] == ["first"]
         r = request(store)
         assert store.cast_vote(r.id, by="ana", vote="approve", reason="", at=at(1)).vote.id

@@ -48,7 +48,8 @@ def _plain_rehash(engine: Engine, from_id: int, until: int | None = None, **chan
     with engine.begin() as conn:
         rows = conn.execute(
             text(
-                "SELECT id, at, actor, action, entity, payload, prev_hash FROM cg_audit_log ORDER BY id"
+                "SELECT id, at, actor, action, entity, payload, prev_hash, as_of, recorded_at "
+                "FROM cg_audit_log ORDER BY id"
             )
         ).all()
         prev = None
@@ -65,7 +66,13 @@ def _plain_rehash(engine: Engine, from_id: int, until: int | None = None, **chan
             )
             at = r.at if isinstance(r.at, datetime) else datetime.fromisoformat(r.at)
             actor = change.get("actor", r.actor) if r.id == from_id else r.actor
+
+            def when(t: object) -> datetime | None:
+                return t if t is None or isinstance(t, datetime) else datetime.fromisoformat(str(t))
+
             h = entry_hash(
+                as_of=when(r.as_of),
+                recorded_at=when(r.recorded_at),
                 id=r.id,
                 at=at,
                 actor=actor,

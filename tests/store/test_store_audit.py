@@ -155,6 +155,8 @@ def test_rehashed_row_still_breaks_the_chain_at_the_next_row(
     forged = entry_hash(
         id=row.id,
         at=row.at,
+        as_of=row.as_of,
+        recorded_at=row.recorded_at,
         actor="mallory",
         action=row.action,
         entity=row.entity,

@@ -28,6 +28,7 @@ from chronoguard.store import (
     Store,
     _audit,
 )
+from chronoguard.store._convert import canonical_json
 from chronoguard.store._engine import make_engine, parse_url
 from chronoguard.store._migrate import downgrade, head_revision, upgrade
 from chronoguard.store._models import ActualRow, AliasMoveRow
@@ -658,18 +659,33 @@ def test_upgrading_an_r0002_database_with_data_keeps_it(store_url: str, raw_engi
                     reason="first",
                 )
             )
-            _audit.append(
-                session,
-                at=AT,
-                actor="ana",
-                action="move_alias",
-                entity="alias:demand@champion",
-                payload={"to": "1"},
+            # The audit row as r0002 wrote it (one time, ``at``): by hand, as the model
+            # now has columns that schema lacks.
+            row = {
+                "id": 1,
+                "at": AT,
+                "actor": "ana",
+                "action": "move_alias",
+                "entity": "alias:demand@champion",
+                "payload": {"to": "1"},
+                "prev_hash": _audit.GENESIS,
+            }
+            session.execute(
+                text(
+                    "INSERT INTO cg_audit_log (id, at, actor, action, entity, payload, "
+                    "prev_hash, hash) VALUES (:id, :at, :actor, :action, :entity, :payload, "
+                    ":prev_hash, :hash)"
+                ),
+                {
+                    **row,
+                    "payload": canonical_json(row["payload"]),
+                    "hash": _audit.entry_hash(**row),  # type: ignore[arg-type]
+                },
             )
         assert not NEW_TABLES & set(inspect(raw_engine).get_table_names())
 
         with Store.open(store_url) as store:
-            assert store.schema_revision() == head_revision() == "r0008_watch_kinds"
+            assert store.schema_revision() == head_revision() == "r0010_audit_times"
             assert store.get_actuals()["y"].tolist() == [3.5]
             assert store.current_alias("demand", "champion") == "1"
             store.deploy("demand", {"s1": "1"}, by="ana", reason="first", at=AT)
@@ -707,7 +723,9 @@ def test_the_audit_chain_verifies_after_a_whole_cycle(store: Store) -> None:
     store.close_intent(intent.id, "done", at=AT)
     store.record_forecasts([_forecast("s1", 1)], if_exists="skip")
     store.finish_cycle("demand", NOW, summary={"promoted": 1}, at=AT)
-    assert [e.action for e in store.audit_log()] == [
+    # In chain order: the listing is by recorded_at, which a store without a clock takes
+    # from the times its calls were given (the data's time for some, AT for others).
+    assert [e.action for e in sorted(store.audit_log(), key=lambda e: e.id)] == [
         "begin_cycle",
         "deploy",
         "record_series_checks",

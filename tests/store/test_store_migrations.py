@@ -36,6 +36,8 @@ TABLES = {
     "cg_cycles",
     "cg_intents",
     "cg_lock_holders",
+    "cg_alert_episodes",
+    "cg_alert_outbox",
 }
 
 
@@ -46,7 +48,7 @@ def _engine(url: str) -> Engine:
 
 def test_open_migrates_an_empty_database_to_head(store_url: str) -> None:
     with Store.open(store_url) as store:
-        assert store.schema_revision() == head_revision() == "r0008_watch_kinds"
+        assert store.schema_revision() == head_revision() == "r0010_audit_times"
     engine = create_engine(store_url)
     try:
         names = set(inspect(engine).get_table_names())
@@ -74,7 +76,7 @@ def test_refuses_an_outdated_schema_without_migrate(store_url: str) -> None:
         Store.open(store_url, migrate=False)
     message = str(err.value)
     assert "'r0001_initial'" in message
-    assert "'r0008_watch_kinds'" in message
+    assert "'r0010_audit_times'" in message
     assert "run `chronoguard init`" in message
 
 

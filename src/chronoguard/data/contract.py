@@ -34,6 +34,10 @@ class ValidatedFrame:
     freq: str
     series_ids: tuple[str, ...]
     exog: tuple[str, ...]
+    #: Future inputs: rows with an empty ``y`` after a series' last observation
+    #: (``unique_id``, ``ds`` and the exogenous columns), split out of ``df`` when
+    #: :func:`validate_frame` is asked to accept them; ``None`` otherwise.
+    future: pd.DataFrame | None = None
 
     @property
     def n_series(self) -> int:
@@ -108,13 +112,18 @@ def find_problems(
     exog: tuple[str, ...] | list[str] | None = None,
     now: pd.Timestamp | None = None,
     require_target: bool = True,
+    future_inputs: bool = False,
 ) -> tuple[list[str], str | None]:
     """Every contract problem of ``df``, and the frequency (given or inferred).
 
     This never raises for bad data; :func:`validate_frame` raises with the list.
     ``require_target=False`` checks future exogenous frames, which carry no ``y``.
+    ``future_inputs=True`` accepts rows with an empty ``y`` after each series' last
+    observed ``y`` as future inputs, when ``exog`` names the columns they carry (see
+    :func:`future_input_rows`); an empty ``y`` inside a series' history stays an error.
     """
     problems: list[str] = []
+    future_mask = np.zeros(len(df), dtype=bool)  # rows accepted as future inputs
     if "ds" in df.columns and isinstance(df["ds"].dtype, pd.DatetimeTZDtype):
         df = df.assign(ds=to_naive_utc(df["ds"]))  # a new frame: the input is not modified
     if now is not None:
@@ -158,12 +167,23 @@ def find_problems(
             )
         else:
             y = df["y"].to_numpy(dtype=float)
-            nan = df.index[np.isnan(y)]
+            trailing = future_input_rows(df)
+            accepted = trailing if (future_inputs and exog) else np.zeros(len(df), dtype=bool)
+            nan = df.index[np.isnan(y) & ~accepted]
             if len(nan):
+                hint = ""
+                if trailing[np.isnan(y)].any() and not accepted.any():
+                    hint = (
+                        "; rows with an empty y after a series' last observation are future "
+                        "inputs, accepted only by `chronoguard forecast` for a model with "
+                        "exogenous columns (data.exog), and this "
+                        + ("command does not read them" if exog else "model has none")
+                    )
                 problems.append(
                     f"target y is NaN at {_rows(nan)} ({len(nan)} rows); fill or remove "
-                    "them explicitly before loading"
+                    f"them explicitly before loading{hint}"
                 )
+            future_mask = accepted
             inf = df.index[np.isinf(y)]
             if len(inf):
                 problems.append(f"target y is infinite at {_rows(inf)} ({len(inf)} rows)")
@@ -193,7 +213,8 @@ def find_problems(
             f"{' and more' if len(unsorted) > _MAX_EXAMPLES else ''}; sort by unique_id, ds"
         )
     if now is not None:
-        future = df.index[df["ds"] > now]
+        # Future inputs lie after the current time by nature.
+        future = df.index[(df["ds"] > now).to_numpy() & ~future_mask]
         if len(future):
             problems.append(f"timestamps after the current time {now} at {_rows(future)}")
 
@@ -242,6 +263,22 @@ def find_problems(
     return problems, freq
 
 
+def future_input_rows(df: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``df`` have an empty ``y`` after their series' last observed ``y``.
+
+    Such rows are the *future inputs* of the contract: the exogenous values of periods to
+    forecast (planned prices, a calendar), written after the history in the same file. A
+    series with no observed ``y`` at all has no history, so none of its rows count.
+    """
+    y = pd.to_numeric(df["y"], errors="coerce").to_numpy(dtype=float)
+    empty = np.isnan(y)
+    if not empty.any():
+        return empty
+    observed = df["ds"].where(~empty)
+    last = observed.groupby(df["unique_id"], sort=False).transform("max")
+    return empty & (df["ds"] > last).to_numpy()
+
+
 def validate_frame(
     df: pd.DataFrame,
     *,
@@ -249,6 +286,7 @@ def validate_frame(
     exog: tuple[str, ...] | list[str] | None = None,
     now: pd.Timestamp | None = None,
     source: str | None = None,
+    future_inputs: bool = False,
 ) -> ValidatedFrame:
     """Check ``df`` against the contract; raise :class:`DataContractError` naming every problem.
 
@@ -267,6 +305,11 @@ def validate_frame(
         The injected current time: timestamps after it are an error.
     source
         Where the frame came from, for the error message.
+    future_inputs
+        Accept rows with an empty ``y`` after each series' last observation as future
+        inputs (only when ``exog`` names the exogenous columns they carry): they are split
+        out of ``df`` into :attr:`ValidatedFrame.future`. An empty ``y`` inside a series'
+        history stays an error.
 
     Examples
     --------
@@ -276,7 +319,9 @@ def validate_frame(
     >>> validate_frame(df).freq
     'MS'
     """
-    problems, found_freq = find_problems(df, freq=freq, exog=exog, now=now)
+    problems, found_freq = find_problems(
+        df, freq=freq, exog=exog, now=now, future_inputs=future_inputs
+    )
     if problems:
         raise DataContractError(problems, source=source)
     assert found_freq is not None
@@ -285,6 +330,11 @@ def validate_frame(
     out = df.copy()
     out["ds"] = to_naive_utc(out["ds"])
     out["unique_id"] = out["unique_id"].astype(str)
+    future: pd.DataFrame | None = None
+    if future_inputs and exog:
+        ahead = future_input_rows(out)
+        future = out.loc[ahead, ["unique_id", "ds", *ex]].reset_index(drop=True)
+        out = out[~ahead]
     out["y"] = out["y"].astype(float)
     out = out.reset_index(drop=True)
     return ValidatedFrame(
@@ -292,7 +342,68 @@ def validate_frame(
         freq=found_freq,
         series_ids=tuple(pd.unique(out["unique_id"])),
         exog=ex,
+        future=future,
     )
+
+
+def validate_future_inputs(
+    df: pd.DataFrame,
+    *,
+    exog: tuple[str, ...] | list[str],
+    freq: str,
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Check a frame of future inputs: ``unique_id``, ``ds`` and exactly the ``exog``
+    columns (a ``y`` column is allowed only if it is empty), one row per series and period.
+
+    Returns the frame with ``unique_id``, ``ds`` and the ``exog`` columns, ``ds`` tz-naive
+    UTC; raises :class:`DataContractError` naming every problem: columns the model does not
+    know or needs, a model without exogenous columns, and the usual contract problems
+    (timestamps, duplicates, missing or non-numeric values). Whether the rows cover every
+    forecast period is checked by the forecast, which knows each series' last observation.
+    """
+    exog = list(exog)
+    if not exog:
+        raise DataContractError(
+            [
+                "future inputs were given, but the model uses no exogenous columns, so they "
+                "would be ignored; leave them out, or train a version with data.exog set in "
+                "chronoguard.toml"
+            ],
+            source=source,
+        )
+    problems: list[str] = []
+    known = {"unique_id", "ds", "y", *exog}
+    unknown = [c for c in df.columns if c not in known]
+    if unknown:
+        problems.append(
+            f"column(s) {unknown} are not inputs of the model, which uses {exog}; remove "
+            "them (or train a version that uses them)"
+        )
+    if "y" in df.columns and pd.to_numeric(df["y"], errors="coerce").notna().any():
+        problems.append(
+            "column y has values: future inputs carry no target; remove the column (or keep "
+            "it empty)"
+        )
+    absent = [c for c in exog if c not in df.columns]
+    if absent:
+        problems.append(
+            f"column(s) {absent} are missing: the model needs the future values of every "
+            f"input it uses, {exog}"
+        )
+    found, _ = find_problems(
+        df[[c for c in df.columns if c in known and c != "y"]],
+        freq=freq,
+        exog=[c for c in exog if c in df.columns],
+        require_target=False,
+    )
+    problems.extend(found)
+    if problems:
+        raise DataContractError(problems, source=source)
+    out = df[["unique_id", "ds", *exog]].copy()
+    out["ds"] = to_naive_utc(out["ds"])
+    out["unique_id"] = out["unique_id"].astype(str)
+    return out.reset_index(drop=True)
 
 
 # The two per-series checks below run on every cycle over the whole fleet's window, so they

@@ -29,8 +29,9 @@ class ModelFitError(ChronoguardError):
         lines = "\n".join(f"  - {uid!r}: {reason}" for uid, reason in self.series.items())
         super().__init__(
             f"{model} failed to fit {len(self.series)} series:\n{lines}\n"
-            "Check these series (length, constant values, exogenous columns) or pass "
-            "fallback=True to forecast them with SeasonalNaive instead."
+            "Check these series (length, constant values, exogenous columns) or forecast "
+            "them with SeasonalNaive instead: set fallback = true under [model.params] in "
+            "chronoguard.toml (fallback=True in Python)."
         )
 
 

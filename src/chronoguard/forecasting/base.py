@@ -192,7 +192,8 @@ class Forecaster(abc.ABC):
             if self.exog and not self.supports_exog:
                 raise InvalidParameterError(
                     f"{self.name} does not use exogenous columns (got exog={list(self.exog)}); "
-                    "use AutoARIMA or SARIMAX, or pass exog=None"
+                    "use AutoARIMA or SARIMAX (model.name in chronoguard.toml), or no "
+                    "exogenous columns (data.exog = [] in chronoguard.toml; exog=None in Python)"
                 )
             reserved = sorted(set(self.exog) & set(RESERVED))
             if reserved or len(set(self.exog)) != len(self.exog):

@@ -1,13 +1,77 @@
-"""Serving: the champion forecasts the next periods from all history up to the origin."""
+"""Serving: a version forecasts the next periods from all history up to the origin.
+
+:func:`forecast_series` is the one owner of "forecast these series from these inputs": the
+CLI's ``forecast`` and the cycle's serving step (through :func:`serve_forecasts`) both call
+it. It conditions each series on its history, takes the future values of the model's
+exogenous inputs from a frame of future inputs, forecasts series the version has no model
+for with a fallback model when one is given, and otherwise names them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import pandas as pd
 
-from chronoguard.forecasting import Forecaster
+from chronoguard.config import ChronoguardConfig
+from chronoguard.errors import DataContractError
+from chronoguard.forecasting import Forecaster, make_forecaster
+from chronoguard.forecasting._frames import future_dates
 from chronoguard.store import Store
+
+_SHOWN = 3  # series, and timestamps per series, named in an error
+
+#: What to do when future inputs do not cover every forecast period: ``"error"`` names the
+#: missing rows; ``"shorten"`` forecasts as many periods as every series has inputs for
+#: (a replay, whose data holds the inputs of the periods that follow each cycle).
+OnMissing = Literal["error", "shorten"]
+
+
+class NewSeriesError(DataContractError):
+    """Series in the data that the serving version has no model for, and no fallback."""
+
+
+@dataclass(frozen=True)
+class SeriesForecasts:
+    """The forecasts of one call of :func:`forecast_series`.
+
+    ``frame`` holds the version's forecasts (``unique_id``, ``ds``, ``yhat`` and the interval
+    columns); ``fallback`` those of the series the version has no model for, made by the
+    fallback model named ``fallback_model`` (same columns; empty without new series).
+    """
+
+    frame: pd.DataFrame
+    fallback: pd.DataFrame
+    fallback_model: str | None
+    horizon: int
+
+    @property
+    def new_series(self) -> tuple[str, ...]:
+        """The series forecast by the fallback model, in order of appearance."""
+        return tuple(pd.unique(self.fallback["unique_id"].astype(str)))
+
+    @property
+    def empty(self) -> bool:
+        return self.frame.empty and self.fallback.empty
+
+
+def fallback_forecaster(cfg: ChronoguardConfig, freq: str) -> Forecaster | None:
+    """The unfitted model ``forecast.fallback_model`` names for new series, or ``None``.
+
+    It uses no exogenous inputs (a new series' inputs were never fitted), and falls back to
+    a naive model itself where a series is too short for it.
+    """
+    name = cfg.forecast.fallback_model
+    if name is None:
+        return None
+    return make_forecaster(
+        name,
+        season_length=cfg.data.season_length,
+        freq=freq,
+        level=list(cfg.model.levels),
+        fallback=True,
+    )
 
 
 def history_for(forecaster: Forecaster, data: pd.DataFrame, origin: pd.Timestamp) -> pd.DataFrame:
@@ -15,51 +79,181 @@ def history_for(forecaster: Forecaster, data: pd.DataFrame, origin: pd.Timestamp
 
     Models that run a recursion from a fitted initial state (ETS) must start it where it
     was fitted; earlier rows would feed the recursion data its initial state never saw.
+    Series the model was not fitted on are left out (see :func:`forecast_series`).
     """
     starts = data["unique_id"].map(forecaster.train_start_)
     return data[(data["ds"] >= starts) & (data["ds"] <= origin)]
 
 
-def forecast_from(
-    forecaster: Forecaster, data: pd.DataFrame, *, origin: pd.Timestamp, horizon: int
-) -> pd.DataFrame:
-    """Forecast ``horizon`` periods after ``origin``, conditioning on rows with ``ds <= origin``.
-
-    Exogenous columns for the forecast periods are taken from ``data`` (they are known in
-    advance, as calendars and planned prices are); the horizon shrinks where ``data`` ends.
-    """
-    history = history_for(forecaster, data, origin)
-    exog = list(forecaster.exog_)  # only the features the model was fitted with
-    x_future = None
-    h = horizon
-    if exog:
-        future = data[data["ds"] > origin]
-        future = future.groupby("unique_id", sort=False).head(horizon)
-        h = int(future.groupby("unique_id").size().min()) if len(future) else 0
-        if h == 0:
-            return pd.DataFrame(columns=["unique_id", "ds", "yhat"])
-        x_future = future.groupby("unique_id", sort=False).head(h)[["unique_id", "ds", *exog]]
-    return forecaster.predict(h, X_future=x_future, history=history)
+def _missing_text(missing: dict[str, list[pd.Timestamp]]) -> str:
+    parts = []
+    for uid, stamps in list(missing.items())[:_SHOWN]:
+        shown = ", ".join(str(t.date()) if t == t.normalize() else str(t) for t in stamps[:_SHOWN])
+        more = f" and {len(stamps) - _SHOWN} more" if len(stamps) > _SHOWN else ""
+        parts.append(f"{uid!r} at {shown}{more}")
+    others = len(missing) - _SHOWN
+    return "; ".join(parts) + (f"; and {others} more series" if others > 0 else "")
 
 
-def serve_forecasts(
-    store: Store,
+def _future_inputs(
+    forecaster: Forecaster,
+    future: pd.DataFrame,
+    ends: pd.Series,
+    horizon: int,
+    on_missing: OnMissing,
+) -> tuple[pd.DataFrame, int]:
+    """The rows of ``future`` at the ``horizon`` periods after each series' end, and the
+    horizon they cover (shortened to what every series has with ``"shorten"``)."""
+    exog = list(forecaster.exog_)
+    absent = [c for c in exog if c not in future.columns]
+    if absent:
+        raise DataContractError(
+            [
+                f"the future inputs have no column(s) {absent}, which the model uses; give "
+                f"unique_id, ds and {exog}"
+            ],
+            "future inputs",
+        )
+    keys = pd.DataFrame(
+        {
+            "unique_id": [u for u in ends.index for _ in range(horizon)],
+            "ds": [t for u in ends.index for t in future_dates(ends[u], horizon, forecaster.freq_)],
+        }
+    )
+    keys["step"] = keys.groupby("unique_id", sort=False).cumcount() + 1
+    given = future[["unique_id", "ds", *exog]].drop_duplicates(["unique_id", "ds"])
+    given = given.assign(unique_id=given["unique_id"].astype(str))
+    merged = keys.merge(given, on=["unique_id", "ds"], how="left", indicator=True)
+    lacking = merged[merged["_merge"] == "left_only"]
+    if lacking.empty:
+        return merged[["unique_id", "ds", *exog]], horizon
+    if on_missing == "shorten":
+        h = int(lacking["step"].min()) - 1
+        kept = merged[merged["step"] <= h]
+        return kept[["unique_id", "ds", *exog]], h
+    missing = {
+        str(u): list(pd.DatetimeIndex(g["ds"])) for u, g in lacking.groupby("unique_id", sort=False)
+    }
+    raise DataContractError(
+        [
+            f"future inputs are missing for {len(missing)} series: {_missing_text(missing)}. "
+            f"The model uses exogenous columns {exog}, so each series needs their values at "
+            f"each of the {horizon} forecast periods after its last observation: add the rows "
+            "(to the --future file, or as rows with an empty y after the series' history), or "
+            "forecast fewer periods (--horizon)"
+        ],
+        "future inputs",
+    )
+
+
+def forecast_series(
     forecaster: Forecaster,
     data: pd.DataFrame,
     *,
     origin: pd.Timestamp,
     horizon: int,
+    future: pd.DataFrame | None = None,
+    fallback: Forecaster | None = None,
+    on_missing: OnMissing = "error",
+) -> SeriesForecasts:
+    """Forecast ``horizon`` periods after each series' last row at or before ``origin``.
+
+    Parameters
+    ----------
+    forecaster
+        The fitted model of a version.
+    data
+        The history, in the data contract (``y`` observed on every row); rows after
+        ``origin`` are not conditioned on.
+    origin
+        The forecast origin: the data's time of the forecast.
+    horizon
+        Periods to forecast.
+    future
+        Future inputs for a model with exogenous columns: ``unique_id``, ``ds`` and those
+        columns, a row per series and forecast period. ``None`` takes them from the rows of
+        ``data`` after ``origin`` (inputs known in advance, as calendars and planned prices
+        are, and a replay's data). Ignored by a model without exogenous columns.
+    fallback
+        An unfitted forecaster for the series the version has no model for (new series),
+        fitted on their history here, without exogenous inputs. ``None``: such series are a
+        :class:`NewSeriesError` naming them.
+    on_missing
+        ``"error"``: future inputs that do not cover every series and period are a
+        :class:`~chronoguard.errors.DataContractError` naming the missing rows;
+        ``"shorten"``: the horizon shrinks to what every series has inputs for (possibly
+        to nothing).
+    """
+    known = set(forecaster.series_ids_)
+    in_data = pd.unique(data.loc[data["ds"] <= origin, "unique_id"].astype(str))
+    new = [u for u in in_data if u not in known]
+    if new and fallback is None:
+        shown = ", ".join(repr(u) for u in new[:5]) + (
+            f" and {len(new) - 5} more" if len(new) > 5 else ""
+        )
+        raise NewSeriesError(
+            [
+                f"{len(new)} series have no model in this version: {shown}. Train a version "
+                "that includes them (`chronoguard train`), forecast the others only, or set "
+                'forecast.fallback_model (e.g. "SeasonalNaive") in chronoguard.toml to '
+                "forecast new series with a simple model fitted on their history"
+            ],
+            "data",
+        )
+    history = history_for(forecaster, data, origin)
+    h = horizon
+    x_future = None
+    exog = list(forecaster.exog_)
+    frame: pd.DataFrame
+    if exog and len(history):
+        ends = history.groupby("unique_id", sort=False)["ds"].max()
+        inputs = data[data["ds"] > origin] if future is None else future
+        x_future, h = _future_inputs(forecaster, inputs, ends, horizon, on_missing)
+    if len(history) and h > 0:
+        frame = forecaster.predict(h, X_future=x_future, history=history)
+    else:
+        frame = pd.DataFrame(columns=["unique_id", "ds", "yhat"])
+    fallback_frame = pd.DataFrame(columns=["unique_id", "ds", "yhat"])
+    if new and fallback is not None and h > 0:
+        rows = data[data["unique_id"].astype(str).isin(new) & (data["ds"] <= origin)]
+        fallback_frame = fallback.fit(rows[["unique_id", "ds", "y"]]).predict(h)
+    return SeriesForecasts(
+        frame=frame,
+        fallback=fallback_frame,
+        fallback_model=fallback.name if fallback is not None and new else None,
+        horizon=h,
+    )
+
+
+def forecast_from(
+    forecaster: Forecaster,
+    data: pd.DataFrame,
+    *,
+    origin: pd.Timestamp,
+    horizon: int,
+    future: pd.DataFrame | None = None,
+    on_missing: OnMissing = "shorten",
+) -> pd.DataFrame:
+    """The version's forecasts of :func:`forecast_series` (no fallback: every series of
+    ``data`` must have a model in the version). The default ``on_missing="shorten"`` lets
+    the horizon shrink where the future inputs end, as a replay near its data's end needs."""
+    return forecast_series(
+        forecaster, data, origin=origin, horizon=horizon, future=future, on_missing=on_missing
+    ).frame
+
+
+def record_forecasts(
+    store: Store,
+    fc: pd.DataFrame,
+    *,
+    origin: pd.Timestamp,
     model_name: str,
     version: str,
     alias: str = "champion",
     if_exists: Literal["error", "skip"] = "error",
 ) -> pd.DataFrame:
-    """Forecast from ``origin`` and record what was served (widest interval level kept).
-
-    ``if_exists="skip"`` keeps forecasts already recorded for the same series, origin, target
-    and version as they are (a resumed cycle serves each series once).
-    """
-    fc = forecast_from(forecaster, data, origin=origin, horizon=horizon)
+    """Record a version's forecasts as served from ``origin`` (widest interval level kept);
+    returns them with the recorded columns added."""
     if fc.empty:
         return fc
     fc = fc.copy()
@@ -77,3 +271,48 @@ def serve_forecasts(
     )
     store.record_forecasts(fc, if_exists=if_exists)
     return fc
+
+
+def serve_forecasts(
+    store: Store,
+    forecaster: Forecaster,
+    data: pd.DataFrame,
+    *,
+    origin: pd.Timestamp,
+    horizon: int,
+    model_name: str,
+    version: str,
+    alias: str = "champion",
+    if_exists: Literal["error", "skip"] = "error",
+    future: pd.DataFrame | None = None,
+    on_missing: OnMissing = "shorten",
+) -> pd.DataFrame:
+    """Forecast from ``origin`` (:func:`forecast_from`) and record what was served.
+
+    ``if_exists="skip"`` keeps forecasts already recorded for the same series, origin, target
+    and version as they are (a resumed cycle serves each series once).
+    """
+    fc = forecast_from(
+        forecaster, data, origin=origin, horizon=horizon, future=future, on_missing=on_missing
+    )
+    return record_forecasts(
+        store,
+        fc,
+        origin=origin,
+        model_name=model_name,
+        version=version,
+        alias=alias,
+        if_exists=if_exists,
+    )
+
+
+__all__ = [
+    "NewSeriesError",
+    "SeriesForecasts",
+    "fallback_forecaster",
+    "forecast_from",
+    "forecast_series",
+    "history_for",
+    "record_forecasts",
+    "serve_forecasts",
+]

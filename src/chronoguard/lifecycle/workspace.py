@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,9 @@ from chronoguard.config import ChronoguardConfig, dump_config, load_config
 from chronoguard.errors import WorkspaceError
 from chronoguard.registry import ModelRegistry
 from chronoguard.store import Store
+
+#: The real time of an action, for its audit entry (a one-method interface).
+Clock = Callable[[], datetime]
 
 CONFIG_FILE = "chronoguard.toml"
 AUDIT_KEY_ENV = "CHRONOGUARD_AUDIT_KEY_FILE"
@@ -123,11 +127,16 @@ def read_audit_key(root: Path) -> bytes:
 
 
 def init_workspace(
-    root: Path, config: ChronoguardConfig, *, overwrite_config: bool = False
+    root: Path,
+    config: ChronoguardConfig,
+    *,
+    overwrite_config: bool = False,
+    clock: Clock | None = None,
 ) -> Workspace:
     """Create (or upgrade) a workspace: write the config, create the audit key if there is
     none (see :func:`audit_key_file`; a chain written before it is sealed with it), migrate
-    the store, open the registry."""
+    the store, open the registry. ``clock`` gives the real time of each audited action
+    (see :func:`open_workspace`)."""
     root = Path(root).resolve()
     cfg_path = root / CONFIG_FILE
     if cfg_path.exists() and not overwrite_config:
@@ -139,7 +148,7 @@ def init_workspace(
         tmp.write_text(dump_config(config))
         tmp.replace(cfg_path)
     created = _create_key(audit_key_file(root))
-    store = Store.open(_store_url(root), migrate=True, audit_key=read_audit_key(root))
+    store = Store.open(_store_url(root), migrate=True, audit_key=read_audit_key(root), clock=clock)
     if created:
         # A chain written before this workspace had a key: its rows stay as written and
         # the first keyed row commits to them. Only with a key made just now, so a chain
@@ -152,8 +161,14 @@ def init_workspace(
     return Workspace(root, config, _registry(root), store)
 
 
-def open_workspace(root: Path) -> Workspace:
-    """Open an initialised workspace; a clear error says how to create one."""
+def open_workspace(root: Path, *, clock: Clock | None = None) -> Workspace:
+    """Open an initialised workspace; a clear error says how to create one.
+
+    ``clock`` gives the real time of each action, recorded in its audit entry next to the
+    data time it concerns: the CLI and the server pass the wall clock, a replay or a test
+    the clock its caller gives. Without one an entry's real time is the time its action
+    was given (see :meth:`~chronoguard.store.Store.open`).
+    """
     root = Path(root).resolve()
     cfg_path = root / CONFIG_FILE
     if not cfg_path.exists():
@@ -162,5 +177,5 @@ def open_workspace(root: Path) -> Workspace:
             f"create it with `chronoguard init --workspace {root}`"
         )
     config = load_config(cfg_path)
-    store = Store.open(_store_url(root), migrate=False, audit_key=read_audit_key(root))
+    store = Store.open(_store_url(root), migrate=False, audit_key=read_audit_key(root), clock=clock)
     return Workspace(root, config, _registry(root), store)

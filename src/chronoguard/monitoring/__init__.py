@@ -1,5 +1,12 @@
 """A monitoring run: data quality + drift + performance → typed results."""
 
+from chronoguard.monitoring.incidents import (
+    GroupIncident,
+    InputMovement,
+    SeriesChange,
+    group_incidents,
+    inputs_moved_with_error,
+)
 from chronoguard.monitoring.levels import (
     DECAY_METHOD,
     SEQUENTIAL_METHOD,
@@ -38,16 +45,21 @@ __all__ = [
     "PROFILE_FORMAT",
     "SEQUENTIAL_METHOD",
     "CheckLevels",
+    "GroupIncident",
+    "InputMovement",
     "MonitoringReport",
     "PairedDecision",
     "PairedInputError",
     "PairedSequentialTest",
     "PairedVerdict",
+    "SeriesChange",
     "build_reference",
     "check_levels",
     "data_drift_checks",
     "fleet_alerts",
+    "group_incidents",
     "iid_drift_checks",
+    "inputs_moved_with_error",
     "is_advisory",
     "one_step_errors",
     "paired_bounds",

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from chronoguard.alerts import AlertBook
-from chronoguard.config import TIERS
+from chronoguard.alerts import AlertBook, SeriesPlace, queue_notifications
+from chronoguard.config import TIERS, ChronoguardConfig
 from chronoguard.errors import ChronoguardError
 from chronoguard.lifecycle import (
     TrainedVersion,
@@ -302,7 +302,7 @@ def check_fleet(
 ) -> int:
     """The cycle's check step: monitor, then record results, alerts and each series' check
     in one transaction with the ledger's stage. Returns the number of alerts raised."""
-    model = ws.model_name
+    model, cfg = ws.model_name, ws.config
     reports = monitor_fleet(ws, known, now=now, freq=freq, deployment=deployment, cache=cache)
     run_id = uuid.uuid5(uuid.NAMESPACE_URL, f"chronoguard:{model}:{now.isoformat()}").hex
     raised = 0
@@ -321,8 +321,29 @@ def check_fleet(
                     for u, k in fired.items()
                 ]
             )
+        if cfg.alerting.channels:  # the notifications, in the transaction of their alerts
+            queue_notifications(
+                ws.store, cfg.alerting, model_name=model, now=now, places=_places(cfg, known)
+            )
         ws.store.advance_cycle(model, now, "checked")
     return raised
+
+
+def _places(cfg: ChronoguardConfig, known: pd.DataFrame) -> dict[str, SeriesPlace]:
+    """Each series' group and tier, for grouping and routing its notifications."""
+    if not cfg.groups:
+        return {}
+    try:
+        groups = resolve_groups(
+            cfg.groups,
+            known["unique_id"].astype(str).unique().tolist(),
+            known if any(g.column for g in cfg.groups) else None,
+        )
+    except ChronoguardError:
+        # Groups that do not fit the data fail the decide step that follows, with the
+        # message to fix them; the notifications go out ungrouped meanwhile.
+        return {}
+    return {u: SeriesPlace(g.group, g.tier) for u, g in groups.series.items()}
 
 
 def _evidence_from_checks(
@@ -403,6 +424,12 @@ def decide_fleet(
         for w in ws.store.list_watches(model, status="open")
         if w.kind != WatchKind.WATCH
     }
+    # At a staged rollout, nor is a series whose promotion waits for approval: the approvers
+    # decide first (a new challenger's trial would stand beside the version they are asked
+    # about). At stage champion a newer passing challenger opens a request that supersedes.
+    staged = cfg.rollout.stage != "champion"
+    pending = ws.store.list_approvals(model, status="pending") if staged else []
+    awaiting = {u: r for r in pending for u in r.series}
     for u in ids:
         t = pd.Timestamp(last.get(u, deployment.since[u]))
         if t not in periods:
@@ -418,6 +445,16 @@ def decide_fleet(
                 "",
                 f"{verdict.reason}, but version {w.version} is on {w.kind} trial since "
                 f"{pd.Timestamp(w.opened_at).date()}: the trial decides first",
+                verdict.counts,
+                verdict.checks,
+            )
+        elif u in awaiting and verdict.retrain:
+            r = awaiting[u]
+            verdict = RetrainDecision(
+                False,
+                "",
+                f"{verdict.reason}, but version {r.version} waits for approval (request "
+                f"{r.id}): the approvers decide first",
                 verdict.counts,
                 verdict.checks,
             )

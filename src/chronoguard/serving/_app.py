@@ -47,6 +47,7 @@ from chronoguard.serving._actuals import check_and_record
 from chronoguard.serving._auth import TokenBook, caller_with
 from chronoguard.serving._fastpath import ForecastFastPath
 from chronoguard.serving._metrics import install_metrics
+from chronoguard.serving._pages import TableCache, pages_router
 from chronoguard.serving._problems import ProblemError, install_handlers
 from chronoguard.serving._schemas import (
     ActualsIn,
@@ -146,9 +147,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        ws = workspace if workspace is not None else open_workspace(Path(str(workspace_path)))
+        ws = (
+            workspace
+            if workspace is not None
+            else open_workspace(Path(str(workspace_path)), clock=clock)
+        )
         state = ServingState(ws, poll_interval=poll_interval, clock=clock)
         holder["state"] = state
+        state.on_snapshot.append(ui_tables.warm)  # the dashboard's table follows the store
         state.start()
         try:
             yield
@@ -166,6 +172,8 @@ def create_app(
     install_handlers(app)
     app.add_middleware(ForecastFastPath, holder=holder)
     install_metrics(app, holder)
+    ui_tables = TableCache(holder)
+    app.include_router(pages_router(holder, ui_tables))  # the live dashboard under /ui
 
     def state() -> ServingState:
         return holder["state"]

@@ -279,6 +279,8 @@ class ServingState:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.tokens = TokenBook(ws.store)
+        #: Called with every new snapshot, after the swap (they must not block).
+        self.on_snapshot: list[Callable[[Snapshot], None]] = []
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -320,6 +322,8 @@ class ServingState:
             snapshot = self._build(marker)
             self._snapshot = snapshot  # the swap: one reference assignment
             self.last_error = None
+            for listener in self.on_snapshot:
+                listener(snapshot)
             return snapshot
 
     def _marker(self) -> Marker:

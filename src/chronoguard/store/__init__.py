@@ -20,6 +20,7 @@ Examples
 """
 
 from chronoguard.store._approvals import ApprovalConflictError, ApprovalError
+from chronoguard.store._outbox import AlertEpisode, OutboxEntry, OutboxWrite
 from chronoguard.store._records import (
     SHADOW_ALIAS,
     ActualsWrite,
@@ -66,6 +67,7 @@ from chronoguard.store._tokens import TokenError
 __all__ = [  # noqa: RUF022 - plain sorted() order, which the exports test checks
     "ActualsWrite",
     "Alert",
+    "AlertEpisode",
     "AlertStatus",
     "AliasMove",
     "ApiToken",
@@ -89,6 +91,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, which the exports test check
     "IntentStatus",
     "ModelVersion",
     "MonitoringResult",
+    "OutboxEntry",
+    "OutboxWrite",
     "ResultKind",
     "RetrainDecision",
     "RetrainOutcome",

@@ -1,9 +1,16 @@
 """The hash-chained audit log: appending a row and verifying the chain.
 
-Each row's ``hash`` is ``HMAC-SHA256(key, canonical_json({id, at, actor, action, entity,
-payload, prev_hash}))`` with the workspace's audit key, kept outside the database, and
-``prev_hash`` is the previous row's ``hash`` (``GENESIS`` for the first row). Without the
-key nobody can write a row, or rebuild the hashes of edited rows, that verifies.
+Each row's ``hash`` is ``HMAC-SHA256(key, canonical_json({id, at, as_of, recorded_at,
+actor, action, entity, payload, prev_hash}))`` with the workspace's audit key, kept outside
+the database, and ``prev_hash`` is the previous row's ``hash`` (``GENESIS`` for the first
+row). Without the key nobody can write a row, or rebuild the hashes of edited rows, that
+verifies.
+
+Each row carries two times: ``as_of``, the data time the action concerns (``None`` when it
+has none), and ``recorded_at``, the real time it happened, which the caller passes in (the
+store's clock, given by the edge that opened it; core logic never reads one). Rows written
+before both times were kept (migration ``r0010_audit_times``) have neither: their content
+is hashed without the two keys, as it was written, and their ``at`` is read as both times.
 
 A store opened without a key (a library user's in-memory store, a chain written before
 keys existed) writes and checks the plain ``sha256`` of the same text. Such *legacy* rows
@@ -34,6 +41,11 @@ GENESIS = "0" * 64
 _VERIFY_BATCH = 1000
 
 
+def _iso(t: datetime) -> str:
+    # Fixed precision so a value read back from either backend renders identically.
+    return t.isoformat(timespec="microseconds")
+
+
 def _content(
     *,
     id: int,
@@ -43,17 +55,21 @@ def _content(
     entity: str,
     payload: dict[str, Any],
     prev_hash: str,
+    as_of: datetime | None = None,
+    recorded_at: datetime | None = None,
 ) -> bytes:
-    content = {
+    content: dict[str, Any] = {
         "id": id,
-        # Fixed precision so a value read back from either backend renders identically.
-        "at": at.isoformat(timespec="microseconds"),
+        "at": _iso(at),
         "actor": actor,
         "action": action,
         "entity": entity,
         "payload": payload,
         "prev_hash": prev_hash,
     }
+    if recorded_at is not None:  # a row with both times (rows from before have neither)
+        content["as_of"] = None if as_of is None else _iso(as_of)
+        content["recorded_at"] = _iso(recorded_at)
     return canonical_json(content).encode("utf-8")
 
 
@@ -67,9 +83,12 @@ def entry_hash(
     payload: dict[str, Any],
     prev_hash: str,
     key: bytes | None = None,
+    as_of: datetime | None = None,
+    recorded_at: datetime | None = None,
 ) -> str:
     """HMAC-SHA256 (hex) of the canonical JSON of one audit row with ``key``; without a
-    key, the plain SHA-256 of the legacy scheme."""
+    key, the plain SHA-256 of the legacy scheme. ``recorded_at=None`` hashes a row from
+    before both times were kept (``as_of`` is then not part of the content)."""
     text = _content(
         id=id,
         at=at,
@@ -78,6 +97,8 @@ def entry_hash(
         entity=entity,
         payload=payload,
         prev_hash=prev_hash,
+        as_of=as_of,
+        recorded_at=recorded_at,
     )
     if key is None:
         return hashlib.sha256(text).hexdigest()
@@ -94,10 +115,13 @@ def _row_hash(row: Any, key: bytes | None) -> str:
         payload=row.payload,
         prev_hash=row.prev_hash,
         key=key,
+        as_of=row.as_of,
+        recorded_at=row.recorded_at,
     )
 
 
 def to_entry(row: AuditRow) -> AuditEntry:
+    legacy = row.recorded_at is None  # written before both times were kept: ``at`` is both
     return AuditEntry(
         id=row.id,
         at=row.at,
@@ -107,13 +131,16 @@ def to_entry(row: AuditRow) -> AuditEntry:
         payload=row.payload,
         prev_hash=row.prev_hash,
         hash=row.hash,
+        as_of=row.at if legacy else row.as_of,
+        recorded_at=row.at if legacy else row.recorded_at,
     )
 
 
 def append(
     session: Session,
     *,
-    at: Any,
+    as_of: Any,
+    recorded_at: Any,
     actor: str,
     action: str,
     entity: str,
@@ -122,6 +149,9 @@ def append(
     sealing: bool = False,
 ) -> AuditEntry:
     """Add one audit row to the session's transaction, chained to the current last row.
+
+    ``as_of`` is the data time the action concerns (``None``: none), ``recorded_at`` the
+    real time of the action, given by the caller; the row's ``at`` is ``recorded_at``.
 
     The caller holds the store's write lock (``BEGIN IMMEDIATE`` on SQLite, a table lock
     on PostgreSQL), so no other writer can append between reading the tail and writing.
@@ -145,7 +175,8 @@ def append(
                 "before keying and never sealed; run `chronoguard audit verify`"
             )
     clean_payload = json_ready(payload)
-    when = to_utc_naive(at, "audit time")
+    when = to_utc_naive(recorded_at, "audit recorded_at")
+    data_time = None if as_of is None else to_utc_naive(as_of, "audit as_of")
     digest = entry_hash(
         id=new_id,
         at=when,
@@ -155,6 +186,8 @@ def append(
         payload=clean_payload,
         prev_hash=prev,
         key=key,
+        as_of=data_time,
+        recorded_at=when,
     )
     row = AuditRow(
         id=new_id,
@@ -165,23 +198,27 @@ def append(
         payload=clean_payload,
         prev_hash=prev,
         hash=digest,
+        as_of=data_time,
+        recorded_at=when,
     )
     session.add(row)
     session.flush([row])
     return to_entry(row)
 
 
-def seal(session: Session, key: bytes) -> AuditEntry | None:
+def seal(session: Session, key: bytes, *, recorded_at: datetime | None = None) -> AuditEntry | None:
     """Append the first keyed row after a chain of plain rows, committing to all of them
     (their head is in its payload and its ``prev_hash``); ``None`` when there is nothing
-    to seal (an empty chain, or one already keyed). It is dated with the last plain
-    row's time, so no clock is read."""
+    to seal (an empty chain, or one already keyed). It is recorded at ``recorded_at``, or
+    without one at the last plain row's time, so no clock is read here; it concerns no
+    data time."""
     last = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(1)).first()
     if last is None or hmac.compare_digest(last.hash, _row_hash(last, key)):
         return None
     return append(
         session,
-        at=last.at,
+        as_of=None,
+        recorded_at=recorded_at if recorded_at is not None else (last.recorded_at or last.at),
         actor="chronoguard",
         action="seal_audit_chain",
         entity="cg_audit_log",

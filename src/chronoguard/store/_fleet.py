@@ -29,7 +29,7 @@ from chronoguard.store._records import (
     Watch,
     WatchClose,
 )
-from chronoguard.store._session import DEFAULT_ACTOR, StoreBase
+from chronoguard.store._session import DEFAULT_ACTOR, Clock, StoreBase
 
 
 def _entity(table: str, model_names: set[str]) -> str:
@@ -39,8 +39,15 @@ def _entity(table: str, model_names: set[str]) -> str:
 class FleetStore(StoreBase):
     """Per-series state of the production cycle; see :class:`chronoguard.store.Store`."""
 
-    def __init__(self, engine: Engine, *, where: str, audit_key: bytes | None = None) -> None:
-        super().__init__(engine, where=where, audit_key=audit_key)
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        where: str,
+        audit_key: bytes | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(engine, where=where, audit_key=audit_key, clock=clock)
         self._local_locks = _lock.LocalLocks()
 
     # --- deployments -------------------------------------------------------------------

@@ -444,3 +444,53 @@ class AuditRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON())
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The data time the action concerns (NULL: none) and the real time it happened; both
+    # NULL on rows written before r0010_audit_times, which carry ``at`` alone.
+    as_of: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    recorded_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+
+
+class AlertEpisodeRow(Base):
+    """One episode of a model's alerts: open while any of its alerts fires."""
+
+    __tablename__ = "cg_alert_episodes"
+    __table_args__ = (
+        UniqueConstraint("dedup_key"),
+        CheckConstraint("status IN ('open', 'resolved')", name="status"),
+        Index("ix_cg_alert_episodes_model_name_status", "model_name", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(ID_LEN))
+    dedup_key: Mapped[str] = mapped_column(String(ID_LEN * 2))
+    status: Mapped[str] = mapped_column(String(NAME_LEN))
+    opened_at: Mapped[datetime] = mapped_column(DateTime())
+    last_notified_at: Mapped[datetime | None] = mapped_column(DateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+
+class AlertOutboxRow(Base):
+    """One notification for one channel, pending until the channel accepted it."""
+
+    __tablename__ = "cg_alert_outbox"
+    __table_args__ = (
+        UniqueConstraint("key", "channel"),
+        CheckConstraint("event IN ('trigger', 'update', 'resolve')", name="event"),
+        CheckConstraint("status IN ('pending', 'sent')", name="status"),
+        Index("ix_cg_alert_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    episode_id: Mapped[int] = mapped_column(Integer(), ForeignKey("cg_alert_episodes.id"))
+    key: Mapped[str] = mapped_column(String(ID_LEN * 2))
+    channel: Mapped[str] = mapped_column(String(NAME_LEN))
+    event: Mapped[str] = mapped_column(String(NAME_LEN))
+    severity: Mapped[str] = mapped_column(String(NAME_LEN))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON())
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime())
+    attempts: Mapped[int] = mapped_column(Integer())
+    status: Mapped[str] = mapped_column(String(NAME_LEN))
+    last_error: Mapped[str | None] = mapped_column(String())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime())

@@ -215,6 +215,11 @@ class AuditEntry:
     ``hash`` is the HMAC-SHA256 with the workspace's audit key (plain SHA-256 for a store
     without a key) of the canonical JSON of every other field (including ``prev_hash``),
     so changing any stored row breaks the chain from that row on.
+
+    ``as_of`` is the data time the action concerns (``None`` for actions with none, such
+    as a token created) and ``recorded_at`` the real time it happened; entries are listed
+    by ``recorded_at``, then ``id``. ``at`` equals ``recorded_at``, except on rows written
+    before both times were kept, whose one time ``at`` is read as both.
     """
 
     id: int
@@ -225,6 +230,8 @@ class AuditEntry:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+    as_of: datetime | None = None
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True)

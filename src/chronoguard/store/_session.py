@@ -7,10 +7,11 @@ PostgreSQL), because every write appends to the tail of the audit chain; readers
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -25,6 +26,17 @@ from chronoguard.store._records import AuditEntry
 
 DEFAULT_ACTOR = "chronoguard"
 
+#: The real time of an action, read by the edge that opened the store (the CLI, the
+#: server) or given by a replay's caller. A one-method interface: any callable will do.
+Clock = Callable[[], datetime]
+
+
+class _AsAt:
+    """The default of ``as_of``: the action concerns the time it was given (``at``)."""
+
+
+_AS_AT = _AsAt()
+
 
 @dataclass
 class _Tx:
@@ -37,9 +49,17 @@ class _Tx:
 class StoreBase:
     """Engine, sessions and transactions; :class:`chronoguard.store.Store` adds the API."""
 
-    def __init__(self, engine: Engine, *, where: str, audit_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        where: str,
+        audit_key: bytes | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._engine = engine
         self._audit_key = audit_key
+        self._clock = clock
         self._writer = writer(engine)
         self._where = where
         self._closed = False
@@ -180,10 +200,16 @@ class StoreBase:
         action: str,
         entity: str,
         payload: dict[str, Any],
+        as_of: datetime | _AsAt | None = _AS_AT,
     ) -> AuditEntry:
+        """Append an audit row: ``as_of`` is the data time the action concerns (by default
+        ``at``, the time the caller gave; ``None`` for an action with none) and the real
+        time is the store's clock, or ``at`` for a store opened without one (a library
+        user's or a test's store, deterministic as everything else it is given)."""
         return _audit.append(
             session,
-            at=at,
+            as_of=at if isinstance(as_of, _AsAt) else as_of,
+            recorded_at=self._clock() if self._clock is not None else at,
             actor=by,
             action=action,
             entity=entity,

@@ -17,6 +17,7 @@ from chronoguard.store._convert import to_utc_naive
 from chronoguard.store._engine import make_engine, parse_url, writer
 from chronoguard.store._fleet import FleetStore
 from chronoguard.store._models import AliasMoveRow, AuditRow, StatusChangeRow, table_of
+from chronoguard.store._outbox import OutboxStore
 from chronoguard.store._records import (
     ActualsWrite,
     Alert,
@@ -29,11 +30,11 @@ from chronoguard.store._records import (
     RetrainDecision,
     StatusChange,
 )
-from chronoguard.store._session import DEFAULT_ACTOR, map_errors
+from chronoguard.store._session import DEFAULT_ACTOR, Clock, map_errors
 from chronoguard.store._tokens import TokenStore
 
 
-class Store(FleetStore, ApprovalStore, TokenStore):
+class Store(FleetStore, ApprovalStore, TokenStore, OutboxStore):
     """The state store: forecasts, actuals, monitoring, alerts, versions and the audit log,
     the per-series state of the production cycle (deployments, check history,
     decisions, the cycle ledger, intents and the workspace lock), approval requests and
@@ -62,6 +63,7 @@ class Store(FleetStore, ApprovalStore, TokenStore):
         migrate: bool = True,
         schema: str | None = None,
         audit_key: bytes | None = None,
+        clock: Clock | None = None,
     ) -> Store:
         """Open the store at ``url`` and bring its schema up to date.
 
@@ -84,6 +86,12 @@ class Store(FleetStore, ApprovalStore, TokenStore):
             database; a workspace reads it from its key file. Without it the store writes
             and checks plain SHA-256 rows, which catch accidents but not a forger who can
             write to the database.
+        clock
+            Gives the real time of each action, recorded in its audit entry
+            (``recorded_at``) next to the data time it concerns (``as_of``). The edge that
+            opens the store reads the wall clock (the CLI, the server); a replay passes the
+            one its caller gives. Without it an entry's real time is the time its action was
+            given.
 
         Raises
         ------
@@ -107,7 +115,7 @@ class Store(FleetStore, ApprovalStore, TokenStore):
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, where=where, audit_key=audit_key)
+        return cls(engine, where=where, audit_key=audit_key, clock=clock)
 
     def record_forecasts(
         self,
@@ -568,16 +576,18 @@ class Store(FleetStore, ApprovalStore, TokenStore):
         self, *, entity: str | None = None, action: str | None = None, last: int | None = None
     ) -> list[AuditEntry]:
         """Audit entries, optionally of one entity and/or action (only the ``last`` ones
-        when given), in chain order."""
+        when given), in the order they happened: by ``recorded_at``, then id (rows from
+        before both times were kept count their one time ``at``)."""
         query = select(AuditRow)
         if entity is not None:
             query = query.where(AuditRow.entity == entity)
         if action is not None:
             query = query.where(AuditRow.action == action)
+        happened = func.coalesce(AuditRow.recorded_at, AuditRow.at)
         if last is not None:
-            query = query.order_by(AuditRow.id.desc()).limit(max(int(last), 0))
+            query = query.order_by(happened.desc(), AuditRow.id.desc()).limit(max(int(last), 0))
         else:
-            query = query.order_by(AuditRow.id)
+            query = query.order_by(happened, AuditRow.id)
         with self._reading("reading cg_audit_log") as session:
             rows = [_audit.to_entry(r) for r in session.scalars(query)]
         return rows[::-1] if last is not None else rows
@@ -596,7 +606,9 @@ class Store(FleetStore, ApprovalStore, TokenStore):
             raise StoreError("seal_audit_chain needs a store opened with audit_key")
         key = self._audit_key
         with self._writing("sealing cg_audit_log") as session:
-            return _audit.seal(session, key)
+            return _audit.seal(
+                session, key, recorded_at=self._clock() if self._clock is not None else None
+            )
 
     def verify_audit_chain(self) -> AuditVerdict:
         """Recompute the hash chain and the digests of the tables it covers.

@@ -108,6 +108,7 @@ class TokenStore(StoreBase):
             self._audit(
                 session,
                 at=when,
+                as_of=None,  # concerns no data time
                 by=by,
                 action="create_token",
                 entity=f"token:{name}",
@@ -134,6 +135,7 @@ class TokenStore(StoreBase):
             self._audit(
                 session,
                 at=when,
+                as_of=None,  # concerns no data time
                 by=by,
                 action="revoke_token",
                 entity=f"token:{name}",
