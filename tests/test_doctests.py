@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "chronoguard",
+    "chronoguard.api",
     "chronoguard.data.contract",
     "chronoguard.data.datasets",
     "chronoguard.lifecycle.access",

@@ -1,7 +1,32 @@
-"""chronoguard: keeps time-series forecasting models healthy in production.
+"""chronoguard keeps time-series forecasting models healthy in production: it versions
+every model, watches data, forecasts and errors for drift, and retrains, validates,
+promotes and rolls back under governance.
 
-The Python API mirrors the command line. Heavy parts (MLflow, statsforecast) are imported
-on first use of the name that needs them, so ``import chronoguard`` stays quick.
+What to import for what
+-----------------------
+From a notebook or a script, one object per workspace (``help(chronoguard.Workspace)``)::
+
+    from chronoguard import Workspace, load_dataset
+    ws = Workspace.open("my-workspace")          # or Workspace.init(path, config)
+    fc = ws.forecast(df, h=12)                   # a DataFrame: unique_id, ds, yhat, ...
+    ws.cycle(df); ws.monitor(df); ws.retrain(df) # the production cycle and its steps
+    ws.promote("3"); ws.rollback()               # need a token (CHRONOGUARD_TOKEN)
+    ws.alerts(); ws.decisions(); ws.audit(); ws.verify_audit()
+
+Data in the long format (``unique_id``, ``ds``, ``y``, exogenous columns):
+``load_frame``, ``validate_frame``, ``load_dataset`` (bundled real data). Configuration:
+``parse_config``, ``load_config`` (the workspace's ``chronoguard.toml``). Every error is a
+``chronoguard.ChronoguardError`` (its kinds are in ``chronoguard.errors``).
+
+The building blocks, each in its own package: ``chronoguard.data``,
+``chronoguard.forecasting`` (models, backtests), ``chronoguard.registry`` (MLflow),
+``chronoguard.store`` (the state store), ``chronoguard.drift``, ``chronoguard.monitoring``,
+``chronoguard.policy``, ``chronoguard.alerts``, ``chronoguard.lifecycle`` (train, gate,
+deploy, promote, roll back), ``chronoguard.orchestration`` (the cycle, replays, schedules),
+``chronoguard.serving`` (HTTP), ``chronoguard.dashboard`` (reports). Their main names
+(``run_cycle``, ``train_version``, ``Store``, ``ChronoguardConfig`` ...) are importable
+from ``chronoguard`` too. Heavy parts (MLflow, statsforecast) load on first use, so
+``import chronoguard`` stays quick.
 
 >>> import chronoguard
 >>> df = chronoguard.load_dataset("seatbelts")
@@ -15,7 +40,8 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from chronoguard.errors import (
+# Importable from here, documented in chronoguard.errors (see __dir__).
+from chronoguard.errors import (  # noqa: F401
     ChronoguardError,
     ConfigError,
     DataContractError,
@@ -30,6 +56,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 # public name -> module that defines it (imported lazily)
 _LAZY = {
+    "Workspace": "chronoguard.api",
+    "MonitorResult": "chronoguard.api",
     "ChronoguardConfig": "chronoguard.config",
     "load_config": "chronoguard.config",
     "parse_config": "chronoguard.config",
@@ -52,33 +80,24 @@ _LAZY = {
     "replay": "chronoguard.orchestration.replay",
 }
 
+#: The notebook-facing names (``help(chronoguard)`` documents these). Every other public
+#: name of the building blocks above stays importable from here, and is documented in its
+#: own package.
 __all__ = [
-    "ChronoguardConfig",
-    "ChronoguardError",
-    "ConfigError",
-    "DataContractError",
-    "ModelRegistry",
-    "Store",
-    "UnknownModelError",
-    "UnknownVersionError",
+    "Workspace",
     "__version__",
-    "backtest",
-    "deploy_series",
-    "gate_series",
-    "init_workspace",
     "load_config",
     "load_dataset",
     "load_frame",
-    "make_forecaster",
-    "open_workspace",
     "parse_config",
-    "replay",
-    "rollback_series",
-    "run_cycle",
-    "run_monitoring",
-    "serve_forecasts",
-    "train_version",
     "validate_frame",
+]
+_ERRORS = [
+    "ChronoguardError",
+    "ConfigError",
+    "DataContractError",
+    "UnknownModelError",
+    "UnknownVersionError",
 ]
 
 
@@ -92,4 +111,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted({*__all__, *_ERRORS, *_LAZY})

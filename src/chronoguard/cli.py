@@ -286,13 +286,8 @@ def forecast(
     an empty y after the history in DATA). A series the version has no model for is
     forecast by forecast.fallback_model when the config names one, else it is an error.
     """
-    from chronoguard.data import load_frame, validate_frame
-    from chronoguard.data.contract import validate_future_inputs
-    from chronoguard.lifecycle.serve import (
-        fallback_forecaster,
-        forecast_series,
-        record_forecasts,
-    )
+    from chronoguard.data import load_frame
+    from chronoguard.lifecycle.serve import forecast_version, record_forecasts
 
     if horizon is not None and horizon < 1:
         raise ChronoguardError(f"--horizon must be 1 or more, got {horizon}")
@@ -301,42 +296,17 @@ def forecast(
             _caller(ws, "operator")
         else:
             _reader(ws)
-        loaded = ws.registry.load(ws.model_name, version)
-        model = loaded.forecaster
-        exog = list(model.exog_)
-        checked = validate_frame(
+        served = forecast_version(
+            ws,
             load_frame(data),
-            freq=ws.config.data.freq,
-            exog=exog,
+            version=version,
+            horizon=horizon,
+            future=load_frame(future) if future is not None else None,
             source=str(data),
-            future_inputs=True,
+            future_source=f"--future {future}",
+            horizon_name="--horizon",
         )
-        inputs = checked.future
-        if future is not None:
-            if inputs is not None and len(inputs):
-                raise ChronoguardError(
-                    f"future inputs are given twice: in --future {future} and as rows with an "
-                    f"empty y in {data}; keep one of them"
-                )
-            inputs = validate_future_inputs(
-                load_frame(future), exog=exog, freq=model.freq_, source=str(future)
-            )
-        h = horizon if horizon is not None else ws.config.forecast.horizon
-        origin = checked.df["ds"].max()
-        result = forecast_series(
-            model,
-            checked.df,
-            origin=origin,
-            horizon=h,
-            future=inputs if inputs is not None else checked.df.iloc[:0],
-            fallback=fallback_forecaster(ws.config, model.freq_),
-            on_missing="error",
-        )
-        if result.empty:
-            raise ChronoguardError(
-                f"version {loaded.version.version} forecast no rows from {data}; check that "
-                "it holds the series the version was trained on"
-            )
+        v, origin, result = served.version, served.origin, served.forecasts
         fc = result.frame
         if record:
             fc = record_forecasts(
@@ -344,20 +314,14 @@ def forecast(
                 fc,
                 origin=origin,
                 model_name=ws.model_name,
-                version=loaded.version.version,
+                version=v,
                 alias=version if not version.isdigit() else "manual",
             )
         new = result.new_series
         if new:
-            fc = pd.concat(
-                [
-                    fc.assign(model=f"v{loaded.version.version}"),
-                    result.fallback.assign(model=f"fallback {result.fallback_model}"),
-                ],
-                ignore_index=True,
-            )
+            fc = served.combined(fc)
             err.print(
-                f"{len(new)} series have no model in version {loaded.version.version} "
+                f"{len(new)} series have no model in version {v} "
                 f"({_series_shown(new)}): forecast by the fallback model "
                 f"{result.fallback_model} fitted on their history"
                 + (" (not recorded: no version served them)" if record else "")
@@ -366,9 +330,9 @@ def forecast(
             tmp = output.with_suffix(output.suffix + ".tmp")
             fc.to_csv(tmp, index=False)
             tmp.replace(output)
-            console.print(f"version {loaded.version.version}: {len(fc)} rows → {output}")
+            console.print(f"version {v}: {len(fc)} rows → {output}")
         else:
-            table = Table(title=f"{ws.model_name} v{loaded.version.version} from {origin.date()}")
+            table = Table(title=f"{ws.model_name} v{v} from {origin.date()}")
             for col in fc.columns:
                 table.add_column(str(col))
             for row in fc.itertuples(index=False):
@@ -393,13 +357,9 @@ NowOpt = Annotated[
 
 
 def _cycle_time(checked: ValidatedFrame, now: str | None) -> pd.Timestamp:
-    t = pd.Timestamp(now) if now else pd.Timestamp(checked.df["ds"].max())
-    if t not in set(pd.DatetimeIndex(checked.df["ds"].unique())):
-        raise ChronoguardError(
-            f"--now {t} is not a timestamp of the data; cycles run at the data's timestamps "
-            f"(from {checked.df['ds'].min()} to {checked.df['ds'].max()} at {checked.freq})"
-        )
-    return t
+    from chronoguard.orchestration.cycle import cycle_time
+
+    return cycle_time(checked.df, checked.freq, now or None)
 
 
 def _print_cycle(outcome: Any) -> None:
@@ -511,26 +471,24 @@ def monitor(
     fired (advisory iid tests never count), 0 otherwise, 2 on an error: scripts and
     schedulers can act on it.
     """
-    from chronoguard.orchestration import run_cycle
+    from chronoguard.orchestration.cycle import check_at
 
     with _open(workspace) as ws:
         _caller(ws, "operator")
         checked = _load(data, ws.config)
         t = _cycle_time(checked, now)
-        run_cycle(
+        results: Any = check_at(  # its rows' cells are read as the scalars they are
             ws,
             checked.df,
             freq=checked.freq,
             now=t,
             by="chronoguard monitor",
             recorded_at=_now(None),
-            stop_after="checked",
         )
-        results = ws.store.get_monitoring_results(ds_from=t, ds_to=t)
         model = ws.model_name
     rows: list[dict[str, Any]] = []
     for r in results.itertuples(index=False):
-        advisory = bool((r.details or {}).get("advisory"))
+        advisory = bool(r.advisory)
         rows.append(
             {
                 "unique_id": str(r.unique_id),
@@ -617,64 +575,22 @@ def retrain(
 
     The same retrain step the cycle runs for the series its decision engine chose.
     """
-    from chronoguard.lifecycle.fleet import VersionCache
-    from chronoguard.orchestration.steps import retrain_batch
+    from chronoguard.orchestration.steps import retrain_by_hand
 
     with _open(workspace) as ws:
         by = _caller(ws, "operator").name
         checked = _load(data, ws.config)
         t = _cycle_time(checked, now)
-        deployment = ws.store.get_deployment(ws.model_name)
-        ids = sorted(deployment.versions) if not series else list(series)
-        unknown = [u for u in ids if deployment.version_of(u) is None]
-        if not ids or unknown:
-            raise ChronoguardError(
-                f"no model serves {', '.join(unknown) or 'any series yet'}; run "
-                "`chronoguard cycle` (or `train`) first, or name deployed series"
-            )
-        with ws.lock(holder=f"retrain by {by}", at=_now(None)):
-            from chronoguard.store import SeriesDecision
-
-            decided = [
-                d
-                for d in ws.store.list_series_decisions(ws.model_name, ds_from=t, ds_to=t)
-                if d.unique_id in ids and d.action != "retrain"
-            ]
-            if decided:  # a decision is kept as made: a manual retrain goes in its own time
-                d = decided[0]
-                raise ChronoguardError(
-                    f"the cycle at {t} already decided {d.unique_id} ({d.action}: "
-                    f"{d.reason}){f' and {len(decided) - 1} more series' if len(decided) > 1 else ''}"
-                    "; a retrain at that time would rewrite its decision. Pass --now with a "
-                    "later time (the data must reach it), or retrain before that cycle runs"
-                )
-
-            ws.store.record_series_decisions(
-                [
-                    SeriesDecision(
-                        model_name=ws.model_name,
-                        ds=t.to_pydatetime(),
-                        unique_id=u,
-                        action="retrain",
-                        trigger=reason,
-                        reason=f"manual retrain by {by}",
-                        outcome="pending",
-                        champion_version=deployment.versions[u],
-                    )
-                    for u in ids
-                ]
-            )
-            res = retrain_batch(
-                ws,
-                checked.df,
-                dict.fromkeys(ids, reason),
-                now=t,
-                freq=checked.freq,
-                by=by,
-                cache=VersionCache(ws),
-                at=_now(None),
-                in_cycle=False,
-            )
+        res = retrain_by_hand(
+            ws,
+            checked.df,
+            series=series,
+            reason=reason,
+            now=t,
+            freq=checked.freq,
+            by=by,
+            at=_now(None),
+        )
         colour = "green" if res.promoted else "red"
         console.print(
             f"challenger v{res.version}: [{colour}]{len(res.promoted)} promoted[/], "

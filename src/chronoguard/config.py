@@ -324,6 +324,21 @@ class ChronoguardConfig(_Section):
         return self
 
     @model_validator(mode="after")
+    def _one_model_per_version(self) -> ChronoguardConfig:
+        # A version holds one forecaster for every series it was trained on, so a group's
+        # own model would be recorded with its decisions and never trained: refused until
+        # training splits a cycle's retrain by model.
+        for g in self.groups:
+            if g.model is not None and g.model != self.model.name:
+                raise ValueError(
+                    f"group '{g.name}': model = {g.model!r} differs from model.name = "
+                    f"{self.model.name!r}; a version trains one model for all its series, "
+                    f"so a group cannot choose its own yet: remove model from the group "
+                    f"(or set model.name = {g.model!r} for every series)"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _rollout_needs_a_watch(self) -> ChronoguardConfig:
         if self.rollout.stage != "champion" and self.gate.watch_periods == 0:
             raise ValueError(
@@ -472,7 +487,10 @@ class GroupConfig(_Section):
     cost_per_unit_error: float | None = Field(
         None, description="money per unit of y of absolute forecast error per period"
     )
-    model: str | None = Field(None, description="model for this group (default: model.name)")
+    model: str | None = Field(
+        None,
+        description="model for this group: model.name (a version trains one model for all its series)",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -17,7 +17,7 @@ from chronoguard.alerts import SeriesPlace, build_channels, deliver_pending
 from chronoguard.config import AlertingConfig, ChannelConfig
 from chronoguard.store import Store
 from tests.alerts.receivers import http_receiver, smtp_receiver
-from tests.alerts.support import check
+from tests.alerts.support import MODEL, check
 
 N = 1000
 SERIES = [f"store{i:04d}" for i in range(N)]
@@ -59,6 +59,29 @@ def test_a_storm_is_one_notification_per_channel_and_cycle_then_one_resolve(
         )
         channels = build_channels(cfg)
         days = pd.date_range("2024-01-01", periods=5, freq="D")
+        # On the shock's day the shocked series came in 25 % below what was served for them.
+        store.record_forecasts(
+            pd.DataFrame(
+                {
+                    "unique_id": SERIES,
+                    "origin": days[0],
+                    "ds": days[1],
+                    "horizon": 1,
+                    "yhat": 100.0,
+                    "yhat_lo": 90.0,
+                    "yhat_hi": 110.0,
+                    "level": 80,
+                }
+            ),
+            model_name=MODEL,
+            version="1",
+            alias="champion",
+            created_at=days[0].to_pydatetime(),
+        )
+        y = [75.0 if u in set(shocked) else 100.0 for u in SERIES]
+        store.record_actuals(
+            pd.DataFrame({"unique_id": SERIES, "ds": days[1], "y": y}), days[1].to_pydatetime()
+        )
         # calm, the shock, the shock persists (nothing new: no message), cleared, calm
         plan = [[], shocked, shocked, [], []]
         per_cycle: list[dict[str, int]] = []
@@ -78,6 +101,13 @@ def test_a_storm_is_one_notification_per_channel_and_cycle_then_one_resolve(
 
         hook = [r.body for r in rx.accepted if r.path == "/hook"]
         assert [b["event"] for b in hook] == ["trigger", "resolve"]
+        # The shock is said once per group, in the one notification.
+        size = {g: sum(PLACES[u].group == g for u in shocked) for g in REGIONS}
+        assert set(hook[0]["incidents"]) == {
+            f"{size[g]} of {N // 4} series in group {g} dropped 25 % in the same cycle"
+            for g in REGIONS
+        }
+        assert hook[1]["incidents"] == []
         assert sorted(s["unique_id"] for s in hook[0]["series"]) == shocked
         by_group = {
             g: sorted(s["unique_id"] for s in hook[0]["series"] if s["group"] == g) for g in REGIONS
@@ -104,6 +134,7 @@ def test_a_storm_is_one_notification_per_channel_and_cycle_then_one_resolve(
         assert len(box.messages) == 2
         body = box.messages[0].get_payload()
         assert all(u in body for u in shocked)
+        assert f"Incident: {size['north']} of {N // 4} series in group north dropped" in body
         assert box.messages[0]["Message-ID"] != box.messages[1]["Message-ID"]
 
         # A second shock opens a new episode with its own dedup key.

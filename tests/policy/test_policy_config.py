@@ -140,6 +140,14 @@ def test_unknown_group_model_lists_the_models() -> None:
     assert "group 'g': unknown model name 'Prophet'; valid names: AutoARIMA" in text
 
 
+def test_a_group_model_other_than_the_models_is_refused_not_ignored() -> None:
+    text = _error({"groups": [{"name": "east", "match": "E*", "model": "SeasonalNaive"}]})
+    assert "group 'east': model = 'SeasonalNaive' differs from model.name = 'AutoETS'" in text
+    assert "remove model from the group" in text
+    same = {"groups": [{"name": "east", "match": "E*", "model": "AutoETS"}]}
+    assert parse_config({"model": {"name": "AutoETS"}, **same}).groups[0].model == "AutoETS"
+
+
 def test_negative_group_cost_names_the_group() -> None:
     text = _error({"groups": [{"name": "g", "match": "A*", "cost_per_unit_error": -1}]})
     assert "group 'g': cost_per_unit_error = -1.0 must be a finite number ≥ 0" in text

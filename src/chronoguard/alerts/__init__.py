@@ -22,6 +22,7 @@ from chronoguard.alerts.delivery import (
     in_quiet_hours,
     queue_notifications,
 )
+from chronoguard.alerts.incidents import cycle_incidents
 
 __all__ = [
     "DELIVERY_LOCK",
@@ -41,6 +42,7 @@ __all__ = [
     "backoff",
     "build_channel",
     "build_channels",
+    "cycle_incidents",
     "deliver_pending",
     "in_quiet_hours",
     "queue_notifications",

@@ -86,6 +86,7 @@ class Notification(BaseModel):
     opened_at: datetime
     series: tuple[SeriesAlert, ...] = ()
     new_series: int = 0
+    incidents: tuple[str, ...] = ()  # group incidents of the cycle, one sentence each
     parts: tuple[Notification, ...] = ()
 
     def groups(self) -> dict[str, list[SeriesAlert]]:
@@ -113,7 +114,7 @@ class Notification(BaseModel):
         head = f"episode {self.dedup_key}, opened {self.opened_at.isoformat()}; at {self.at}"
         if self.event == "resolve":
             return head
-        lines = [head]
+        lines = [head, *(f"Incident: {sentence}" for sentence in self.incidents)]
         for label, items in self.groups().items():
             lines.append(f"{label} ({items[0].tier}): {len(items)} alerts")
             lines.extend(f"  - {s.message} [{s.severity}]" for s in items)

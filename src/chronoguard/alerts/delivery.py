@@ -32,6 +32,7 @@ from chronoguard.alerts.channels import (
     SeriesAlert,
     highest_severity,
 )
+from chronoguard.alerts.incidents import cycle_incidents
 from chronoguard.config import AlertingConfig, ChannelConfig
 from chronoguard.store import Alert, AlertEpisode, OutboxEntry, OutboxWrite, Store
 
@@ -103,12 +104,14 @@ def queue_notifications(
     model_name: str,
     now: datetime | pd.Timestamp,
     places: Mapping[str, SeriesPlace] | None = None,
+    period: str = "cycle",
 ) -> list[OutboxEntry]:
     """Queue this cycle's notifications of ``model_name`` after its alerts were recorded.
 
     Call it in the transaction that records the alerts. ``places`` gives each series'
-    group and tier (series not in it are in no group, tier ``standard``). Returns the rows
-    queued (none when no channel is configured).
+    group and tier (series not in it are in no group, tier ``standard``); a trigger or an
+    update also carries the cycle's group incidents (:func:`cycle_incidents`), worded with
+    ``period`` ("month"). Returns the rows queued (none when no channel is configured).
     """
     if not cfg.channels:
         return []
@@ -145,6 +148,12 @@ def queue_notifications(
                 return []
             event = "update"
             told = _told(store, episode)
+        incidents = tuple(
+            i.sentence
+            for i in cycle_incidents(
+                store, model_name, at, {u: p.group for u, p in places.items()}, period=period
+            )
+        )
         writes = []
         for channel in cfg.channels:
             mine = [
@@ -166,6 +175,7 @@ def queue_notifications(
                 opened_at=episode.opened_at,
                 series=tuple(_series(a, places.get(a.unique_id or "", default)) for a in mine),
                 new_series=len({a.unique_id for a in fresh}),
+                incidents=incidents,
             )
             writes.append(_write(episode, channel.name, note))
         return store.enqueue_notifications(writes, at=at)

@@ -10,15 +10,18 @@ for with a fallback model when one is given, and otherwise names them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
 from chronoguard.config import ChronoguardConfig
-from chronoguard.errors import DataContractError
+from chronoguard.errors import ChronoguardError, DataContractError
 from chronoguard.forecasting import Forecaster, make_forecaster
 from chronoguard.forecasting._frames import future_dates
 from chronoguard.store import Store
+
+if TYPE_CHECKING:
+    from chronoguard.lifecycle.workspace import Workspace
 
 _SHOWN = 3  # series, and timestamps per series, named in an error
 
@@ -306,12 +309,100 @@ def serve_forecasts(
     )
 
 
+@dataclass(frozen=True)
+class VersionForecast:
+    """What :func:`forecast_version` forecast: the version that served, the origin (the
+    data's last observed time) and the forecasts."""
+
+    version: str
+    origin: pd.Timestamp
+    forecasts: SeriesForecasts
+
+    def combined(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The version's forecasts (or ``frame``, e.g. them as recorded), then those of new
+        series by the fallback model; with new series a ``model`` column says which made
+        each row (``v3``, ``fallback Naive``)."""
+        fc = self.forecasts
+        own = fc.frame if frame is None else frame
+        if not fc.new_series:
+            return own
+        return pd.concat(
+            [
+                own.assign(model=f"v{self.version}"),
+                fc.fallback.assign(model=f"fallback {fc.fallback_model}"),
+            ],
+            ignore_index=True,
+        )
+
+
+def forecast_version(
+    ws: Workspace,
+    data: pd.DataFrame,
+    *,
+    version: str = "champion",
+    horizon: int | None = None,
+    future: pd.DataFrame | None = None,
+    source: str = "data",
+    future_source: str = "future",
+    horizon_name: str = "horizon",
+) -> VersionForecast:
+    """Forecast the periods after each series' last observation in ``data`` with a version
+    of workspace ``ws`` (a number or an alias): ``chronoguard forecast`` and the Python
+    API's ``Workspace.forecast``.
+
+    ``data`` is checked against the contract here; a model with exogenous columns takes
+    their future values from ``future`` or from rows with an empty ``y`` after each
+    series' history in ``data`` (not both). A series the version has no model for is
+    forecast by ``forecast.fallback_model`` when the config names one, else it is an error;
+    so is a forecast of no rows. ``source``, ``future_source`` and ``horizon_name`` are how
+    errors name the inputs.
+    """
+    from chronoguard.data import validate_frame
+    from chronoguard.data.contract import validate_future_inputs
+
+    if horizon is not None and horizon < 1:
+        raise ChronoguardError(f"{horizon_name} must be 1 or more, got {horizon}")
+    loaded = ws.registry.load(ws.model_name, version)
+    model = loaded.forecaster
+    exog = list(model.exog_)
+    checked = validate_frame(
+        data, freq=ws.config.data.freq, exog=exog, source=source, future_inputs=True
+    )
+    inputs = checked.future
+    if future is not None:
+        if inputs is not None and len(inputs):
+            raise ChronoguardError(
+                f"future inputs are given twice: in {future_source} and as rows with an "
+                f"empty y in {source}; keep one of them"
+            )
+        inputs = validate_future_inputs(future, exog=exog, freq=model.freq_, source=future_source)
+    origin = pd.Timestamp(checked.df["ds"].max())
+    result = forecast_series(
+        model,
+        checked.df,
+        origin=origin,
+        horizon=horizon if horizon is not None else ws.config.forecast.horizon,
+        future=inputs if inputs is not None else checked.df.iloc[:0],
+        fallback=fallback_forecaster(ws.config, model.freq_),
+        on_missing="error",
+    )
+    v = loaded.version.version
+    if result.empty:
+        raise ChronoguardError(
+            f"version {v} forecast no rows from {source}; check that it holds the series "
+            "the version was trained on"
+        )
+    return VersionForecast(v, origin, result)
+
+
 __all__ = [
     "NewSeriesError",
     "SeriesForecasts",
+    "VersionForecast",
     "fallback_forecaster",
     "forecast_from",
     "forecast_series",
+    "forecast_version",
     "history_for",
     "record_forecasts",
     "serve_forecasts",

@@ -51,6 +51,18 @@ MIN_CORRELATION = 0.6
 MIN_POINTS = 4
 
 
+_PERIODS = {"W": "week", "M": "month", "D": "day", "H": "hour", "h": "hour", "Q": "quarter"}
+_PERIODS.update({"Y": "year", "A": "year", "B": "day", "T": "minute", "m": "minute"})
+
+
+def period_word(freq: str | None) -> str:
+    """The word for one period of ``freq`` ("MS" → "month"), "cycle" when unknown."""
+    if not freq:
+        return "cycle"
+    letters = "".join(ch for ch in freq if ch.isalpha())
+    return _PERIODS.get(letters[:1], "cycle") if letters else "cycle"
+
+
 @dataclass(frozen=True, slots=True)
 class SeriesChange:
     """One series in one cycle.
@@ -256,4 +268,5 @@ __all__ = [
     "SeriesChange",
     "group_incidents",
     "inputs_moved_with_error",
+    "period_word",
 ]

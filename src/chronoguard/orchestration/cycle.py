@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
 
@@ -274,3 +275,42 @@ def _check_due(ws: Workspace, now: pd.Timestamp, freq: str) -> bool:
         return False
     p = periods_between(min(starts), now, freq)
     return p >= 1 and (p - 1) % ws.config.monitoring.every == 0
+
+
+def cycle_time(
+    data: pd.DataFrame, freq: str, now: datetime | str | None = None, *, name: str = "--now"
+) -> pd.Timestamp:
+    """The time of a cycle (or of its check or retrain step) run by hand: ``now`` when given,
+    else the data's last timestamp; a time that is not one of the data's timestamps is an
+    error naming the range (``name`` is how the caller calls the argument)."""
+    t = pd.Timestamp(now) if now is not None else pd.Timestamp(data["ds"].max())
+    if t not in set(pd.DatetimeIndex(data["ds"].unique())):
+        raise ChronoguardError(
+            f"{name} {t} is not a timestamp of the data; cycles run at the data's timestamps "
+            f"(from {data['ds'].min()} to {data['ds'].max()} at {freq})"
+        )
+    return t
+
+
+def check_at(
+    ws: Workspace,
+    data: pd.DataFrame,
+    *,
+    freq: str,
+    now: pd.Timestamp,
+    by: str,
+    recorded_at: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Run the cycle at ``now`` up to its check step and return the check's results:
+    ``chronoguard monitor`` and the Python API's ``Workspace.monitor``.
+
+    The check is recorded once (a cycle at the same ``now`` continues from it without
+    checking again; run again, this only reads). The rows are the store's monitoring
+    results at ``now``, with two columns added: ``advisory`` (an iid test, shown but never
+    alerting) and ``alerting`` (flagged and not advisory).
+    """
+    run_cycle(ws, data, freq=freq, now=now, by=by, recorded_at=recorded_at, stop_after="checked")
+    results = ws.store.get_monitoring_results(ds_from=now, ds_to=now)
+    advisory = [bool((d or {}).get("advisory")) for d in results["details"]] if len(results) else []
+    results = results.assign(advisory=pd.Series(advisory, index=results.index, dtype=bool))
+    return results.assign(alerting=results["decision"].astype(bool) & ~results["advisory"])

@@ -43,6 +43,7 @@ from chronoguard.monitoring import (
     fleet_alerts,
     run_monitoring,
 )
+from chronoguard.monitoring.incidents import period_word
 from chronoguard.policy import (
     Action,
     CheckSummary,
@@ -323,7 +324,12 @@ def check_fleet(
             )
         if cfg.alerting.channels:  # the notifications, in the transaction of their alerts
             queue_notifications(
-                ws.store, cfg.alerting, model_name=model, now=now, places=_places(cfg, known)
+                ws.store,
+                cfg.alerting,
+                model_name=model,
+                now=now,
+                places=_places(cfg, known),
+                period=period_word(freq),
             )
         ws.store.advance_cycle(model, now, "checked")
     return raised
@@ -728,6 +734,75 @@ def retrain_batch(
         train_end,
         frozenset(waiting),
     )
+
+
+def retrain_by_hand(
+    ws: Workspace,
+    data: pd.DataFrame,
+    *,
+    series: Sequence[str] | None,
+    reason: str,
+    now: pd.Timestamp,
+    freq: str,
+    by: str,
+    at: pd.Timestamp,
+) -> BatchResult:
+    """Retrain ``series`` (every deployed series by default) at ``now`` as one version, outside
+    a cycle: ``chronoguard retrain`` and the Python API's ``Workspace.retrain``.
+
+    Under the workspace lock it records a ``retrain`` decision per series (trigger
+    ``reason``, by ``by``) and runs :func:`retrain_batch`. Series no version serves, and
+    series the cycle at ``now`` already decided otherwise (a decision is kept as made), are
+    errors that name them and write nothing.
+    """
+    deployment = ws.store.get_deployment(ws.model_name)
+    ids = sorted(deployment.versions) if not series else list(series)
+    unknown = [u for u in ids if deployment.version_of(u) is None]
+    if not ids or unknown:
+        raise ChronoguardError(
+            f"no model serves {', '.join(unknown) or 'any series yet'}; run "
+            "`chronoguard cycle` (or `train`) first, or name deployed series"
+        )
+    with ws.lock(holder=f"retrain by {by}", at=at):
+        decided = [
+            d
+            for d in ws.store.list_series_decisions(ws.model_name, ds_from=now, ds_to=now)
+            if d.unique_id in ids and d.action != "retrain"
+        ]
+        if decided:  # a decision is kept as made: a manual retrain goes in its own time
+            d = decided[0]
+            raise ChronoguardError(
+                f"the cycle at {now} already decided {d.unique_id} ({d.action}: "
+                f"{d.reason}){f' and {len(decided) - 1} more series' if len(decided) > 1 else ''}"
+                "; a retrain at that time would rewrite its decision. Pass --now with a "
+                "later time (the data must reach it), or retrain before that cycle runs"
+            )
+        ws.store.record_series_decisions(
+            [
+                SeriesDecision(
+                    model_name=ws.model_name,
+                    ds=now.to_pydatetime(),
+                    unique_id=u,
+                    action="retrain",
+                    trigger=reason,
+                    reason=f"manual retrain by {by}",
+                    outcome="pending",
+                    champion_version=deployment.versions[u],
+                )
+                for u in ids
+            ]
+        )
+        return retrain_batch(
+            ws,
+            data,
+            dict.fromkeys(ids, reason),
+            now=now,
+            freq=freq,
+            by=by,
+            cache=VersionCache(ws),
+            at=at,
+            in_cycle=False,
+        )
 
 
 def serve_fleet(

@@ -37,11 +37,11 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlencode
 
 import jinja2
-import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from chronoguard.alerts import cycle_incidents
 from chronoguard.dashboard.live import TEMPLATES
 from chronoguard.dashboard.live.series import ServedPath, series_charts
 from chronoguard.dashboard.live.table import (
@@ -56,12 +56,7 @@ from chronoguard.dashboard.live.table import (
 from chronoguard.lifecycle.access import AccessError, Principal, require
 from chronoguard.monitoring import DECAY_METHOD
 from chronoguard.monitoring.health import KIND_WEIGHTS, fleet_health
-from chronoguard.monitoring.incidents import (
-    GroupIncident,
-    SeriesChange,
-    group_incidents,
-    inputs_moved_with_error,
-)
+from chronoguard.monitoring.incidents import inputs_moved_with_error, period_word
 from chronoguard.orchestration.cycle import CycleOutcome
 from chronoguard.serving._auth import bearer_secret
 from chronoguard.serving._snapshot import ServingState, Snapshot
@@ -75,8 +70,6 @@ LIST_PAGE = 50
 #: (alerts acknowledged, decisions recorded without new forecasts).
 TABLE_TTL = 15.0
 SERIES_POINTS = 120  # the most recent periods a series page plots
-_PERIODS = {"W": "week", "M": "month", "D": "day", "H": "hour", "h": "hour", "Q": "quarter"}
-_PERIODS.update({"Y": "year", "A": "year", "B": "day", "T": "minute", "m": "minute"})
 
 
 def _fmt_time(value: datetime | None) -> str:
@@ -103,14 +96,6 @@ def _environment() -> jinja2.Environment:
     env.filters["num"] = _fmt_num
     env.filters["q"] = lambda s: quote(str(s), safe="")
     return env
-
-
-def period_word(freq: str | None) -> str:
-    """The word for one period of ``freq`` ("MS" → "month"), "cycle" when unknown."""
-    if not freq:
-        return "cycle"
-    letters = "".join(ch for ch in freq if ch.isalpha())
-    return _PERIODS.get(letters[:1], "cycle") if letters else "cycle"
 
 
 # --- the fleet table ------------------------------------------------------------------------
@@ -147,7 +132,17 @@ def build_table(state: ServingState, snap: Snapshot) -> FleetTable:
             )
         )
     last = max((h.ds for h in health.values()), default=None)
-    incidents = _incidents(state, snap, rows, last) if last is not None else []
+    incidents = (
+        cycle_incidents(
+            state.ws.store,
+            snap.model_name,
+            last,
+            {r.unique_id: r.group for r in rows},
+            period=period_word(snap.freq),
+        )
+        if last is not None
+        else []
+    )
     return FleetTable(
         rows=tuple(rows),
         rollups=rollups(rows, UNHEALTHY_BELOW),
@@ -155,35 +150,6 @@ def build_table(state: ServingState, snap: Snapshot) -> FleetTable:
         build_seconds=time.perf_counter() - began,
         incidents=tuple(incidents),
     )
-
-
-def _incidents(
-    state: ServingState, snap: Snapshot, rows: list[FleetRow], ds: datetime
-) -> list[GroupIncident]:
-    """The group incidents at ``ds`` (the latest check): each alerted series' actual at
-    ``ds`` against the forecast served for it from the closest origin (only the alerted
-    series move an incident, so only theirs are read)."""
-    store = state.ws.store
-    alerted = sorted({a.unique_id for a in store.list_alerts(ds_from=ds, ds_to=ds) if a.unique_id})
-    change: dict[str, float] = {}
-    if alerted:
-        actual = store.get_actuals(unique_id=alerted, ds_from=ds, ds_to=ds)
-        fc = store.get_forecasts(
-            unique_id=alerted, model_name=snap.model_name, ds_from=ds, ds_to=ds, served_only=True
-        )
-        if not actual.empty and not fc.empty:
-            first = fc.sort_values(["unique_id", "horizon"]).drop_duplicates("unique_id")
-            both = first.merge(actual[["unique_id", "y"]], on="unique_id")
-            yhat = both["yhat"].to_numpy(dtype=float)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rel = (both["y"].to_numpy(dtype=float) - yhat) / np.abs(yhat)
-            change = dict(zip(both["unique_id"].astype(str), rel.tolist(), strict=True))
-    flagged = set(alerted)
-    changes = [
-        SeriesChange(r.unique_id, r.group, r.unique_id in flagged, change.get(r.unique_id))
-        for r in rows
-    ]
-    return group_incidents(changes, period=period_word(snap.freq))
 
 
 class TableCache:
