@@ -217,3 +217,53 @@ def test_importing_the_package_leaves_the_facade_and_pandas_out() -> None:
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_approve_and_reject_through_the_facade(tmp_path: Path) -> None:
+    from chronoguard.lifecycle import init_workspace
+    from chronoguard.lifecycle.approvals import pending_approvals
+    from chronoguard.lifecycle.fleet import VersionCache
+    from chronoguard.orchestration import run_cycle
+    from tests.lifecycle.test_approvals import config as approvals_config
+    from tests.lifecycle.test_approvals import data
+    from tests.orchestration.test_cycle import timeline
+
+    root, df = tmp_path / "ws", data()
+    with init_workspace(root, approvals_config(expires_after_hours=72.0)) as inner:  # type: ignore[arg-type]
+        cache = VersionCache(inner)
+        for now in timeline(df)[131:]:
+            real = pd.Timestamp.now("UTC").tz_localize(None)  # a test may read the clock
+            run_cycle(inner, df, freq="MS", now=now, cache=cache, recorded_at=real)
+            if pending_approvals(inner):
+                break
+        [request] = pending_approvals(inner)
+        ana, bo = (grant(inner.store, n, "approver") for n in ("ana", "bo"))
+        op = grant(inner.store, "ops", "operator")
+    with (
+        Workspace.open(root, token=op) as ws,
+        pytest.raises(PermissionDenied, match="this needs approver"),
+    ):
+        ws.approve(request.id)
+    with Workspace.open(root, token=ana) as ws:
+        first = ws.approve(request.id, reason="plot checked")
+        assert first.request.status == "pending" and first.deployed == ()
+        assert [a.id for a in ws.approvals()] == [request.id]
+    with Workspace.open(root, token=bo) as ws:
+        second = ws.approve(request.id, reason="agreed")
+        assert second.request.status == "approved"
+        assert second.deployed == tuple(request.series)
+        assert {u: ws.deployment().version_of(u) for u in request.series} == dict.fromkeys(
+            request.series, request.version
+        )
+        with pytest.raises(chronoguard.ChronoguardError, match="approval request"):
+            ws.reject(request.id, reason="too late")  # closed: a clear error, nothing moves
+        assert ws.approvals() == []
+    # Rolled back, then promoted again in the same cycle: the request of this version and
+    # data time is closed, so the promotion is refused with the way out, nothing moved.
+    with Workspace.open(root, token=op) as ws:
+        ws.rollback(series=list(request.series), reason="second thoughts")
+        before = ws.deployment().versions
+        with pytest.raises(chronoguard.ChronoguardError, match="already closed .*run the next"):
+            ws.promote(request.version, series=list(request.series))
+        assert ws.deployment().versions == before and ws.approvals() == []

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from chronoguard.data import ValidatedFrame
     from chronoguard.lifecycle import Workspace as OpenWorkspace
     from chronoguard.lifecycle.access import Principal
+    from chronoguard.lifecycle.approvals import VoteOutcome
     from chronoguard.lifecycle.operations import PromotionOutcome
     from chronoguard.orchestration import CycleOutcome
     from chronoguard.orchestration.steps import BatchResult
@@ -459,6 +460,39 @@ class Workspace:
             selection=Selection.of(list(series) if series else None, group),
             reason=reason,
             at=self._at(at),
+        )
+
+    def approve(self, request_id: int, reason: str = "approved") -> VoteOutcome:
+        """Approve the approval request ``request_id`` (see :meth:`approvals`), as
+        ``chronoguard approve`` does. Needs an approver who is not the change's author; the
+        vote that completes the request's approvals deploys its series.
+
+        >>> from chronoguard import ChronoguardError, Workspace
+        >>> with Workspace.example() as ws:
+        ...     try:
+        ...         ws.approve(7)
+        ...     except ChronoguardError as e:
+        ...         print(e)
+        there is no approval request 7; `chronoguard approvals --all` lists them
+        """
+        return self._vote(request_id, "approve", reason)
+
+    def reject(self, request_id: int, reason: str) -> VoteOutcome:
+        """Reject the approval request ``request_id``, as ``chronoguard reject`` does:
+        one rejection by an approver closes it and nothing is deployed."""
+        return self._vote(request_id, "reject", reason)
+
+    def _vote(self, request_id: int, choice: str, reason: str) -> VoteOutcome:
+        from chronoguard.lifecycle.operations import cast_vote
+
+        caller = self.caller("approver")
+        return cast_vote(
+            self.inner,
+            int(request_id),
+            caller=caller,
+            choice=choice,
+            reason=reason,
+            at=self._at(None),
         )
 
     # --- reads ---------------------------------------------------------------------------

@@ -250,7 +250,11 @@ class PagerDutyChannel:
                 "source": self.source,
                 "severity": _PD_SEVERITY[notification.severity],
                 "timestamp": notification.at.isoformat(),
-                "custom_details": {"series_by_group": details, "key": notification.key},
+                "custom_details": {
+                    "incidents": list(notification.incidents),  # the group incidents first
+                    "series_by_group": details,
+                    "key": notification.key,
+                },
             },
         }
 

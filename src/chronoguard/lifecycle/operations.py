@@ -25,7 +25,14 @@ from chronoguard.lifecycle.access import Principal, require
 from chronoguard.lifecycle.approvals import VoteOutcome, held_series, request_approval, vote
 from chronoguard.lifecycle.fleet import deploy_series, reconcile, rollback_series
 from chronoguard.lifecycle.workspace import Workspace
-from chronoguard.store import Alert, ApprovalRequest, DeploymentMove, SeriesDecision, TokenRole
+from chronoguard.store import (
+    Alert,
+    ApprovalError,
+    ApprovalRequest,
+    DeploymentMove,
+    SeriesDecision,
+    TokenRole,
+)
 
 _SHOWN = 5
 
@@ -144,7 +151,10 @@ def promote(
         moving = [u for u in ids if deployment.version_of(u) != v]
         placed = ws.store.latest_decisions(model)
         held = held_series(ws.config.approvals, {u: _tier(placed, u) for u in moving})
-        with ws.store.transaction():
+        if held:
+            _refuse_a_closed_request(ws, v, held, at)
+        # By hand: the moves happen at a real time and concern no data time (as_of empty).
+        with ws.store.transaction(), ws.store.no_data_time():
             free = {u: v for u in moving if u not in held}
             moves = deploy_series(ws, free, by=caller.name, reason=reason, at=at) if free else []
             requests: list[ApprovalRequest] = []
@@ -161,6 +171,25 @@ def promote(
                     reason=f"promotion by {caller.name}: {reason}",
                 )
     return PromotionOutcome(v, tuple(moves), tuple(requests), unchanged)
+
+
+def _refuse_a_closed_request(
+    ws: Workspace, version: str, held: Mapping[str, str], at: pd.Timestamp
+) -> None:
+    """A promotion's approval request is keyed by version, data time (the latest cycle's)
+    and tier, so a series promoted, decided and moved away again within one cycle would
+    get back the request already closed: refuse that, naming it and the way out."""
+    last = ws.store.last_cycle(ws.model_name)
+    as_of = (pd.Timestamp(last.now) if last is not None else at).to_pydatetime()
+    tiers = set(held.values())
+    for r in ws.store.list_approvals(ws.model_name, status=None, unique_id=sorted(held)):
+        if r.version == version and r.as_of == as_of and r.tier in tiers and r.status != "pending":
+            raise ApprovalError(
+                f"approval request {r.id} for version {version} of tier {r.tier!r} at "
+                f"{as_of} is already closed ({r.status}: {r.closed_reason or 'no reason'}); a "
+                "promotion waiting for approval is requested once per cycle: run the next "
+                "cycle, then promote again to open a new request"
+            )
 
 
 def _tier(placed: Mapping[str, SeriesDecision], unique_id: str) -> str | None:
@@ -183,7 +212,8 @@ def rollback(
     ids = resolve(ws, selection)
     with ws.lock(holder=f"rollback by {caller.name}", at=at.to_pydatetime()):
         reconcile(ws)
-        return rollback_series(ws, ids, by=caller.name, reason=reason, at=at)
+        with ws.store.no_data_time():  # by hand: a real time only, as a promotion
+            return rollback_series(ws, ids, by=caller.name, reason=reason, at=at)
 
 
 def cast_vote(

@@ -189,7 +189,9 @@ def run_cycle(
             deployment = ws.store.get_deployment(model)
             serve_fleet(ws, data, now=now, deployment=deployment, cache=cache)
             outcome = _outcome(ws, now, checked=False)
-            ws.store.finish_cycle(model, now, summary=outcome.to_summary(), at=at)
+            ws.store.finish_cycle(
+                model, now, summary=outcome.to_summary(), at=ws.store.real_time(at)
+            )
             return outcome
 
         stage = rec.stage
@@ -237,7 +239,7 @@ def run_cycle(
         deployment = ws.store.get_deployment(model)
         serve_fleet(ws, data, now=now, deployment=deployment, cache=cache)
         outcome = _outcome(ws, now, checked=checked)
-        ws.store.finish_cycle(model, now, summary=outcome.to_summary(), at=at)
+        ws.store.finish_cycle(model, now, summary=outcome.to_summary(), at=ws.store.real_time(at))
         return outcome
 
 

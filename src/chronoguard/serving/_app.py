@@ -155,11 +155,13 @@ def create_app(
         state = ServingState(ws, poll_interval=poll_interval, clock=clock)
         holder["state"] = state
         state.on_snapshot.append(ui_tables.warm)  # the dashboard's table follows the store
+        state.on_snapshot.append(lambda _: collector.warm(state))  # and so do the metrics
         state.start()
         try:
             yield
         finally:
             state.stop()
+            collector.wait_idle()
             if workspace is None:
                 ws.close()
 
@@ -171,7 +173,7 @@ def create_app(
     )
     install_handlers(app)
     app.add_middleware(ForecastFastPath, holder=holder)
-    install_metrics(app, holder)
+    collector = install_metrics(app, holder)
     ui_tables = TableCache(holder)
     app.include_router(pages_router(holder, ui_tables))  # the live dashboard under /ui
 

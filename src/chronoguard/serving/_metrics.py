@@ -20,6 +20,7 @@ expose the port only where Prometheus reaches it if that is too much.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -67,6 +68,9 @@ _WATCH_KINDS = [k.value for k in WatchKind]
 _WATCH_CLOSED = [s.value for s in WatchStatus if s is not WatchStatus.OPEN]
 _ACTIONS = [a.value for a in DecisionAction]
 _OUTCOMES = [o.value for o in DecisionOutcome]
+
+
+log = logging.getLogger(__name__)
 
 
 def _seconds(t: datetime | None) -> float | None:
@@ -371,8 +375,16 @@ def store_families(store: Store, model: str, *, top_n: int = WORST_N) -> list[Me
 
 
 class FleetCollector:
-    """A Prometheus collector of the served workspace: the store's families, rebuilt at
-    most every ``ttl()`` seconds (one rebuild at a time), and the service's live state."""
+    """A Prometheus collector of the served workspace: the store's families, and the
+    service's live state.
+
+    The store is read off the scrape's path once the first families exist: a scrape
+    answers from the families in memory at once, and when they are older than ``ttl()``
+    seconds it starts one background read whose result the next scrape serves (as the
+    dashboard's fleet table). The service's refresh thread also calls :meth:`warm` after
+    each new snapshot, so the families follow a finished cycle without waiting for a
+    scrape. Only the first scrape, finding none, waits for the store.
+    """
 
     def __init__(
         self,
@@ -381,35 +393,95 @@ class FleetCollector:
         ttl: Callable[[], float],
         top_n: int = WORST_N,
         monotonic: Callable[[], float] = time.monotonic,
+        background: bool = True,
     ) -> None:
         self._state = state
         self._ttl = ttl
         self._top_n = top_n
         self._monotonic = monotonic
-        self._lock = threading.Lock()
+        self._background = background
+        self._lock = threading.Lock()  # guards the fields below
+        self._read_lock = threading.Lock()  # one read of the store at a time
         self._families: list[Metric] = []
         self._built_at: float | None = None
+        self._reading = False
+        self._read_generation: int | None = None  # the snapshot's when the last read began
         self._read_seconds = 0.0
         self._read_wall: float | None = None
         self._errors = 0
         self.last_error: str | None = None
 
-    def _cached(self, st: ServingState) -> list[Metric]:
-        with self._lock:
-            now = self._monotonic()
-            if self._built_at is None or now - self._built_at >= self._ttl():
-                began = time.perf_counter()
-                try:
-                    self._families = store_families(
-                        st.ws.store, st.ws.model_name, top_n=self._top_n
-                    )
-                    self.last_error = None
-                except Exception as exc:  # keep the last families; say so in the counter
+    def _read(self, st: ServingState) -> None:
+        with self._read_lock:
+            began = time.perf_counter()
+            started = self._monotonic()
+            snap = st.snapshot
+            with self._lock:
+                self._read_generation = None if snap is None else snap.generation
+            try:
+                families = store_families(st.ws.store, st.ws.model_name, top_n=self._top_n)
+            except Exception as exc:  # keep the last families; say so in the counter
+                log.exception("reading the metrics from the store failed")
+                with self._lock:
                     self._errors += 1
                     self.last_error = f"{type(exc).__name__}: {exc}"
+                    self._built_at = started
+                    self._read_seconds = time.perf_counter() - began
+                return
+            with self._lock:
+                self._families = families
+                self.last_error = None
+                self._built_at = started
                 self._read_seconds = time.perf_counter() - began
                 self._read_wall = time.time()
-                self._built_at = now
+
+    def _read_in_background(self, st: ServingState) -> None:
+        try:
+            self._read(st)
+        finally:
+            with self._lock:
+                self._reading = False
+
+    def _start(self, st: ServingState) -> None:
+        # Called under self._lock.
+        if self._reading:
+            return
+        self._reading = True
+        threading.Thread(
+            target=self._read_in_background, args=(st,), name="chronoguard-metrics", daemon=True
+        ).start()
+
+    def warm(self, st: ServingState) -> None:
+        """Read the store again in the background after the snapshot changed, unless a
+        read began since the change."""
+        snap = st.snapshot
+        with self._lock:
+            if snap is None or snap.generation != self._read_generation:
+                self._start(st)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no background read runs; whether none does (for tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._reading:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def _cached(self, st: ServingState) -> list[Metric]:
+        with self._lock:
+            built = self._built_at
+            if built is not None:
+                if self._monotonic() - built >= self._ttl():
+                    if self._background:
+                        self._start(st)
+                    else:
+                        built = None
+                if built is not None:
+                    return self._families
+        self._read(st)
+        with self._lock:
             return self._families
 
     def collect(self) -> Iterator[Metric]:

@@ -305,6 +305,7 @@ class FleetStore(StoreBase):
                 self._audit(
                     session,
                     at=record.started_at,
+                    as_of=record.now,  # the data time it concerns; started_at is real time
                     by=by,
                     action="begin_cycle",
                     entity=f"cycle:{label}",
@@ -340,6 +341,7 @@ class FleetStore(StoreBase):
                 self._audit(
                     session,
                     at=record.finished_at,
+                    as_of=record.now,  # the data time it concerns; finished_at is real time
                     by=by,
                     action="finish_cycle",
                     entity=f"cycle:{label}",

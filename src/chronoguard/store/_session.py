@@ -36,6 +36,8 @@ class _AsAt:
 
 
 _AS_AT = _AsAt()
+#: Set inside :meth:`StoreBase.no_data_time`: audit rows written there concern no data time.
+_NO_DATA_TIME: ContextVar[bool] = ContextVar("chronoguard_no_data_time", default=False)
 
 
 @dataclass
@@ -66,6 +68,23 @@ class StoreBase:
         self._active: ContextVar[_Tx | None] = ContextVar(f"chronoguard_store_{id(self)}")
 
     # --- lifecycle ---------------------------------------------------------------------
+
+    def real_time(self, default: datetime) -> datetime:
+        """The real time of an action taking place now: a reading of the clock the store
+        was opened with (the edge's wall clock), or ``default`` for a store opened without
+        one (a replay or a test, whose actions happen at the times they are given)."""
+        return self._clock() if self._clock is not None else default
+
+    @contextmanager
+    def no_data_time(self) -> Iterator[None]:
+        """Audit the writes made inside as actions that concern no data time (their
+        ``as_of`` empty): a promotion or a rollback by hand happens at a real time only,
+        recorded in ``recorded_at``, whatever time its moves are stamped with."""
+        token = _NO_DATA_TIME.set(True)
+        try:
+            yield
+        finally:
+            _NO_DATA_TIME.reset(token)
 
     def close(self) -> None:
         """Release every pooled connection. Calling it twice is harmless."""
@@ -203,12 +222,13 @@ class StoreBase:
         as_of: datetime | _AsAt | None = _AS_AT,
     ) -> AuditEntry:
         """Append an audit row: ``as_of`` is the data time the action concerns (by default
-        ``at``, the time the caller gave; ``None`` for an action with none) and the real
+        ``at``, the time the caller gave; ``None`` for an action with none, and by default
+        inside :meth:`no_data_time`) and the real
         time is the store's clock, or ``at`` for a store opened without one (a library
         user's or a test's store, deterministic as everything else it is given)."""
         return _audit.append(
             session,
-            as_of=at if isinstance(as_of, _AsAt) else as_of,
+            as_of=(None if _NO_DATA_TIME.get() else at) if isinstance(as_of, _AsAt) else as_of,
             recorded_at=self._clock() if self._clock is not None else at,
             actor=by,
             action=action,
