@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import IO
+
 import pandas as pd
 
 from chronoguard.config import ChronoguardConfig, parse_config
@@ -40,3 +42,16 @@ def grant(store: object, name: str, role: str = "operator") -> str:
         create_token(store, "root", "admin", by=None, at=at)  # type: ignore[arg-type]
     _, secret = create_token(store, name, role, by=Principal("root", "admin"), at=at)  # type: ignore[arg-type]
     return secret
+
+
+def readline_within(stream: IO[str], timeout: float) -> str:
+    """The next line of ``stream``, or "" when none comes within ``timeout`` seconds.
+
+    A selector, not ``select.select``: in a long test run this process holds more than
+    1,024 descriptors (MLflow keeps two open per workspace it has seen), past which
+    ``select`` refuses a pipe's."""
+    import selectors
+
+    with selectors.DefaultSelector() as sel:
+        sel.register(stream, selectors.EVENT_READ)
+        return stream.readline() if sel.select(timeout) else ""

@@ -264,6 +264,6 @@ def test_approve_and_reject_through_the_facade(tmp_path: Path) -> None:
     with Workspace.open(root, token=op) as ws:
         ws.rollback(series=list(request.series), reason="second thoughts")
         before = ws.deployment().versions
-        with pytest.raises(chronoguard.ChronoguardError, match="already closed .*run the next"):
+        with pytest.raises(chronoguard.ChronoguardError, match=r"already closed .*run the next"):
             ws.promote(request.version, series=list(request.series))
         assert ws.deployment().versions == before and ws.approvals() == []

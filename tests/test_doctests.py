@@ -10,8 +10,11 @@ import pytest
 MODULES = [
     "chronoguard",
     "chronoguard.api",
+    "chronoguard.config_template",
     "chronoguard.data.contract",
     "chronoguard.data.datasets",
+    "chronoguard.dashboard.report",
+    "chronoguard.forecasting.statsforecast_models",
     "chronoguard.lifecycle.access",
     "chronoguard.monitoring.incidents",
     "chronoguard.monitoring.paired",

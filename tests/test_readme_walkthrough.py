@@ -11,47 +11,21 @@ rollback; the keyed audit chain is intact.
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from chronoguard.lifecycle import open_workspace
-from tests.serving.support import free_port
+from tests.readme_blocks import readme_block, run_block
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-MARKER = "<!-- walkthrough: tests/test_readme_walkthrough.py runs this block -->"
 PORT = "8765"
-
-
-def walkthrough() -> str:
-    text = README.read_text()
-    assert MARKER in text, "the README lost its walk-through marker"
-    block = re.search(r"```bash\n(.*?)```", text[text.index(MARKER) :], re.S)
-    assert block is not None, "no bash block after the walk-through marker"
-    return block.group(1)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
 def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
-    script = walkthrough()
-    assert script.count(PORT) >= 2
-    script = script.replace(PORT, str(free_port()))  # the only change: a free port
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONOGUARD_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    done = run_block(readme_block("tests/test_readme_walkthrough.py"), tmp_path, port=PORT)
     out = done.stdout
     assert done.returncode == 0, (out[-4000:], done.stderr[-4000:])
     served = [json.loads(line) for line in out.splitlines() if line.startswith('{"model"')]

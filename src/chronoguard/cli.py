@@ -6,10 +6,12 @@ the wall clock may be read: it passes ``now`` into the core, which never reads i
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -74,6 +76,14 @@ DataOpt = Annotated[
         "--data", "-d", help="CSV or Parquet in long format: unique_id, ds, y (+ exogenous)."
     ),
 ]
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the result as JSON (its keys are listed above) instead of text; only the "
+        "JSON goes to stdout, notes to stderr.",
+    ),
+]
 
 
 def _now(at: str | None) -> pd.Timestamp:
@@ -90,21 +100,84 @@ def _load(path: Path, cfg: ChronoguardConfig) -> ValidatedFrame:
     )
 
 
-def _print_json(obj: Any) -> None:
-    """``obj`` as JSON on stdout (times in ISO 8601), for scripts: no colour, no wrapping."""
+def _plain(x: Any) -> Any:
+    """``x`` in JSON's own types, for ``--json``: a dataclass becomes an object of its fields
+    (those hidden from its repr, such as a token's secret hash, left out), a mapping an
+    object, a sequence or set a list (sets sorted), a time its ISO 8601 text, a path its
+    text, a NumPy scalar its value; NaN, infinities and NaT become ``null`` (strict JSON)."""
     import dataclasses
+    import math
+    from collections.abc import Mapping
+    from datetime import date
+
+    if x is None or isinstance(x, bool | int | str):
+        return x
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, date):  # datetime and pd.Timestamp too; NaT is the one unequal to itself
+        return x.isoformat() if x == x else None
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return {f.name: _plain(getattr(x, f.name)) for f in dataclasses.fields(x) if f.repr}
+    if isinstance(x, Mapping):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, frozenset | set):
+        return [_plain(v) for v in sorted(x, key=str)]
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    if type(x).__module__ == "numpy" and hasattr(x, "item"):
+        return _plain(x.item())
+    if str(x) == "NaT":
+        return None
+    return str(x)
+
+
+def _print_json(obj: Any) -> None:
+    """``obj`` as one JSON document on stdout (see :func:`_plain`), for scripts: no colour,
+    no wrapping, nothing else on stdout (notes and progress go to stderr)."""
     import json
 
-    def default(x: Any) -> Any:
-        if isinstance(x, datetime | pd.Timestamp):
-            return x.isoformat()
-        if dataclasses.is_dataclass(x) and not isinstance(x, type):
-            return dataclasses.asdict(x)
-        if isinstance(x, tuple | frozenset | set):
-            return list(x)
-        return str(x)
+    sys.stdout.write(json.dumps(_plain(obj), indent=2, allow_nan=False) + "\n")
 
-    sys.stdout.write(json.dumps(obj, default=default, indent=2) + "\n")
+
+def _print_json_line(obj: Any) -> None:
+    """``obj`` as one line of JSON on stdout (JSON Lines: one object per line), flushed."""
+    import json
+
+    sys.stdout.write(json.dumps(_plain(obj), allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+_STAGES = {"fitting": "fitting series", "profiling": "profiling batches of series"}
+
+
+@contextlib.contextmanager
+def _fit_progress(what: str) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar on stderr for the fits of ``what``, when stderr is a terminal.
+
+    Yields the callback the core reports to (``progress(stage, done, total)``), or ``None``
+    when stderr is not a terminal (a pipe, a log file, a test): no bar is drawn there, and
+    stdout (tables, JSON) never carries one. The bar goes when the work is done.
+    """
+    if not err.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn(f"[bold]{escape(what)}[/]"),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def report(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=_STAGES.get(stage, stage), completed=done, total=total)
+
+        yield report
 
 
 def _wall_clock() -> datetime:
@@ -168,18 +241,107 @@ def init(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing chronoguard.toml.")
     ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            "-d",
+            help="CSV or Parquet (long format) to infer freq, seasons, model and horizon from.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Create a workspace: config file, model registry (MLflow) and state store (migrated)."""
+    """Create a workspace: config file, model registry (MLflow) and state store (migrated).
+
+    The config file is written with every key's description as a comment. With --data FILE
+    its frequency, seasons (a day and a week for sub-daily data), model (MSTL for sub-daily
+    data, AutoETS otherwise), horizon and first training window are inferred from FILE.
+
+    --json prints {workspace, config_file, config_written, model}: the paths, whether the
+    config file was written (false: an existing one was kept) and the registered model name;
+    with --data also inferred: {freq, season_lengths, model, horizon}.
+    """
+    from chronoguard.config_template import render_config
     from chronoguard.lifecycle import CONFIG_FILE, init_workspace
 
+    if data is not None and config is not None:
+        raise ChronoguardError(
+            "--data infers a config from the file and --config copies yours in: give one of them"
+        )
     _init_caller(workspace)
-    cfg = load_config(config) if config else ChronoguardConfig()
+    header = "chronoguard configuration: edit it, then run `chronoguard cycle`. A key left out keeps its default."
+    inferred: dict[str, Any] | None = None
+    if data is not None:
+        cfg, note, inferred = _config_from_data(data)
+        header += "\n" + note
+    else:
+        cfg = load_config(config) if config else ChronoguardConfig()
     exists = (workspace / CONFIG_FILE).exists()
-    with init_workspace(workspace, cfg, overwrite_config=force or not exists, clock=_wall_clock):
-        pass
+    written = force or not exists
+    with init_workspace(workspace, cfg, overwrite_config=written, clock=_wall_clock) as ws:
+        model = ws.model_name
+    if written:  # the same configuration, each key with its description
+        tmp = workspace / (CONFIG_FILE + ".tmp")
+        tmp.write_text(render_config(cfg, header=header))
+        tmp.replace(workspace / CONFIG_FILE)
+    if as_json:
+        _print_json(
+            {
+                "workspace": workspace.resolve(),
+                "config_file": (workspace / CONFIG_FILE).resolve(),
+                "config_written": written,
+                "model": model,
+                **({"inferred": inferred} if inferred is not None else {}),
+            }
+        )
+        return
+    if inferred is not None:
+        console.print(
+            f"inferred from {data}: freq {inferred['freq']}, seasons "
+            f"{inferred['season_lengths']} → model {inferred['model']}, horizon "
+            f"{inferred['horizon']}"
+            + ("" if written else f" (not written: {CONFIG_FILE} exists, use --force)")
+        )
     console.print(
         f"[green]workspace ready[/] {workspace.resolve()} (edit {CONFIG_FILE} to configure)"
     )
+
+
+def _config_from_data(path: Path) -> tuple[ChronoguardConfig, str, dict[str, Any]]:
+    """The configuration ``init --data`` infers from a file, a note on it, and what it chose."""
+    from chronoguard.config_template import config_for, infer_settings
+    from chronoguard.data import load_frame, validate_frame
+
+    # Other columns are not checked: the config written uses none of them (data.exog = []).
+    checked = validate_frame(load_frame(path), source=str(path))
+    s = infer_settings(checked.df, checked.freq)
+    note = (
+        f"Inferred from {path.name}: {s.n_series} series of {s.shortest} or more periods, "
+        f"freq {s.freq}, seasons {list(s.season_lengths)}, model {s.model}."
+    )
+    if s.extra_columns:
+        note += (
+            f"\nOther columns in the file: {', '.join(s.extra_columns)}; list them in data.exog "
+            "to use them (AutoARIMA and SARIMAX take exogenous inputs)."
+        )
+    chosen = {
+        "freq": s.freq,
+        "season_lengths": list(s.season_lengths),
+        "model": s.model,
+        "horizon": s.horizon,
+    }
+    cfg = config_for(s)
+    need = cfg.training.initial_window
+    if s.shortest < need:
+        short = (
+            f"The shortest series has {s.shortest} periods, fewer than the {need} a first "
+            "model needs (training.initial_window: two seasons, the horizon and the "
+            "backtest): train on a longer history, or shorten forecast.horizon, "
+            "training.backtest_windows or data.season_length."
+        )
+        note += "\n" + short
+        err.print(f"[yellow]warning[/] {escape(short)}")
+    return cfg, note, chosen
 
 
 @app.command()
@@ -199,11 +361,16 @@ def train(
     reason: Annotated[
         str, typer.Option(help="Why this version is trained (lineage: trigger).")
     ] = "manual",
+    as_json: JsonOpt = False,
 ) -> None:
     """Train the configured model on a window of DATA and register a new version.
 
     The first version is deployed to every series it was trained on; later ones only with
     --promote (or through the gate: `chronoguard retrain`, `chronoguard cycle`).
+
+    --json prints {model, version, train_start, train_end, series, metrics, lineage,
+    deployed}: the window trained on, its series, the backtest metrics, the lineage
+    recorded in the registry, and whether the version was deployed.
     """
     from chronoguard.lifecycle import train_version, training_window
     from chronoguard.lifecycle.fleet import deploy_series
@@ -218,20 +385,22 @@ def train(
                 f"no data at or before --until {until}; choose a later timestamp"
             )
         parent = ws.registry.get_alias(ws.model_name, "champion")
-        trained = train_version(
-            window,
-            ws.config,
-            ws.registry,
-            freq=checked.freq,
-            now=end,
-            trigger=reason,
-            parent_version=parent,
-        )
+        with _fit_progress("train") as progress:
+            trained = train_version(
+                window,
+                ws.config,
+                ws.registry,
+                freq=checked.freq,
+                now=end,
+                trigger=reason,
+                parent_version=parent,
+                progress=progress,
+            )
         v = trained.version.version
         ws.store.set_version_status(ws.model_name, v, "candidate", at=end, by=by, reason=reason)
         first = not len(ws.store.get_deployment(ws.model_name))
+        series = sorted(window["unique_id"].astype(str).unique())
         if promote_ or first:
-            series = sorted(window["unique_id"].astype(str).unique())
             with ws.lock(holder=f"train by {by}", at=_now(None)):
                 deploy_series(
                     ws,
@@ -240,6 +409,20 @@ def train(
                     reason="first version" if first else reason,
                     at=end,
                 )
+        if as_json:
+            _print_json(
+                {
+                    "model": ws.model_name,
+                    "version": v,
+                    "train_start": window["ds"].min(),
+                    "train_end": end,
+                    "series": series,
+                    "metrics": trained.metrics,
+                    "lineage": trained.version.lineage,
+                    "deployed": promote_ or first,
+                }
+            )
+            return
         console.print(
             f"registered [bold]{ws.model_name}[/] version [bold]{v}[/] "
             f"(train {window['ds'].min().date()} – {end.date()}, backtest MASE "
@@ -279,12 +462,18 @@ def forecast(
             ),
         ),
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Forecast the periods after each series' last observation in DATA with a version.
 
     A model with exogenous columns needs their future values (--future FILE, or rows with
     an empty y after the history in DATA). A series the version has no model for is
     forecast by forecast.fallback_model when the config names one, else it is an error.
+
+    --json prints {model, version, origin, horizon, recorded, new_series, fallback_model,
+    rows, output, forecasts}: forecasts is a list of rows (unique_id, ds, yhat and the
+    interval columns), or null when --output wrote them to a file; new_series are the
+    series forecast by fallback_model.
     """
     from chronoguard.data import load_frame
     from chronoguard.lifecycle.serve import forecast_version, record_forecasts
@@ -330,6 +519,22 @@ def forecast(
             tmp = output.with_suffix(output.suffix + ".tmp")
             fc.to_csv(tmp, index=False)
             tmp.replace(output)
+        if as_json:
+            _print_json(
+                {
+                    "model": ws.model_name,
+                    "version": v,
+                    "origin": origin,
+                    "horizon": result.horizon,
+                    "recorded": record,
+                    "new_series": new,
+                    "fallback_model": result.fallback_model,
+                    "rows": len(fc),
+                    "output": output.resolve() if output else None,
+                    "forecasts": None if output else fc.to_dict("records"),
+                }
+            )
+        elif output:
             console.print(f"version {v}: {len(fc)} rows → {output}")
         else:
             table = Table(title=f"{ws.model_name} v{v} from {origin.date()}")
@@ -348,7 +553,6 @@ GroupOpt = Annotated[
     str | None,
     typer.Option("--group", "-g", help="A configured group: its series as of the latest cycle."),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 #: The exit code of `chronoguard monitor` when a check that alerts fired.
 MONITOR_ALERT_EXIT = 3
 NowOpt = Annotated[
@@ -377,8 +581,20 @@ def _print_cycle(outcome: Any) -> None:
             f"retrained {len(outcome.retrained)} as v{outcome.challenger_version}: "
             f"{len(outcome.promoted)} promoted, {len(outcome.rejected)} rejected"
         )
+    if outcome.rolled_back:
+        shown = ", ".join(outcome.rolled_back[:5])
+        more = f" and {len(outcome.rolled_back) - 5} more" if len(outcome.rolled_back) > 5 else ""
+        parts.append(f"rolled back by their watch: {shown}{more}")
     parts.append(f"{outcome.forecasts_served} forecasts served")
     console.print(f"{head}: " + "; ".join(parts))
+
+
+def _cycle_json(outcome: Any, delivery: Any) -> dict[str, Any]:
+    """A cycle's outcome for --json: its fields, and the alert delivery that followed it
+    (sent, failed, held, errors; null when no channel is configured)."""
+    body: dict[str, Any] = _plain(outcome)
+    body["delivery"] = _plain(delivery)
+    return body
 
 
 @app.command()
@@ -386,12 +602,18 @@ def cycle(
     workspace: WorkspaceOpt,
     data: DataOpt,
     now: NowOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run one production cycle at --now: record actuals, check, decide, retrain, gate, deploy, serve.
 
     Running it again for the same --now changes nothing; a cycle that stopped half-way
     resumes where it stopped. The first cycle of a workspace trains and deploys the first
     version.
+
+    --json prints {model_name, now, checked, n_series, alerts_raised, retrained, promoted,
+    rejected, rolled_back, challenger_version, forecasts_served, already_done, delivery}:
+    the lists are series ids; delivery is the alert delivery after the cycle (sent,
+    failed, held, errors), null when no channel is configured.
     """
     from chronoguard.orchestration import run_cycle
 
@@ -399,11 +621,21 @@ def cycle(
         _caller(ws, "operator")
         checked = _load(data, ws.config)
         t = _cycle_time(checked, now)
-        outcome = run_cycle(
-            ws, checked.df, freq=checked.freq, now=t, by="chronoguard cycle", recorded_at=_now(None)
-        )
-        _print_cycle(outcome)
-        _deliver_after_cycle(ws)
+        with _fit_progress("cycle") as progress:
+            outcome = run_cycle(
+                ws,
+                checked.df,
+                freq=checked.freq,
+                now=t,
+                by="chronoguard cycle",
+                recorded_at=_now(None),
+                progress=progress,
+            )
+        if as_json:
+            _print_json(_cycle_json(outcome, _deliver_after_cycle(ws, out=None)))
+        else:
+            _print_cycle(outcome)
+            _deliver_after_cycle(ws)
 
 
 @app.command()
@@ -416,11 +648,24 @@ def schedule(
     ticks: Annotated[
         int | None, typer.Option(help="Stop after this many ticks (default: run until stopped).")
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print each cycle as one line of JSON (JSON Lines, the keys listed above) "
+            "as it ends; only those lines go to stdout, notes to stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Run the production cycle on the real clock, at the data's frequency (Ctrl-C stops).
 
     At each tick DATA is read again; every timestamp that has arrived and had no cycle yet
     gets one, oldest first.
+
+    --json prints one JSON object per cycle, one per line (JSON Lines), as each cycle
+    ends, with the keys of `chronoguard cycle --json`: {model_name, now, checked,
+    n_series, alerts_raised, retrained, promoted, rejected, rolled_back,
+    challenger_version, forecasts_served, already_done, delivery}.
     """
     import time
 
@@ -434,12 +679,15 @@ def schedule(
             return LoadedData(checked.df, checked.freq)
 
         def after_cycle(outcome: Any) -> None:
-            _print_cycle(outcome)
-            _deliver_after_cycle(ws)
+            if as_json:
+                _print_json_line(_cycle_json(outcome, _deliver_after_cycle(ws, out=None)))
+            else:
+                _print_cycle(outcome)
+                _deliver_after_cycle(ws)
 
         def sleep(seconds: float) -> None:
             # Retries and notifications held by quiet hours go out between cycles too.
-            _deliver_after_cycle(ws, quiet=True)
+            _deliver_after_cycle(ws, quiet=True, out=err if as_json else console)
             time.sleep(seconds)
 
         run_schedule(
@@ -470,6 +718,10 @@ def monitor(
     --now continues from it without checking again). Exit code 3 when a check that alerts
     fired (advisory iid tests never count), 0 otherwise, 2 on an error: scripts and
     schedulers can act on it.
+
+    --json prints {model, at, checks, alerting, results}: the number of checks and of
+    those that alert, and every check {unique_id, version, kind, method, feature,
+    statistic, p_value, threshold, flagged, advisory}.
     """
     from chronoguard.orchestration.cycle import check_at
 
@@ -570,10 +822,17 @@ def retrain(
     series: SeriesOpt = None,
     reason: Annotated[str, typer.Option(help="Trigger recorded in the lineage.")] = "manual",
     now: NowOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Retrain series now (all by default) as one version, gate each, deploy the winners.
 
     The same retrain step the cycle runs for the series its decision engine chose.
+
+    --json prints {model, version, trigger, now, window_start, train_start, train_end,
+    promoted, rejected, awaiting_approval, gates}: the three lists are series ids (passed
+    and deployed; failed the gate; passed, held for approval), gates maps every series to
+    its verdict {unique_id, passed, metric, challenger_error, champion_error,
+    champion_version, reason}.
     """
     from chronoguard.orchestration.steps import retrain_by_hand
 
@@ -581,16 +840,35 @@ def retrain(
         by = _caller(ws, "operator").name
         checked = _load(data, ws.config)
         t = _cycle_time(checked, now)
-        res = retrain_by_hand(
-            ws,
-            checked.df,
-            series=series,
-            reason=reason,
-            now=t,
-            freq=checked.freq,
-            by=by,
-            at=_now(None),
-        )
+        with _fit_progress("retrain") as progress:
+            res = retrain_by_hand(
+                ws,
+                checked.df,
+                series=series,
+                reason=reason,
+                now=t,
+                freq=checked.freq,
+                by=by,
+                at=_now(None),
+                progress=progress,
+            )
+        if as_json:
+            _print_json(
+                {
+                    "model": ws.model_name,
+                    "version": res.version,
+                    "trigger": res.trigger,
+                    "now": t,
+                    "window_start": res.window_start,
+                    "train_start": res.train_start,
+                    "train_end": res.train_end,
+                    "promoted": res.promoted,
+                    "rejected": res.rejected,
+                    "awaiting_approval": res.awaiting_approval,
+                    "gates": dict(sorted(res.gates.items())),
+                }
+            )
+            return
         colour = "green" if res.promoted else "red"
         console.print(
             f"challenger v{res.version}: [{colour}]{len(res.promoted)} promoted[/], "
@@ -609,12 +887,17 @@ def promote_cmd(
     reason: Annotated[
         str, typer.Option(help="Why (recorded in the deployment history).")
     ] = "manual promotion",
+    as_json: JsonOpt = False,
 ) -> None:
     """Deploy VERSION to the series it was trained on (or --series, or a --group's).
 
     Series whose tier waits for approval get an approval request instead (`chronoguard
     approve` deploys them). Needs an operator token (CHRONOGUARD_TOKEN): its name is who,
     the machine's clock when.
+
+    --json prints {model, version, moves, requests, unchanged}: the series moved now, each
+    {id, model_name, unique_id, version, previous_version, at, by, reason, batch}; the approval requests opened (as `chronoguard approvals --json` lists them);
+    the series VERSION already served.
     """
     from chronoguard.lifecycle.operations import Selection, promote
 
@@ -629,7 +912,19 @@ def promote_cmd(
             reason=reason,
             at=_now(None),
         )
+        model = ws.model_name
     v = out.version
+    if as_json:
+        _print_json(
+            {
+                "model": model,
+                "version": v,
+                "moves": out.moves,
+                "requests": out.requests,
+                "unchanged": out.unchanged,
+            }
+        )
+        return
     if out.moves:
         was = sorted({before.versions.get(m.unique_id, "-") for m in out.moves})
         console.print(
@@ -655,11 +950,15 @@ def rollback(
     reason: Annotated[
         str, typer.Option(help="Why (recorded in the deployment history).")
     ] = "manual rollback",
+    as_json: JsonOpt = False,
 ) -> None:
     """Move series (all by default, or --series, or a --group's) back to the version that
     served them before, in one step.
 
     Needs an operator token (CHRONOGUARD_TOKEN): its name is who, the machine's clock when.
+
+    --json prints {model, moves}: each move {id, model_name, unique_id, version, previous_version, at, by, reason, batch}, previous_version being the version
+    left.
     """
     from collections import Counter
 
@@ -671,6 +970,10 @@ def rollback(
         moves = roll_back(
             ws, caller=caller, selection=Selection.of(series, group), reason=reason, at=_now(None)
         )
+        model = ws.model_name
+    if as_json:
+        _print_json({"model": model, "moves": moves})
+        return
     pairs = Counter((m.previous_version, m.version) for m in moves)
     for (a, b), n in sorted(pairs.items()):
         console.print(f"rolled back {n} series: v{a} → [bold]v{b}[/]")
@@ -680,12 +983,51 @@ def rollback(
 def deployment(
     workspace: WorkspaceOpt,
     series: SeriesOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Which version serves which series, the promotions under watch, and (with --series)
-    each series' moves and watch verdicts."""
+    each series' moves and watch verdicts.
+
+    --json prints {model, versions, since, watches, verdicts, history}: versions and since
+    map each series to the version serving it and the time it started; watches are the
+    open watches and trials (of --series), each a watch {model_name, unique_id, opened_at,
+    version, previous_version, periods, kind, status, closed_at, challenger_error,
+    previous_error, n_pairs, reason, served_version}; with --series, verdicts are its
+    closed watches and history its moves (as `chronoguard promote --json` lists them),
+    both null without --series.
+    """
     with _open(workspace) as ws:
         _reader(ws)
         dep = ws.store.get_deployment(ws.model_name)
+        watches = [  # open and still on the version they expect (a manual move ends them)
+            w
+            for w in ws.store.list_watches(ws.model_name, status="open", unique_id=series or None)
+            if dep.version_of(w.unique_id) == w.served_version
+        ]
+        if as_json:
+            chosen = list(series) if series else None
+            closed = (
+                [
+                    w
+                    for w in ws.store.list_watches(ws.model_name, unique_id=chosen)
+                    if w.status != "open"
+                ]
+                if chosen
+                else None
+            )
+            _print_json(
+                {
+                    "model": ws.model_name,
+                    "versions": dep.versions,
+                    "since": dep.since,
+                    "watches": [{**_plain(w), "served_version": w.served_version} for w in watches],
+                    "verdicts": closed,
+                    "history": ws.store.deployment_history(ws.model_name, chosen)
+                    if chosen
+                    else None,
+                }
+            )
+            return
         table = Table(title=f"deployment of {ws.model_name} ({len(dep)} series)")
         for col in ("version", "series", "examples"):
             table.add_column(col)
@@ -693,11 +1035,6 @@ def deployment(
             ids = dep.series_of(v)
             table.add_row(v, str(len(ids)), ", ".join(ids[:5]) + (" …" if len(ids) > 5 else ""))
         console.print(table)
-        watches = [  # open and still on the version they expect (a manual move ends them)
-            w
-            for w in ws.store.list_watches(ws.model_name, status="open", unique_id=series or None)
-            if dep.version_of(w.unique_id) == w.served_version
-        ]
         if watches:
             watch = Table(title=f"watches and trials ({len(watches)} open)")
             for col in ("series", "kind", "since", "challenger", "champion", "serves", "periods"):
@@ -746,12 +1083,27 @@ def deployment(
 
 
 @app.command()
-def versions(workspace: WorkspaceOpt) -> None:
-    """List registered versions with aliases, lifecycle status and lineage."""
+def versions(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
+    """List registered versions with aliases, lifecycle status and lineage.
+
+    --json prints {model, versions}: each version {model_name, version, run_id, model_uri,
+    aliases, lineage, metrics, created_ms, artifact_sha256, status}, lineage being
+    {model_name, forecaster, train_start, train_end, n_series, n_rows, data_fingerprint,
+    chronoguard_version, parent_version, trigger, trained_at} and status the lifecycle
+    status (null if none is recorded).
+    """
     with _open(workspace) as ws:
         _reader(ws)
         found = ws.registry.list_versions(ws.model_name)
         statuses = {v.version: v.status for v in ws.store.list_versions(ws.model_name)}
+        if as_json:
+            _print_json(
+                {
+                    "model": ws.model_name,
+                    "versions": [{**_plain(v), "status": statuses.get(v.version)} for v in found],
+                }
+            )
+            return
         table = Table(title=f"versions of {ws.model_name}")
         for col in (
             "version",
@@ -791,6 +1143,11 @@ RequestArg = Annotated[
 ]
 
 
+def _request_json(r: Any) -> dict[str, Any]:
+    """An approval request for --json: its fields, and who approved it."""
+    return {**_plain(r), "approvers": list(r.approvers)}
+
+
 def _series_shown(ids: Any, n: int = 5) -> str:
     ids = list(ids)
     return ", ".join(ids[:n]) + (f" … ({len(ids)} in all)" if len(ids) > n else "")
@@ -802,10 +1159,16 @@ def approvals_cmd(
     all_: Annotated[
         bool, typer.Option("--all", help="Every request, closed ones too, with how they closed.")
     ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """List the promotions waiting for approval (--all: every request and how it closed).
 
     Requests past their expiry are closed first (expired: they never deploy).
+
+    --json prints {model, requests}: each request {id, model_name, version, series, tier,
+    policy, required_approvals, author, requested_at, as_of, expires_at, status, reason,
+    closed_at, closed_reason, row_version, votes, approvers}, votes being {id, request_id,
+    by, at, vote, reason}.
     """
     from chronoguard.lifecycle.approvals import expire_approvals, pending_approvals
 
@@ -813,6 +1176,9 @@ def approvals_cmd(
         _reader(ws)
         expire_approvals(ws, _now(None))
         found = pending_approvals(ws, include_closed=all_)
+        if as_json:
+            _print_json({"model": ws.model_name, "requests": [_request_json(r) for r in found]})
+            return
         if not found:
             console.print(
                 f"no approval request {'' if all_ else 'is pending '}for {ws.model_name}"
@@ -852,13 +1218,25 @@ def approvals_cmd(
         console.print(table)
 
 
-def _vote(workspace: Path, request: int, *, choice: str, reason: str) -> None:
+def _vote(workspace: Path, request: int, *, choice: str, reason: str, as_json: bool) -> None:
     from chronoguard.lifecycle.operations import cast_vote
 
     with _open(workspace) as ws:
         caller = _caller(ws, "approver")  # the voter: never the author of the change
         by = caller.name
         out = cast_vote(ws, request, caller=caller, choice=choice, reason=reason, at=_now(None))
+    if as_json:
+        _print_json(
+            {
+                "vote": out.vote,
+                "request": _request_json(out.request),
+                "moves": out.moves,
+                "stayed": out.stayed,
+                "watches_opened": out.watches_opened,
+                "deployed": out.deployed,
+            }
+        )
+        return
     r = out.request
     head = f"approval request {r.id} (v{r.version}, {len(r.series)} series)"
     if r.status == "pending":
@@ -884,14 +1262,21 @@ def approve(
     workspace: WorkspaceOpt,
     request: RequestArg,
     reason: Annotated[str, typer.Option(help="Why (recorded with the vote).")] = "",
+    as_json: JsonOpt = False,
 ) -> None:
     """Approve a pending promotion; the vote that completes its approvals deploys it.
 
     Policy `one` needs one approver, `four_eyes` two distinct ones; the author of the
     change never counts, and nobody votes twice. Needs an approver token (CHRONOGUARD_TOKEN);
     the token's name is the voter.
+
+    --json prints {vote, request, moves, stayed, watches_opened, deployed}: the vote {id,
+    request_id, by, at, vote, reason}; the request after it (as `chronoguard approvals
+    --json` lists them); when the vote closed it approved, the moves made (as `chronoguard
+    promote --json` lists them), the series that had moved on and stayed, the number of
+    watches opened and the series deployed.
     """
-    _vote(workspace, request, choice="approve", reason=reason)
+    _vote(workspace, request, choice="approve", reason=reason, as_json=as_json)
 
 
 @app.command()
@@ -899,12 +1284,19 @@ def reject(
     workspace: WorkspaceOpt,
     request: RequestArg,
     reason: Annotated[str, typer.Option(help="Why not (required; recorded with the vote).")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Reject a pending promotion: it closes at once and its series stay where they are.
 
     Needs an approver token (CHRONOGUARD_TOKEN); the token's name is the voter.
+
+    --json prints {vote, request, moves, stayed, watches_opened, deployed}: the vote {id,
+    request_id, by, at, vote, reason}; the request after it (as `chronoguard approvals
+    --json` lists them); when the vote closed it approved, the moves made (as `chronoguard
+    promote --json` lists them), the series that had moved on and stayed, the number of
+    watches opened and the series deployed.
     """
-    _vote(workspace, request, choice="reject", reason=reason)
+    _vote(workspace, request, choice="reject", reason=reason, as_json=as_json)
 
 
 # --- end of approvals ------------------------------------------------------------------
@@ -918,6 +1310,7 @@ def _run_replay(
     events: list[tuple[str, str]],
     *,
     peers: bool = False,
+    as_json: bool = False,
 ) -> None:
     from chronoguard.lifecycle import CONFIG_FILE, init_workspace
     from chronoguard.orchestration.replay import replay as run_replay
@@ -936,7 +1329,7 @@ def _run_replay(
                 MofNCompleteColumn(),
                 TextColumn("{task.description}"),
                 TimeElapsedColumn(),
-                console=console,
+                console=err if as_json else console,  # stdout holds only the JSON
                 transient=False,
             ) as bar,
         ):
@@ -955,7 +1348,10 @@ def _run_replay(
         if created:  # nothing half-written: a failed replay leaves no workspace behind
             shutil.rmtree(workspace, ignore_errors=True)
         raise
-    _print_summary(summary)
+    if as_json:
+        _print_json(summary)
+    else:
+        _print_summary(summary)
 
 
 def _print_summary(s: dict[str, Any]) -> None:
@@ -1050,11 +1446,19 @@ def replay(
         Path, typer.Option("--config", "-c", help="TOML configuration (see `chronoguard init`).")
     ],
     workspace: WorkspaceOpt,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Replay DATA period by period through the whole lifecycle; write summary.json and an HTML report."""
+    """Replay DATA period by period through the whole lifecycle; write summary.json and an HTML report.
+
+    --json prints the summary it writes to summary.json: {chronoguard_version, source,
+    model, registered_model, period, n_periods, n_checks, alerts, retrains,
+    champion_history, watches, champion, deployment, mae, rmse, smape, mase, mae_h1,
+    mase_h1, errors_by_horizon, known_changes, report} (coverage_<level> with intervals,
+    fleet with the peers); the progress bar goes to stderr.
+    """
     cfg = load_config(config)
     checked = _load(data, cfg)
-    _run_replay(checked, cfg, workspace, str(data), [])
+    _run_replay(checked, cfg, workspace, str(data), [], as_json=as_json)
 
 
 DEMO_CONFIG: dict[str, Any] = {
@@ -1097,7 +1501,7 @@ FLEET_DEMO_CONFIG: dict[str, Any] = {
 }
 
 
-def _fleet_demo(workspace: Path, series: str, quarters: int) -> None:
+def _fleet_demo(workspace: Path, series: str, quarters: int, *, as_json: bool) -> None:
     """Replay the bundled tourism panel's ``series`` (a glob on unique_id) over its last
     ``quarters`` quarters, under FLEET_DEMO_CONFIG, with the peers.
 
@@ -1127,7 +1531,15 @@ def _fleet_demo(workspace: Path, series: str, quarters: int) -> None:
     raw["training"]["initial_window"] = int(frame["ds"].nunique()) - quarters
     cfg = parse_config(raw, source="built-in fleet demo config")
     checked = validate_frame(frame, freq=cfg.data.freq, source="tourism")
-    _run_replay(checked, cfg, workspace, f"tourism ({series}, {len(ids)} series)", [], peers=True)
+    _run_replay(
+        checked,
+        cfg,
+        workspace,
+        f"tourism ({series}, {len(ids)} series)",
+        [],
+        peers=True,
+        as_json=as_json,
+    )
 
 
 @app.command()
@@ -1149,10 +1561,13 @@ def demo(
     fleet_quarters: Annotated[
         int | None, typer.Option(help="With --fleet: the quarters replayed (default 20).")
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Replay the bundled seatbelts data (UK road casualties, seat-belt law of Feb 1983).
 
     With --fleet, replay a fleet of Australian tourism series (`chronoguard demo --fleet`).
+
+    --json prints the replay's summary, as `chronoguard replay --json` does.
     """
     if not fleet and (fleet_series is not None or fleet_quarters is not None):
         raise ChronoguardError("--fleet-series and --fleet-quarters go with --fleet")
@@ -1161,6 +1576,7 @@ def demo(
             workspace,
             FLEET_DEMO_SERIES if fleet_series is None else fleet_series,
             FLEET_DEMO_QUARTERS if fleet_quarters is None else fleet_quarters,
+            as_json=as_json,
         )
         return
     from chronoguard.data import dataset_info, dataset_path, load_frame, validate_frame
@@ -1172,7 +1588,7 @@ def demo(
         freq=cfg.data.freq,
         source="seatbelts",
     )
-    _run_replay(checked, cfg, workspace, "seatbelts", list(info.known_changes))
+    _run_replay(checked, cfg, workspace, "seatbelts", list(info.known_changes), as_json=as_json)
 
 
 # --- tokens and the audit chain (chronoguard.lifecycle.access) -------------------------
@@ -1197,7 +1613,11 @@ def alerts_list(
     limit: Annotated[int, typer.Option(min=1, help="Newest N shown.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Alerts, newest first, with their status."""
+    """Alerts, newest first, with their status.
+
+    --json prints {total, alerts}: the number found, and the newest --limit of them, each
+    {id, ds, kind, method, statistic, threshold, severity, message, version, unique_id, feature, p_value, status}.
+    """
     with _open(workspace) as ws:
         _reader(ws)
         found = ws.store.list_alerts(status=status, unique_id=series or None, kind=kind)[::-1]
@@ -1223,12 +1643,17 @@ def alerts_list(
     console.print(table)
 
 
-def _alert_status(workspace: Path, alert_id: int, status: str, reason: str) -> None:
+def _alert_status(
+    workspace: Path, alert_id: int, status: str, reason: str, *, as_json: bool
+) -> None:
     from chronoguard.lifecycle.operations import set_alert_status
 
     with _open(workspace) as ws:
         caller = _caller(ws, "operator")
         a = set_alert_status(ws, alert_id, status, caller=caller, reason=reason, at=_now(None))
+    if as_json:
+        _print_json(a)
+        return
     console.print(f"alert {a.id} ({a.kind}, {a.unique_id or 'fleet'}): {a.status}")
 
 
@@ -1237,9 +1662,13 @@ def alerts_ack(
     workspace: WorkspaceOpt,
     alert: AlertArg,
     reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+    as_json: JsonOpt = False,
 ) -> None:
-    """Acknowledge an alert: someone is on it. Needs an operator token."""
-    _alert_status(workspace, alert, "acknowledged", reason)
+    """Acknowledge an alert: someone is on it. Needs an operator token.
+
+    --json prints the alert after the change, as `chronoguard alerts list --json` lists it.
+    """
+    _alert_status(workspace, alert, "acknowledged", reason, as_json=as_json)
 
 
 @alerts_app.command("resolve")
@@ -1247,9 +1676,13 @@ def alerts_resolve(
     workspace: WorkspaceOpt,
     alert: AlertArg,
     reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+    as_json: JsonOpt = False,
 ) -> None:
-    """Resolve an alert. Needs an operator token."""
-    _alert_status(workspace, alert, "resolved", reason)
+    """Resolve an alert. Needs an operator token.
+
+    --json prints the alert after the change, as `chronoguard alerts list --json` lists it.
+    """
+    _alert_status(workspace, alert, "resolved", reason, as_json=as_json)
 
 
 def _deliver(ws: Any, holder: str) -> Any:
@@ -1260,8 +1693,8 @@ def _deliver(ws: Any, holder: str) -> Any:
     return deliver_pending(ws.store, build_channels(cfg), cfg, now=_now(None), holder=holder)
 
 
-def _print_delivery(report: Any) -> None:
-    console.print(
+def _print_delivery(report: Any, out: Console = console) -> None:
+    out.print(
         f"alerts delivered: {report.sent} sent, {report.failed} failed (retried later), "
         f"{report.held} held"
     )
@@ -1269,21 +1702,24 @@ def _print_delivery(report: Any) -> None:
         err.print(f"  {escape(e)}")
 
 
-def _deliver_after_cycle(ws: Any, *, quiet: bool = False) -> None:
+def _deliver_after_cycle(ws: Any, *, quiet: bool = False, out: Console | None = console) -> Any:
     """Deliver what is due; a receiver that is down leaves it in the outbox. ``quiet``:
-    say nothing when nothing was sent or failed."""
+    say nothing when nothing was sent or failed; ``out``: where the report is said (None:
+    nowhere, the caller shows it). The report, or None when no channel is configured or
+    another deliverer is sending."""
     from chronoguard.errors import WorkspaceBusyError
 
     if not ws.config.alerting.channels:
-        return
+        return None
     try:
         report = _deliver(ws, f"chronoguard cycle pid {os.getpid()}")
     except WorkspaceBusyError as exc:  # another deliverer is sending them
         if not quiet:
             err.print(f"alerts not delivered by this cycle: {exc}")
-        return
-    if not quiet or report.sent or report.failed:
-        _print_delivery(report)
+        return None
+    if out is not None and (not quiet or report.sent or report.failed):
+        _print_delivery(report, out)
+    return report
 
 
 @alerts_app.command("deliver")
@@ -1291,6 +1727,10 @@ def alerts_deliver(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
     """Send the queued notifications that are due, retrying failed ones. Needs an operator token.
 
     Exits 1 when a send failed (it stays queued and is retried with backoff).
+
+    --json prints {sent, failed, held, errors}: messages sent and failed, notifications
+    held back (quiet hours, a digest still open, a channel no longer configured), and
+    the errors met.
     """
     with _open(workspace) as ws:
         _caller(ws, "operator")
@@ -1310,7 +1750,12 @@ def alerts_outbox(
     limit: Annotated[int, typer.Option(min=1, help="Newest N shown.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Queued notifications per channel: pending ones with their attempts and last error."""
+    """Queued notifications per channel: pending ones with their attempts and last error.
+
+    --json prints {total, notifications}: the number found and the newest --limit, each
+    {id, channel, event, severity, key, status, failing, attempts, created_at,
+    next_attempt_at, sent_at, last_error}.
+    """
     with _open(workspace) as ws:
         _reader(ws)
         if status not in ("pending", "sent", "all"):
@@ -1354,6 +1799,37 @@ def alerts_outbox(
 
 
 @app.command()
+def report(
+    workspace: WorkspaceOpt,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The HTML file to write (replaced whole).")
+    ] = Path("report.html"),
+    until: Annotated[
+        str | None,
+        typer.Option(help="Show the workspace as it was at this data time (default: all of it)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the HTML report of a live workspace: its series' actuals, served forecasts and
+    intervals, error per horizon and rolling error, checks (alerts apart from advisory
+    findings), alerts, decisions and the versions that served, read from its store (the
+    report a replay writes, for the workspace a team runs every day).
+
+    --json prints {report, model, until}: the file written, the model and the data time
+    shown up to (null: all of it).
+    """
+    from chronoguard.dashboard.report import write_workspace_report
+
+    with _open(workspace) as ws:
+        _reader(ws)
+        path = write_workspace_report(ws, out, until=until)
+        if as_json:
+            _print_json({"report": path.resolve(), "model": ws.model_name, "until": until})
+            return
+        console.print(f"report written: {path}")
+
+
+@app.command()
 def decisions(
     workspace: WorkspaceOpt,
     series: SeriesOpt = None,
@@ -1365,7 +1841,13 @@ def decisions(
     as_json: JsonOpt = False,
 ) -> None:
     """The decision engine's choices per series and cycle, and why: retrain or keep, the
-    trigger, the gate's verdict and the versions compared (newest first)."""
+    trigger, the gate's verdict and the versions compared (newest first).
+
+    --json prints {total, decisions}: the number found and the newest --limit, each
+    {model_name, ds, unique_id, action, reason, trigger, expected_loss, retrain_cost,
+    cpu_seconds, tier, group, outcome, challenger_version, champion_version,
+    challenger_error, champion_error, gate_reason, id}.
+    """
     with _open(workspace) as ws:
         _reader(ws)
         found = ws.store.list_series_decisions(
@@ -1418,11 +1900,16 @@ def token_create(
     workspace: WorkspaceOpt,
     name: Annotated[str, typer.Argument(help="The token's name: the actor it records.")],
     role: RoleOpt,
+    as_json: JsonOpt = False,
 ) -> None:
     """Create a token and print its secret (once; only its hash is stored).
 
     Needs an admin token in CHRONOGUARD_TOKEN, except the workspace's first token, which
     anyone who can open the workspace creates, as an admin, while no token exists.
+
+    --json prints {name, role, created_at, created_by, revoked_at, revoked_by, active,
+    first, secret}: the token (as `chronoguard token list --json` lists it), whether it is
+    the workspace's first, and its secret.
     """
     from chronoguard.lifecycle.access import create_token
 
@@ -1435,29 +1922,51 @@ def token_create(
         "secret follows, shown this once: keep it, e.g. `export CHRONOGUARD_TOKEN=…`",
         highlight=False,
     )
+    if as_json:
+        _print_json({**_token_json(token), "first": first, "secret": secret})
+        return
     sys.stdout.write(secret + "\n")
+
+
+def _token_json(t: Any) -> dict[str, Any]:
+    """A token for --json: its fields but the secret's hash, and whether it is active."""
+    return {**_plain(t), "active": t.active}
 
 
 @token_app.command("revoke")
 def token_revoke(
     workspace: WorkspaceOpt,
     name: Annotated[str, typer.Argument(help="The token to revoke.")],
+    as_json: JsonOpt = False,
 ) -> None:
-    """Revoke a token: its secret authenticates no more (its name stays in the history)."""
+    """Revoke a token: its secret authenticates no more (its name stays in the history).
+
+    --json prints the token after the change, as `chronoguard token list --json` lists it.
+    """
     from chronoguard.lifecycle.access import revoke_token
 
     with _open(workspace) as ws:
         token = revoke_token(ws.store, name, by=_caller(ws, "admin"), at=_now(None))
+    if as_json:
+        _print_json(_token_json(token))
+        return
     console.print(f"token {token.name!r} revoked at {token.revoked_at} by {token.revoked_by}")
 
 
 @token_app.command("list")
-def token_list(workspace: WorkspaceOpt) -> None:
-    """List the workspace's tokens (never their secrets), revoked ones too."""
+def token_list(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
+    """List the workspace's tokens (never their secrets), revoked ones too.
+
+    --json prints {tokens}: each {name, role, created_at, created_by, revoked_at,
+    revoked_by, active}.
+    """
     from chronoguard.lifecycle.access import list_tokens
 
     with _open(workspace) as ws:
         found = list_tokens(ws.store, by=_caller(ws, "admin"))
+    if as_json:
+        _print_json({"tokens": [_token_json(t) for t in found]})
+        return
     table = Table(title="tokens")
     for col in ("name", "role", "created", "by", "revoked"):
         table.add_column(col)
@@ -1468,14 +1977,23 @@ def token_list(workspace: WorkspaceOpt) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(workspace: WorkspaceOpt) -> None:
+def audit_verify(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
     """Check the chain with the workspace's key and the tables it covers: exit 0 if intact,
-    1 naming the first broken row."""
+    1 naming the first broken row.
+
+    --json prints {ok, rows_checked, keyed_rows, broken_id, reason, message}: the verdict,
+    the rows checked and those hashed with the key, the first broken row and why (null
+    when intact), and the verdict in words (also on stderr when broken); the exit code is
+    the same.
+    """
     with _open(workspace) as ws:
         _reader(ws)
         verdict = ws.store.verify_audit_chain()
-    if verdict.ok:
+    if as_json:
+        _print_json({**_plain(verdict), "message": str(verdict)})
+    elif verdict.ok:
         console.print(str(verdict), highlight=False, soft_wrap=True)
+    if verdict.ok:
         return
     err.print(str(verdict), highlight=False, soft_wrap=True)
     raise typer.Exit(1)
@@ -1485,11 +2003,21 @@ def audit_verify(workspace: WorkspaceOpt) -> None:
 def audit_show(
     workspace: WorkspaceOpt,
     last: Annotated[int, typer.Option(help="How many of the newest rows.")] = 20,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Show the newest rows of the audit log; the last hash is the head to keep elsewhere."""
+    """Show the newest rows of the audit log; the last hash is the head to keep elsewhere.
+
+    --json prints {entries, head}: the rows in the order they were recorded, each {id, at,
+    actor, action, entity, payload, prev_hash, hash, as_of, recorded_at}, and the head
+    {id, hash} (null for an empty log).
+    """
     with _open(workspace) as ws:
         _reader(ws)
         rows = ws.store.audit_log(last=max(last, 1))
+    if as_json:
+        head = {"id": rows[-1].id, "hash": rows[-1].hash} if rows else None
+        _print_json({"entries": rows, "head": head})
+        return
     table = Table(
         title=f"audit log (last {len(rows)} rows, in the order they were recorded)",
         caption="recorded: the real time of the action; as of: the data time it concerns",

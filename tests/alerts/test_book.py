@@ -99,3 +99,30 @@ def test_alerts_need_the_fleet_adjustment_but_triggers_do_not(store_url: str) ->
         assert store.list_alerts() == []
         AlertBook().update(store, b_report, now=now)
         assert [a.unique_id for a in store.list_alerts()] == ["b"]
+
+
+def test_a_rollback_alert_is_an_event_resolved_by_the_next_check(store_url: str) -> None:
+    from chronoguard.alerts.book import ROLLBACK_METHOD
+    from chronoguard.store import Alert
+
+    with Store.open(store_url) as store:
+        (rolled,) = store.record_alerts(
+            [
+                Alert(
+                    ds=pd.Timestamp("2020-02-01").to_pydatetime(),
+                    kind="performance_decay",
+                    method=ROLLBACK_METHOD,
+                    statistic=1.3,
+                    threshold=1.0,
+                    severity="warning",
+                    message="canary of version 2 on a rolled back to version 1 by itself",
+                    version="2",
+                    unique_id="a",
+                )
+            ]
+        )
+        book = AlertBook.from_store(store)
+        book.update(store, report("2020-03-01", True), now=pd.Timestamp("2020-03-01"))
+        status = {a.id: a.status for a in store.list_alerts()}
+        assert status[rolled.id] == "resolved"  # told once, then done
+        assert sorted(status.values()) == ["open", "resolved"]  # the check's own stays open

@@ -1,5 +1,6 @@
 """`chronoguard retrain` by hand: refused, naming the fix, at a time the cycle already
-decided the series (its decision is kept as made), and run at a later time."""
+decided the series (its decision is kept as made), and run at a later time, before the
+cycle of that time, which then decides the other series and keeps it."""
 
 from __future__ import annotations
 
@@ -58,3 +59,16 @@ def test_a_manual_retrain_keeps_the_cycles_decision_and_goes_in_its_own_time(
     with open_workspace(built.root) as ws:
         (d,) = ws.store.list_series_decisions(MODEL, ds_from=later, ds_to=later)
         assert (d.unique_id, d.action, d.trigger) == ("north", "retrain", "by hand")
+        # The cycle at that time runs after it: it decides the other series and keeps the
+        # decision made by hand (it does not retrain north again).
+        versions_before_cycle = len(ws.store.list_versions(MODEL))
+        run_cycle(ws, built.data, freq="MS", now=later)
+        found = {
+            x.unique_id: x
+            for x in ws.store.list_series_decisions(MODEL, ds_from=later, ds_to=later)
+        }
+        assert found["north"] == d  # kept as made
+        assert set(found) == set(ws.store.get_deployment(MODEL).versions)
+        others = [u for u, x in found.items() if u != "north" and x.action == "retrain"]
+        assert len(ws.store.list_versions(MODEL)) == versions_before_cycle + bool(others)
+        assert run_cycle(ws, built.data, freq="MS", now=later).already_done

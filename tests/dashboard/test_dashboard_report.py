@@ -1,14 +1,18 @@
-"""The static HTML lifecycle report: structure, content, escaping, images, atomic write."""
+"""The static HTML lifecycle report: structure, content, escaping, images, atomic write,
+advisory findings apart from alerts, the versions period and the error charts."""
 
 from __future__ import annotations
 
 import ast
 import base64
+import io
 import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from dataclasses import replace
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,14 +21,16 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.image import imread
 
 import chronoguard.dashboard as dashboard
-from chronoguard.dashboard import ReportData, render_report, write_report
+from chronoguard.dashboard import ReportData, plots, render_report, write_report
 from chronoguard.dashboard import report as report_module
 from chronoguard.dashboard.plots import minmax_indices
 from chronoguard.errors import DataContractError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SVG = "{http://www.w3.org/2000/svg}"
 VOID = {"meta", "img", "br", "hr", "link", "input", "col", "area", "base", "source", "wbr"}
 EVIL = "<script>"
 CHECK_COLUMNS = [
@@ -293,7 +299,7 @@ def test_sparse_run_renders(tmp_path: Path) -> None:
     assert "0 alerts." in text and "0 retrains: 0 promoted, 0 rejected" in text
     assert "No champion history was recorded." in text
     assert "No metrics were recorded." in text and "No configuration was recorded." in text
-    assert "Checks 1 1 check times · 0 flagged" in text
+    assert "Checks 1 1 check times · 0 alerts (checks that alert) · 0 advisory findings" in text
     assert len(page.images) == 2  # no timeline; one series with its one-check panel
     for src in page.images:
         assert decode_png(src).startswith(PNG_MAGIC)
@@ -461,3 +467,176 @@ def test_dashboard_imports_no_other_chronoguard_layer() -> None:
                     assert name == "chronoguard.errors" or name.startswith(
                         "chronoguard.dashboard"
                     ), f"{source.name} imports {name}"
+
+
+# --------------------------------------------------------------------------- advisory tests
+
+
+def advisory_data() -> ReportData:
+    """The toy run with its KS tests marked advisory (iid tests), as monitoring marks them."""
+    data = make_data()
+    checks = data.checks.assign(advisory=data.checks["method"] == "ks")
+    return replace(data, checks=checks)
+
+
+def test_advisory_findings_are_counted_apart_from_alerts() -> None:
+    data = advisory_data()
+    checks = data.checks
+    positive = checks["decision"].astype(bool)
+    n_alerting = int((positive & ~checks["advisory"]).sum())
+    n_advisory = int((positive & checks["advisory"]).sum())
+    assert n_alerting > 0 and n_advisory > 0  # the toy data has both
+    html = render_report(data)
+    text = page_text(parse(html))
+    # The headline: alerts and advisory findings apart, each in its own colour class.
+    assert (
+        f"24 check times · {n_alerting} alerts (checks that alert) · "
+        f"{n_advisory} advisory findings" in text
+    )
+    assert f'<span class="alerting">{n_alerting} alerts (checks that alert)</span>' in html
+    assert f'<span class="advisory">{n_advisory} advisory findings</span>' in html
+    assert f"{n_alerting + n_advisory} flagged" not in text
+    colours = dict(re.findall(r"--(bad|advisory): (#[0-9a-f]{6})", html))
+    assert colours["advisory"] != colours["bad"]
+    assert re.search(r"\.advisory \{ color: var\(--advisory\)", html)
+    # Per series.
+    for uid, group in checks.groupby("unique_id"):
+        own = group["decision"].astype(bool)
+        alerting = int((own & ~group["advisory"]).sum())
+        advisory = int((own & group["advisory"]).sum())
+        section = html.split(f"<h3>{escape(str(uid))}</h3>", 1)[1].split("</p>", 1)[0]
+        assert (
+            f'{len(group)} checks (<span class="alerting">{alerting} alerting</span>, '
+            f'<span class="advisory">{advisory} advisory findings</span>)' in section
+        )
+    # The checks table: the KS row is advisory, its positives are findings, not alerts.
+    ks = checks[checks["method"] == "ks"]
+    row = re.search(r'<tr class="advisory">(.*?)</tr>', html, re.S)
+    assert row is not None and "ks (advisory)" in row.group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+    assert cells[4:7] == [str(len(ks)), "0", str(int(ks["decision"].sum()))]
+
+
+def test_advisory_mark_is_read_from_stored_details() -> None:
+    """The store keeps the mark in each result's details: it counts the same."""
+    data = advisory_data()
+    stored = data.checks.drop(columns="advisory")
+    stored["details"] = [{"advisory": bool(a)} for a in data.checks["advisory"]]
+    from_details = render_report(replace(data, checks=stored))
+    assert from_details == render_report(data)
+
+
+def test_without_advisory_tests_every_positive_alerts() -> None:
+    data = make_data()
+    positives = int(data.checks["decision"].sum())
+    text = page_text(parse(render_report(data)))
+    assert f"{positives} alerts (checks that alert) · 0 advisory findings" in text
+
+
+# --------------------------------------------------------------------------- versions chart
+
+
+def test_versions_chart_covers_the_versions_period_only() -> None:
+    data = make_data()  # actuals from 2018-01, the first version at 2020-01
+    html = render_report(data)
+    shown = re.search(r'<span class="versions-period">(.*?) – (.*?)</span>', html)
+    assert shown is not None
+    first_version = min(pd.Timestamp(c["ds"]) for c in data.champion_history)
+    assert pd.Timestamp(shown.group(1)) == first_version
+    assert pd.Timestamp(shown.group(1)) > data.actuals["ds"].min()
+    assert pd.Timestamp(shown.group(2)) == data.actuals["ds"].max()
+
+
+def test_versions_chart_range_is_the_plotted_range() -> None:
+    """The x range given to the chart starts half a period before the first version."""
+    data = make_data()
+    run = report_module._prepare(data)
+    period = report_module._versions_period(run)
+    assert period is not None
+    assert period[0] == pd.Timestamp("2020-01-01")
+    assert period[1] == pd.Timestamp("2021-12-01")
+
+
+# --------------------------------------------------------------------------- error charts
+
+
+def svgs(html: str) -> dict[str, ET.Element]:
+    out = {}
+    for chunk in re.findall(r"<svg .*?</svg>", html, re.S):
+        element = ET.fromstring(chunk)  # well-formed XML, or this raises
+        out[element.attrib["class"].split()[-1]] = element
+    return out
+
+
+def expected_errors(data: ReportData) -> pd.DataFrame:
+    joined = data.forecasts.merge(data.actuals, on=["unique_id", "ds"])
+    return joined.assign(abs_err=(joined["y"] - joined["yhat"]).abs())
+
+
+def test_error_per_horizon_is_an_svg_bar_chart_of_the_data() -> None:
+    data = make_data()
+    charts = svgs(render_report(data))
+    assert {"horizon-error", "rolling-error"} <= set(charts)
+    chart = charts["horizon-error"]
+    bars = chart.findall(f"{SVG}rect")
+    expected = expected_errors(data).groupby("horizon")["abs_err"].agg(["mean", "size"])
+    assert [int(b.attrib["data-horizon"]) for b in bars] == [1, 2]
+    for bar in bars:
+        h = int(bar.attrib["data-horizon"])
+        assert float(bar.attrib["data-error"]) == pytest.approx(expected.loc[h, "mean"])
+        assert int(bar.attrib["data-n"]) == expected.loc[h, "size"]
+        assert float(bar.attrib["height"]) > 0
+    labels = {t.attrib.get("class"): t.text for t in chart.iter(f"{SVG}text")}
+    assert labels["x-label"] == "forecast horizon (steps ahead)"
+    assert labels["y-label"] == "MAE"
+    # the longer horizon errs more here, so its bar is taller
+    assert float(bars[1].attrib["height"]) > float(bars[0].attrib["height"])
+
+
+def test_rolling_error_is_an_svg_line_of_the_data() -> None:
+    data = make_data()
+    chart = svgs(render_report(data))["rolling-error"]
+    lines = {p.attrib["class"]: p for p in chart.findall(f"{SVG}polyline")}
+    errors = expected_errors(data)
+    per_time = errors[errors["horizon"] == 1].groupby("ds")["abs_err"].mean()
+    title = ET.tostring(chart, encoding="unicode")
+    found = re.search(r"window: (\d+) periods", title)
+    assert found is not None
+    window = int(found.group(1))
+    assert 1 < window <= report_module.ROLLING_WINDOW
+    assert int(lines["raw"].attrib["data-points"]) == len(per_time)
+    assert float(lines["raw"].attrib["data-last"]) == pytest.approx(per_time.iloc[-1])
+    assert float(lines["rolling"].attrib["data-last"]) == pytest.approx(
+        per_time.iloc[-window:].mean()
+    )
+    assert len(lines["rolling"].attrib["points"].split()) == len(per_time)
+    labels = {t.attrib.get("class"): t.text for t in chart.iter(f"{SVG}text")}
+    assert labels["x-label"] == "target date (ds)" and labels["y-label"] == "MAE"
+
+
+def test_error_charts_say_so_when_nothing_is_scored() -> None:
+    data = make_data()
+    future = data.forecasts.assign(ds=data.forecasts["ds"] + pd.DateOffset(years=10))
+    html = render_report(replace(data, forecasts=future))
+    assert "<svg" not in html
+    assert "No served forecast has its actual yet: nothing to score." in page_text(parse(html))
+
+
+def colour_pixels(png_b64: str, colour: str) -> int:
+    """How many pixels of the PNG are (nearly) ``colour``."""
+    pixels = imread(io.BytesIO(base64.b64decode(png_b64)), format="png")[..., :3]
+    target = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int((np.abs(pixels - target).max(axis=-1) < 0.03).sum())
+
+
+def test_drift_plots_mark_advisory_findings_in_their_own_colour() -> None:
+    run = report_module._prepare(advisory_data())
+    checks = run.checks[run.checks["unique_id"] == "store_1"]
+    xlim = report_module._span(checks["ds"], run.step)
+    marked = plots.drift_figure("store_1", checks, xlim)
+    unmarked = plots.drift_figure("store_1", checks.assign(advisory=False), xlim)
+    assert marked is not None and unmarked is not None
+    assert colour_pixels(marked, plots.ADVISORY) > 20
+    assert colour_pixels(unmarked, plots.ADVISORY) == 0
+    # the advisory positives are no longer drawn as alerts (fewer red pixels)
+    assert colour_pixels(marked, plots.FLAGGED) < colour_pixels(unmarked, plots.FLAGGED)

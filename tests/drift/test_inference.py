@@ -447,7 +447,7 @@ def test_a_state_from_the_previous_format_is_recalibrated_on_use() -> None:
     y = np.random.default_rng(0).normal(size=360)
     test = CalibratedDriftTest(season_length=None, n_sim=1000).fit(y[:300])
     d = test.state_.to_dict()
-    assert d["format"] == 2 and d["calibration"] is not None
+    assert d["format"] == 3 and d["calibration"] is not None
     old = ReferenceState.from_dict(json.loads(json.dumps({**d, "format": 1})))
     assert old.calibration is None
     now = test.monitor(y[300:])

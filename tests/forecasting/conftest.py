@@ -20,6 +20,7 @@ SEATBELTS = Path("/work/shared/datasets/seatbelts.csv")
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     "AutoARIMA": {"season_length": 12, "max_p": 1, "max_q": 1, "max_P": 1, "max_Q": 1},
     "AutoETS": {"season_length": 12},
+    "MSTL": {"season_length": 12},
     "Naive": {"season_length": 12},
     "SARIMAX": {"season_length": 12},
     "SeasonalNaive": {"season_length": 12},

@@ -45,7 +45,7 @@ def test_errors_belong_to_the_chronoguard_hierarchy() -> None:
 
 
 def test_model_names() -> None:
-    assert MODEL_NAMES == ("AutoARIMA", "AutoETS", "Naive", "SARIMAX", "SeasonalNaive")
+    assert MODEL_NAMES == ("AutoARIMA", "AutoETS", "MSTL", "Naive", "SARIMAX", "SeasonalNaive")
     for name in MODEL_NAMES:
         model = make_forecaster(name)
         assert isinstance(model, Forecaster) and model.name == name
@@ -56,7 +56,8 @@ def test_unknown_model_lists_the_valid_names() -> None:
     with pytest.raises(UnknownModelError) as info:
         make_forecaster("Prophet")
     assert str(info.value) == (
-        "Unknown model 'Prophet'. Valid names: AutoARIMA, AutoETS, Naive, SARIMAX, SeasonalNaive"
+        "Unknown model 'Prophet'. Valid names: AutoARIMA, AutoETS, MSTL, Naive, SARIMAX, "
+        "SeasonalNaive"
     )
     with pytest.raises(UnknownModelError, match="Did you mean 'AutoETS'"):
         make_forecaster("autoets")

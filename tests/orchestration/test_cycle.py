@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import select
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from chronoguard.errors import ChronoguardError, WorkspaceBusyError
 from chronoguard.lifecycle import init_workspace, open_workspace, train_version
 from chronoguard.lifecycle.fleet import VersionCache, rollback_series
 from chronoguard.orchestration import LoadedData, run_cycle, run_schedule
-from tests.helpers import grant, seatbelts, small_config
+from tests.helpers import grant, readline_within, seatbelts, small_config
 
 SHOCK = pd.Timestamp("1981-03-01")
 CPU = re.compile(r"[0-9.]+ CPU s")
@@ -381,8 +380,7 @@ class Paused:
             env={**os.environ, "COLUMNS": "200"},
         )
         assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
-        line = self.proc.stdout.readline() if ready else ""
+        line = readline_within(self.proc.stdout, TIMEOUT)
         if line.strip() != "lock taken":
             done = self.finish()
             pytest.fail(f"`chronoguard {args[0]}` did not take the lock: {line!r}\n{done.stderr}")

@@ -22,7 +22,6 @@ runs the cycle and dies by SIGKILL, but does not pay the imports (most of its ti
 from __future__ import annotations
 
 import json
-import selectors
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -43,6 +42,7 @@ from chronoguard.lifecycle import init_workspace, open_workspace
 from chronoguard.lifecycle.fleet import VersionCache
 from chronoguard.orchestration import run_cycle
 from chronoguard.store import Store
+from tests.helpers import readline_within
 from tests.orchestration.test_cycle import config, fleet, state, timeline
 
 TARGET = pd.Timestamp("1981-10-01")  # the shocked series' retrain that passes the gate
@@ -157,16 +157,6 @@ with open(job["calls"], "w") as f:
     json.dump(calls, f)
 """
 )
-
-
-def readline_within(stream: IO[str], timeout: float) -> str:
-    """The next line of ``stream``, or "" when none comes within ``timeout`` seconds.
-
-    A selector, not ``select.select``: in a long test run this process holds more than
-    1,024 descriptors, past which ``select`` refuses a pipe's."""
-    with selectors.DefaultSelector() as sel:
-        sel.register(stream, selectors.EVENT_READ)
-        return stream.readline() if sel.select(timeout) else ""
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from chronoguard.lifecycle import open_workspace
 from chronoguard.lifecycle.access import Principal
 from chronoguard.lifecycle.operations import cast_vote, promote
 from chronoguard.serving import create_app
-from tests.orchestration.test_cycle_crash import WRITE_COUNTERS, Copies, readline_within
+from tests.helpers import readline_within
+from tests.orchestration.test_cycle_crash import WRITE_COUNTERS, Copies
 from tests.serving.support import (
     MODEL,
     SERIES,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from sqlalchemy import Engine, text
 from chronoguard.errors import StoreError, WorkspaceBusyError
 from chronoguard.store import Store
 from chronoguard.store._lock import lock_file
+from tests.helpers import readline_within
 
 AT = datetime(2024, 5, 1, 12, 30)
 
@@ -56,8 +56,7 @@ def holder_process(url: str, name: str, holder: str) -> Iterator[subprocess.Pope
     )
     try:
         assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 120)
-        line = proc.stdout.readline() if ready else ""
+        line = readline_within(proc.stdout, 120)
         if line.strip() != "held":
             proc.kill()
             _, err = proc.communicate(timeout=30)

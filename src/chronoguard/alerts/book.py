@@ -19,6 +19,11 @@ from chronoguard.store import Alert, Store
 
 AlertKey = tuple[str | None, str, str, str]
 
+#: The method of the alert an automatic rollback raises (kind ``performance_decay``): the
+#: sequential paired comparison of a watch showed the version worse than the one it
+#: replaced. An event, not a check that stays on: resolved by the next check.
+ROLLBACK_METHOD = "paired_watch"
+
 
 def _key(r: DriftResult) -> AlertKey:
     return (r.unique_id, str(r.kind), r.method, r.feature)
@@ -91,6 +96,7 @@ class AlertBook:
                 sources.append(r)
         drifting = {_key(r) for r in report.results if r.alerts}
         cleared = [k for k in self.open if k in seen and k not in drifting]
+        told = [k for k in self.open if k[2] == ROLLBACK_METHOD]  # events: raised, told, done
         with store.transaction():
             stored = store.record_alerts(new)
             for k in cleared:
@@ -100,6 +106,14 @@ class AlertBook:
                     at=now,
                     by="chronoguard monitor",
                     reason="check cleared",
+                )
+            for k in told:
+                store.set_alert_status(
+                    self.open.pop(k),
+                    "resolved",
+                    at=now,
+                    by="chronoguard monitor",
+                    reason="the rollback was made and told; resolved at the next check",
                 )
         for a, r in zip(stored, sources, strict=True):
             self.open[_key(r)] = int(a.id or 0)

@@ -105,13 +105,15 @@ def queue_notifications(
     now: datetime | pd.Timestamp,
     places: Mapping[str, SeriesPlace] | None = None,
     period: str = "cycle",
+    urgent: bool = False,
 ) -> list[OutboxEntry]:
     """Queue this cycle's notifications of ``model_name`` after its alerts were recorded.
 
     Call it in the transaction that records the alerts. ``places`` gives each series'
     group and tier (series not in it are in no group, tier ``standard``); a trigger or an
     update also carries the cycle's group incidents (:func:`cycle_incidents`), worded with
-    ``period`` ("month"). Returns the rows queued (none when no channel is configured).
+    ``period`` ("month"). ``urgent`` (an automatic rollback) is told at once, past the
+    cooldown. Returns the rows queued (none when no channel is configured).
     """
     if not cfg.channels:
         return []
@@ -144,7 +146,11 @@ def queue_notifications(
             told = {}
         else:
             last = episode.last_notified_at
-            if last is not None and at < last + timedelta(minutes=cfg.cooldown_minutes):
+            if (
+                not urgent
+                and last is not None
+                and at < last + timedelta(minutes=cfg.cooldown_minutes)
+            ):
                 return []
             event = "update"
             told = _told(store, episode)

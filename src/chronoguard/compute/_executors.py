@@ -35,11 +35,18 @@ class Executor(Protocol):
     """Runs a function over batches of work and returns the results in order."""
 
     def map(
-        self, fn: Callable[[T], R], batches: Sequence[T], *, labels: Sequence[str] | None = None
+        self,
+        fn: Callable[[T], R],
+        batches: Sequence[T],
+        *,
+        labels: Sequence[str] | None = None,
+        on_done: Callable[[int, int], None] | None = None,
     ) -> list[R]:
         """``[fn(b) for b in batches]``, wherever the executor runs them.
 
-        ``labels`` (one per batch) name the batches in the note added to an error.
+        ``labels`` (one per batch) name the batches in the note added to an error;
+        ``on_done(done, total)`` is called in this process as the results come back, in
+        order, for a progress display.
         """
         ...
 
@@ -77,7 +84,12 @@ class SerialExecutor(_Closing):
     """
 
     def map(
-        self, fn: Callable[[T], R], batches: Sequence[T], *, labels: Sequence[str] | None = None
+        self,
+        fn: Callable[[T], R],
+        batches: Sequence[T],
+        *,
+        labels: Sequence[str] | None = None,
+        on_done: Callable[[int, int], None] | None = None,
     ) -> list[R]:
         out: list[R] = []
         for i, batch in enumerate(batches):
@@ -86,6 +98,8 @@ class SerialExecutor(_Closing):
             except Exception as exc:
                 _name_batch(exc, i, len(batches), labels, "in this process")
                 raise
+            if on_done is not None:
+                on_done(i + 1, len(batches))
         return out
 
     def __repr__(self) -> str:
@@ -122,11 +136,16 @@ class ProcessExecutor(_Closing):
         return self.workers if self.workers else available_cpus()
 
     def map(
-        self, fn: Callable[[T], R], batches: Sequence[T], *, labels: Sequence[str] | None = None
+        self,
+        fn: Callable[[T], R],
+        batches: Sequence[T],
+        *,
+        labels: Sequence[str] | None = None,
+        on_done: Callable[[int, int], None] | None = None,
     ) -> list[R]:
         n = len(batches)
         if n <= 1 or self.n_workers <= 1 or multiprocessing.current_process().daemon:
-            return SerialExecutor().map(fn, batches, labels=labels)
+            return SerialExecutor().map(fn, batches, labels=labels, on_done=on_done)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.n_workers, mp_context=multiprocessing.get_context("spawn")
@@ -144,6 +163,8 @@ class ProcessExecutor(_Closing):
                         rest.cancel()
                     _name_batch(exc, i, n, labels, f"in a local process pool of {self.n_workers}")
                     raise
+                if on_done is not None:
+                    on_done(i + 1, n)
         except BrokenProcessPool as exc:
             # A worker died. The usual cause: a script without an entry-point guard, which
             # every spawned worker imports again and which then starts a pool of its own.
@@ -203,7 +224,12 @@ class DaskExecutor(_Closing):
             ) from None
 
     def map(
-        self, fn: Callable[[T], R], batches: Sequence[T], *, labels: Sequence[str] | None = None
+        self,
+        fn: Callable[[T], R],
+        batches: Sequence[T],
+        *,
+        labels: Sequence[str] | None = None,
+        on_done: Callable[[int, int], None] | None = None,
     ) -> list[R]:
         n = len(batches)
         if n == 0:
@@ -223,6 +249,8 @@ class DaskExecutor(_Closing):
                         "the client"
                     )
                 raise
+            if on_done is not None:
+                on_done(i + 1, n)
         return out
 
     def close(self) -> None:
@@ -233,6 +261,37 @@ class DaskExecutor(_Closing):
 
 
 AnyExecutor = SerialExecutor | ProcessExecutor | DaskExecutor
+
+
+class ReportingExecutor:
+    """An executor that also reports each finished batch to ``report(done, total)``.
+
+    For callers that hand an executor to code that maps without a progress callback of
+    its own (the reference profile of a training): the work and its results are the inner
+    executor's, unchanged.
+    """
+
+    def __init__(self, inner: Executor, report: Callable[[int, int], None]) -> None:
+        self.inner = inner
+        self.report = report
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        batches: Sequence[T],
+        *,
+        labels: Sequence[str] | None = None,
+        on_done: Callable[[int, int], None] | None = None,
+    ) -> list[R]:
+        def done(i: int, n: int) -> None:
+            self.report(i, n)
+            if on_done is not None:
+                on_done(i, n)
+
+        return self.inner.map(fn, batches, labels=labels, on_done=done)
+
+    def __repr__(self) -> str:
+        return f"ReportingExecutor({self.inner!r})"
 
 
 @contextmanager

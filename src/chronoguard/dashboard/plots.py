@@ -1,6 +1,7 @@
-"""The report's figures, drawn off-screen (Agg) and returned as base64 PNG.
+"""The report's figures: drawn off-screen (Agg) as base64 PNG, or written as inline SVG.
 
-Every function builds its own :class:`matplotlib.figure.Figure` with an Agg canvas, so nothing
+The plots of series, drift checks and versions are matplotlib figures; the error charts
+(per horizon, rolling) are small hand-written SVG. Every matplotlib function builds its own :class:`matplotlib.figure.Figure` with an Agg canvas, so nothing
 touches pyplot's global figure manager or the global ``rcParams``. Inputs are the normalised
 frames of :mod:`chronoguard.dashboard.report`: ``ds`` as naive ``datetime64``, ``unique_id`` as
 ``str``.
@@ -9,6 +10,7 @@ frames of :mod:`chronoguard.dashboard.report`: ``ds`` as naive ``datetime64``, `
 from __future__ import annotations
 
 import base64
+import html
 import io
 import itertools
 import math
@@ -38,6 +40,7 @@ PROMOTION = "#2ca02c"
 ROLLBACK = "#ff7f0e"
 EVENT = "#7f7f7f"
 FLAGGED = "#d62728"
+ADVISORY = "#6a51a3"  # advisory findings (iid tests): shown, never alerting, never red
 THRESHOLD = "#444444"
 CHAMPION_BAR = "#6baed6"
 SEVERITY_COLORS = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#e6b800"}
@@ -292,6 +295,7 @@ def drift_figure(
     fig = new_figure(0.7 + 2.2 * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     flagged_any = False
+    advisory_any = False
     for ax, ((kind, method, on), group) in zip(axes.flat, groups, strict=False):
         style_axes(ax)
         on_p = on == "p_value"
@@ -318,10 +322,24 @@ def drift_figure(
             else:
                 x_th, style = x, "steps-post"
             ax.plot(x_th, threshold, color=THRESHOLD, lw=0.9, ls="--", drawstyle=style, zorder=1)
-            flags = rows["decision"].to_numpy(dtype=bool) & np.isfinite(value)
+            positive_rows = rows["decision"].to_numpy(dtype=bool) & np.isfinite(value)
+            advisory = rows["advisory"].to_numpy(dtype=bool) if "advisory" in rows else False
+            flags = positive_rows & ~advisory
+            findings = positive_rows & advisory
             if flags.any():
                 flagged_any = True
                 ax.scatter(x[flags], value[flags], color=FLAGGED, s=20, zorder=4, linewidths=0)
+            if findings.any():
+                advisory_any = True
+                ax.scatter(
+                    x[findings],
+                    value[findings],
+                    facecolors="none",
+                    edgecolors=ADVISORY,
+                    s=24,
+                    zorder=4,
+                    linewidths=1.0,
+                )
         if on_p and positive:
             ax.set_yscale("log")
         title = f"{kind} · {method}"
@@ -347,9 +365,23 @@ def drift_figure(
     ]
     if flagged_any:
         handles.append(
-            Line2D([], [], color=FLAGGED, marker="o", linestyle="none", label="drift flagged")
+            Line2D([], [], color=FLAGGED, marker="o", linestyle="none", label="drift alert")
         )
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    if advisory_any:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=ADVISORY,
+                marker="o",
+                markerfacecolor="none",
+                linestyle="none",
+                label="advisory finding (iid test)",
+            )
+        )
+    fig.legend(
+        handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False
+    )
     return to_base64_png(fig)
 
 
@@ -443,3 +475,224 @@ def versions_figure(
         frameon=False,
     )
     return to_base64_png(fig)
+
+
+# --------------------------------------------------------------------------- SVG charts
+#
+# Small charts written as inline SVG by hand: a few dozen elements each, crisp at any zoom,
+# searchable text, and every drawn value also kept in a ``data-*`` attribute, so a reader
+# (or a test) can check the chart against the numbers it claims to show.
+
+SVG_WIDTH = 990
+SVG_HEIGHT = 300
+_MARGIN = {"left": 84, "right": 24, "top": 34, "bottom": 56}
+ROLLING_RAW = "#9ecae1"
+
+
+def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """About ``n`` round tick values covering ``[lo, hi]``."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    if hi <= lo:
+        hi = lo + (abs(lo) or 1.0)
+    raw = (hi - lo) / max(n, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(lo / step) * step
+    ticks = []
+    value = first
+    while value <= hi + step * 1e-9:
+        ticks.append(round(value, 12))
+        value += step
+    if ticks and ticks[-1] < hi:
+        ticks.append(round(ticks[-1] + step, 12))
+    return ticks
+
+
+def _svg_num(value: float) -> str:
+    if value == int(value) and abs(value) < 1e12:
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+class _Canvas:
+    """Maps data to pixels of one plot area and collects SVG elements."""
+
+    def __init__(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
+        self.x0, self.x1 = _MARGIN["left"], SVG_WIDTH - _MARGIN["right"]
+        self.y0, self.y1 = SVG_HEIGHT - _MARGIN["bottom"], _MARGIN["top"]
+        self.xr, self.yr = x_range, y_range
+        self.parts: list[str] = []
+
+    def x(self, value: float) -> float:
+        lo, hi = self.xr
+        return self.x0 + (value - lo) / ((hi - lo) or 1.0) * (self.x1 - self.x0)
+
+    def y(self, value: float) -> float:
+        lo, hi = self.yr
+        return self.y0 - (value - lo) / ((hi - lo) or 1.0) * (self.y0 - self.y1)
+
+    def axes(
+        self,
+        y_ticks: list[float],
+        x_ticks: list[tuple[float, str]],
+        x_label: str,
+        y_label: str,
+        title: str,
+    ) -> None:
+        add = self.parts.append
+        for t in y_ticks:
+            py = self.y(t)
+            add(
+                f'<line x1="{self.x0}" y1="{py:.1f}" x2="{self.x1}" y2="{py:.1f}" '
+                'stroke="#e5e5e5" stroke-width="1"/>'
+            )
+            add(
+                f'<text x="{self.x0 - 6}" y="{py + 4:.1f}" text-anchor="end" '
+                f'font-size="11" fill="#444">{_esc(_svg_num(t))}</text>'
+            )
+        for value, label in x_ticks:
+            px = self.x(value)
+            add(
+                f'<line x1="{px:.1f}" y1="{self.y0}" x2="{px:.1f}" y2="{self.y0 + 5}" '
+                'stroke="#444" stroke-width="1"/>'
+            )
+            add(
+                f'<text x="{px:.1f}" y="{self.y0 + 18}" text-anchor="middle" font-size="11" '
+                f'fill="#444">{_esc(label)}</text>'
+            )
+        add(
+            f'<line x1="{self.x0}" y1="{self.y0}" x2="{self.x1}" y2="{self.y0}" '
+            'stroke="#444" stroke-width="1"/>'
+        )
+        add(
+            f'<line x1="{self.x0}" y1="{self.y0}" x2="{self.x0}" y2="{self.y1}" '
+            'stroke="#444" stroke-width="1"/>'
+        )
+        middle_x = (self.x0 + self.x1) / 2
+        middle_y = (self.y0 + self.y1) / 2
+        add(
+            f'<text class="x-label" x="{middle_x:.1f}" y="{SVG_HEIGHT - 14}" '
+            f'text-anchor="middle" font-size="12" fill="#222">{_esc(x_label)}</text>'
+        )
+        add(
+            f'<text class="y-label" x="16" y="{middle_y:.1f}" text-anchor="middle" '
+            f'font-size="12" fill="#222" transform="rotate(-90 16 {middle_y:.1f})">'
+            f"{_esc(y_label)}</text>"
+        )
+        add(
+            f'<text x="{self.x0}" y="20" font-size="14" font-weight="bold" fill="#222">'
+            f"{_esc(title)}</text>"
+        )
+
+    def svg(self, css_class: str, label: str) -> str:
+        body = "".join(self.parts)
+        return (
+            f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" role="img" '
+            f'aria-label="{_esc(label)}" viewBox="0 0 {SVG_WIDTH} {SVG_HEIGHT}" '
+            f'width="100%" font-family="sans-serif">{body}</svg>'
+        )
+
+
+def horizon_error_svg(per_horizon: pd.DataFrame, metric: str = "MAE") -> str | None:
+    """Bars of the error per forecast horizon, as inline SVG.
+
+    ``per_horizon`` has one row per horizon: ``horizon`` (steps ahead), ``error`` (the
+    metric over every scored forecast of that horizon) and ``n`` (how many were scored).
+    ``None`` if no horizon has a finite error.
+    """
+    rows = per_horizon[np.isfinite(per_horizon["error"].to_numpy(dtype=float))]
+    rows = rows.sort_values("horizon", kind="stable")
+    if rows.empty:
+        return None
+    horizons = rows["horizon"].to_numpy(dtype=int)
+    errors = rows["error"].to_numpy(dtype=float)
+    counts = rows["n"].to_numpy(dtype=int)
+    y_ticks = _nice_ticks(min(0.0, float(errors.min())), float(errors.max()))
+    canvas = _Canvas((0.5, len(horizons) + 0.5), (y_ticks[0], y_ticks[-1]))
+    every = max(1, math.ceil(len(horizons) / 24))  # at most ~24 tick labels
+    x_ticks = [(i + 1.0, str(h)) for i, h in enumerate(horizons) if i % every == 0]
+    canvas.axes(
+        y_ticks,
+        x_ticks,
+        "forecast horizon (steps ahead)",
+        metric,
+        f"{metric} per forecast horizon (served forecasts against actuals)",
+    )
+    width = 0.7 * (canvas.x(1.0) - canvas.x(0.0))
+    base = canvas.y(max(0.0, y_ticks[0]))
+    for i, (h, err, n) in enumerate(zip(horizons, errors, counts, strict=True)):
+        top = canvas.y(err)
+        px = canvas.x(i + 1.0) - width / 2
+        canvas.parts.append(
+            f'<rect class="bar" data-horizon="{h}" data-error="{float(err)!r}" data-n="{n}" '
+            f'x="{px:.1f}" y="{min(top, base):.1f}" width="{width:.1f}" '
+            f'height="{abs(base - top):.1f}" fill="{FORECAST}">'
+            f"<title>horizon {h}: {metric} {_svg_num(err)} over {n} forecasts</title></rect>"
+        )
+    return canvas.svg("chart horizon-error", f"{metric} per forecast horizon")
+
+
+def rolling_error_svg(
+    errors: pd.DataFrame,
+    window: int,
+    horizon: int | None,
+    date_format: str,
+    metric: str = "MAE",
+    max_points: int = MAX_POINTS,
+) -> str | None:
+    """The error over time and its rolling mean, as inline SVG.
+
+    ``errors`` has one row per target time, sorted: ``ds`` (naive timestamps) and
+    ``error`` (the metric over the series forecast for that time). The rolling mean is
+    over the last ``window`` of these times (fewer at the start). ``None`` if there are no
+    finite errors.
+    """
+    rows = errors[np.isfinite(errors["error"].to_numpy(dtype=float))]
+    if rows.empty:
+        return None
+    x = to_num(rows["ds"])
+    raw = rows["error"].to_numpy(dtype=float)
+    rolling = pd.Series(raw).rolling(window, min_periods=1).mean().to_numpy(dtype=float)
+    y_ticks = _nice_ticks(min(0.0, float(raw.min())), float(raw.max()))
+    lo_x, hi_x = float(x.min()), float(x.max())
+    if hi_x <= lo_x:
+        lo_x, hi_x = lo_x - 1.0, hi_x + 1.0
+    canvas = _Canvas((lo_x, hi_x), (y_ticks[0], y_ticks[-1]))
+    stamps = pd.DatetimeIndex(rows["ds"])
+    picks = np.unique(np.linspace(0, len(x) - 1, min(len(x), 7)).round().astype(int))
+    x_ticks = [(float(x[i]), stamps[i].strftime(date_format)) for i in picks]
+    steps = "" if horizon is None else f"{horizon}-step-ahead "
+    canvas.axes(
+        y_ticks,
+        x_ticks,
+        "target date (ds)",
+        metric,
+        f"Rolling {metric} of the {steps}forecasts (window: {window} periods)",
+    )
+    for name, values, color, width in (
+        ("raw", raw, ROLLING_RAW, 1.0),
+        ("rolling", rolling, FORECAST, 2.0),
+    ):
+        idx = minmax_indices(values, max_points)
+        points = " ".join(f"{canvas.x(x[i]):.1f},{canvas.y(values[i]):.1f}" for i in idx)
+        canvas.parts.append(
+            f'<polyline class="{name}" data-points="{len(values)}" '
+            f'data-last="{float(values[-1])!r}" points="{points}" fill="none" stroke="{color}" '
+            f'stroke-width="{width}"/>'
+        )
+    legend_y = _MARGIN["top"] - 12
+    for i, (label, color) in enumerate(
+        ((f"{metric} per period", ROLLING_RAW), (f"rolling mean over {window}", FORECAST))
+    ):
+        lx = SVG_WIDTH - _MARGIN["right"] - 330 + i * 170
+        canvas.parts.append(
+            f'<line x1="{lx}" y1="{legend_y}" x2="{lx + 22}" y2="{legend_y}" stroke="{color}" '
+            f'stroke-width="3"/><text x="{lx + 28}" y="{legend_y + 4}" font-size="11" '
+            f'fill="#444">{_esc(label)}</text>'
+        )
+    return canvas.svg("chart rolling-error", f"rolling {metric} over time")

@@ -1,9 +1,15 @@
-"""A self-contained static HTML report of a lifecycle run (a replay of history).
+"""A self-contained static HTML report of a lifecycle run: a replay, or a live workspace.
 
-The report is one file: plots are embedded as base64 PNG and the CSS is inline, so it opens in
-a browser without a server and can be mailed or attached to a ticket. It takes plain data in
-(:class:`ReportData`) and reads nothing else: no store, no registry, no wall clock, so the same
-run gives the same bytes.
+The report is one file: plots are embedded as base64 PNG or inline SVG and the CSS is inline,
+so it opens in a browser without a server and can be mailed or attached to a ticket.
+:func:`render_report` takes plain data in (:class:`ReportData`) and reads nothing else: no
+store, no registry, no wall clock, so the same run gives the same bytes.
+:func:`workspace_report` builds that data from a live workspace's store first (what
+``chronoguard report`` runs).
+
+Positive checks are counted in two kinds: *alerts* (checks that alert) and *advisory
+findings* (iid tests, marked ``advisory``, recorded for comparison and never alerting), each
+in its own colour.
 
 Example
 -------
@@ -26,12 +32,13 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 import numpy as np
@@ -39,12 +46,24 @@ import pandas as pd
 
 from chronoguard.dashboard import plots
 from chronoguard.dashboard.fleet import FleetSection, fleet_context
-from chronoguard.errors import DataContractError
+from chronoguard.errors import ChronoguardError, DataContractError
 
-__all__ = ["MAX_ALERT_ROWS", "MAX_SERIES", "ReportData", "render_report", "write_report"]
+__all__ = [
+    "MAX_ALERT_ROWS",
+    "MAX_SERIES",
+    "ReportData",
+    "WorkspaceView",
+    "render_report",
+    "workspace_data",
+    "workspace_report",
+    "write_report",
+    "write_workspace_report",
+]
 
 MAX_SERIES = 12  # series plotted; a fleet's other series are counted in a note
 MAX_ALERT_ROWS = 200
+FIRST_MODEL_TRIGGERS = ("initial", "new_series")  # decisions that give a first model
+ROLLING_WINDOW = 12  # periods of the rolling error (fewer on a short run)
 
 _FRAMES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     # name: (required columns, optional columns with their fill value)
@@ -55,7 +74,7 @@ _FRAMES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     ),
     "checks": (
         ("ds", "unique_id", "kind", "method", "statistic", "threshold", "decision"),
-        {"feature": "y", "p_value": np.nan, "threshold_on": "statistic"},
+        {"feature": "y", "p_value": np.nan, "threshold_on": "statistic", "advisory": False},
     ),
 }
 _RECORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -220,6 +239,11 @@ def _frame(data: ReportData, name: str, problems: list[str]) -> pd.DataFrame:
     required, optional = _FRAMES[name]
     frame: pd.DataFrame = getattr(data, name)
     out = frame.copy() if len(frame) else pd.DataFrame(columns=[*required, *optional])
+    if name == "checks" and "advisory" not in out.columns and "details" in out.columns:
+        # The store keeps the advisory mark in each result's details.
+        out["advisory"] = [
+            bool(d.get("advisory")) if isinstance(d, Mapping) else False for d in out["details"]
+        ]
     for column, fill in optional.items():
         if column not in out.columns:
             out[column] = fill
@@ -276,6 +300,10 @@ def _prepare(data: ReportData) -> _Run:
     for column in ("statistic", "p_value", "threshold"):
         checks[column] = pd.to_numeric(checks[column], errors="coerce")
     checks["decision"] = checks["decision"].map(lambda v: False if _missing(v) else bool(v))
+    checks["advisory"] = checks["advisory"].map(lambda v: False if _missing(v) else bool(v))
+    # A positive advisory (iid) test is a finding shown for comparison; only the others alert.
+    checks["alerting"] = checks["decision"].astype(bool) & ~checks["advisory"].astype(bool)
+    checks["finding"] = checks["decision"].astype(bool) & checks["advisory"].astype(bool)
     checks["threshold_on"] = checks["threshold_on"].fillna("statistic").astype(str)
     for column in ("kind", "method", "feature"):
         checks[column] = checks[column].fillna("—").astype(str)
@@ -358,9 +386,9 @@ def _series_order(run: _Run) -> list[str]:
 
 
 def _ranked(run: _Run, ids: list[str]) -> list[str]:
-    """The most troubled series first: alerts, then flagged checks, then name."""
+    """The most troubled series first: alerts, then checks that alert, then name."""
     alerts = run.alerts["unique_id"].value_counts()
-    flagged = run.checks[run.checks["decision"]]["unique_id"].value_counts()
+    flagged = run.checks[run.checks["alerting"]]["unique_id"].value_counts()
     return sorted(ids, key=lambda u: (-int(alerts.get(u, 0)), -int(flagged.get(u, 0))))
 
 
@@ -410,15 +438,18 @@ def _series_section(run: _Run, uid: str, anchor: str, max_points: int) -> dict[s
         "n_forecasts": len(forecasts),
         "horizon": horizon,
         "n_checks": len(checks),
-        "n_flagged": int(checks["decision"].sum()),
+        "n_alerting": int(checks["alerting"].sum()),
+        "n_advisory": int(checks["finding"].sum()),
         "n_alerts": int((run.alerts["unique_id"] == uid).sum()),
     }
 
 
-def _checks_table(run: _Run) -> list[dict[str, str]]:
+def _checks_table(run: _Run) -> list[dict[str, Any]]:
     rows = []
     for (kind, method, on), group in run.checks.groupby(["kind", "method", "threshold_on"]):
-        flagged = group[group["decision"]]
+        flagged = group[group["alerting"]]
+        findings = group[group["finding"]]
+        advisory = bool(group["advisory"].all()) and len(group) > 0
         rows.append(
             {
                 "kind": str(kind),
@@ -427,12 +458,73 @@ def _checks_table(run: _Run) -> list[dict[str, str]]:
                 "features": ", ".join(sorted(group["feature"].unique())[:6])
                 + (" …" if group["feature"].nunique() > 6 else ""),
                 "checks": str(len(group)),
-                "flagged": str(len(flagged)),
-                "rate": f"{len(flagged) / len(group):.1%}",
-                "series": str(flagged["unique_id"].nunique()),
+                "advisory": advisory,
+                "alerting": str(len(flagged)),
+                "findings": str(len(findings)),
+                "rate": f"{len(findings if advisory else flagged) / len(group):.1%}",
+                "series": str((findings if advisory else flagged)["unique_id"].nunique()),
             }
         )
     return rows
+
+
+def _versions_period(run: _Run) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The period the versions chart covers: the versions' period, not the whole history.
+
+    It starts at the first version (or retrain attempt) and ends at the last actual, check,
+    alert or version change (the forecasts of the future beyond it are left out, as is the
+    history before the first version, which has no version to show).
+    """
+    starts = pd.concat([run.champions["ds"], run.retrains["ds"]])
+    if not len(starts):
+        return None
+    ends = [run.actuals["ds"], run.checks["ds"], run.alerts["ds"]]
+    return pd.Timestamp(starts.min()), pd.Timestamp(pd.concat([*ends, starts]).max())
+
+
+def _scored(run: _Run) -> pd.DataFrame:
+    """Served forecasts joined with their actuals: ``unique_id, ds, horizon, abs_err``."""
+    forecasts = run.forecasts.copy()
+    forecasts["horizon"] = pd.to_numeric(forecasts["horizon"], errors="coerce")
+    forecasts = forecasts[forecasts["horizon"].notna()]
+    # A target re-forecast from the same origin (a re-run) counts once: the last served.
+    keys = ["unique_id", "origin", "ds", "horizon"] if forecasts["origin"].notna().all() else None
+    if keys is not None:
+        forecasts = forecasts.drop_duplicates(subset=keys, keep="last")
+    joined = forecasts.merge(
+        run.actuals[["unique_id", "ds", "y"]].drop_duplicates(["unique_id", "ds"], keep="last"),
+        on=["unique_id", "ds"],
+        how="inner",
+    )
+    joined["abs_err"] = (joined["y"] - joined["yhat"]).abs()
+    joined = joined[np.isfinite(joined["abs_err"].to_numpy(dtype=float))]
+    return joined[["unique_id", "ds", "horizon", "abs_err"]]
+
+
+def _error_charts(run: _Run) -> dict[str, Any]:
+    """The error per horizon and the rolling error: SVG and the table behind them."""
+    scored = _scored(run)
+    if scored.empty:
+        return {"horizon_svg": None, "rolling_svg": None, "rolling_window": 0, "horizon_rows": []}
+    per_h = (
+        scored.groupby("horizon")["abs_err"]
+        .agg(error="mean", n="size")
+        .reset_index()
+        .astype({"horizon": int})
+    )
+    shortest = int(per_h["horizon"].min())
+    first = scored[scored["horizon"] == shortest]
+    per_time = first.groupby("ds")["abs_err"].mean().rename("error").reset_index()
+    window = min(ROLLING_WINDOW, max(len(per_time) // 3, 1))
+    return {
+        "horizon_svg": plots.horizon_error_svg(per_h),
+        "rolling_svg": plots.rolling_error_svg(per_time, window, shortest, run.date_format),
+        "rolling_window": window,
+        "horizon_rows": [
+            {"horizon": str(r["horizon"]), "mae": _fmt(float(r["error"])), "n": str(r["n"])}
+            for r in per_h.to_dict("records")
+        ],
+    }
 
 
 def _context(data: ReportData, run: _Run, max_series: int, max_points: int) -> dict[str, Any]:
@@ -441,11 +533,11 @@ def _context(data: ReportData, run: _Run, max_series: int, max_points: int) -> d
     shown = ids if len(ids) <= max_series else _ranked(run, ids)[:max_series]
     sections = [_series_section(run, u, f"series-{i}", max_points) for i, u in enumerate(shown)]
 
-    starts = [run.actuals["ds"], run.forecasts["ds"], run.champions["ds"], run.retrains["ds"]]
-    stamps = plots.to_num(pd.concat(starts))
     timeline = None
-    if len(stamps):
-        xlim = (float(stamps.min()) - run.step / 2, float(stamps.max()) + run.step)
+    period = _versions_period(run)
+    if period is not None:
+        lo, hi = plots.to_num(pd.Series(period))
+        xlim = (lo - run.step / 2, max(hi + run.step, lo + 3 * run.step))
         timeline = plots.versions_figure(
             run.champions[["ds", "version", "change"]],
             run.retrains[["ds", "version", "outcome"]],
@@ -513,7 +605,8 @@ def _context(data: ReportData, run: _Run, max_series: int, max_points: int) -> d
             "series": len(ids),
             "checks": len(run.checks),
             "check_times": int(run.checks["ds"].nunique()),
-            "flagged": int(run.checks["decision"].sum()),
+            "alerting": int(run.checks["alerting"].sum()),
+            "advisory": int(run.checks["finding"].sum()),
             "alerts": len(run.alerts),
             "severities": [(str(k), int(v)) for k, v in severities.items()],
             "retrains": len(run.retrains),
@@ -530,6 +623,10 @@ def _context(data: ReportData, run: _Run, max_series: int, max_points: int) -> d
         "omitted": len(ids) - len(shown),
         "max_series": max_series,
         "timeline_png": timeline,
+        "timeline_period": None
+        if period is None
+        else f"{period[0].strftime(date)} – {period[1].strftime(date)}",
+        **_error_charts(run),
         "checks_table": _checks_table(run),
         "alerts_rows": alert_rows,
         "alerts_total": len(run.alerts),
@@ -595,3 +692,277 @@ def write_report(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+# --------------------------------------------------------------------------- live workspace
+
+
+class _StoreView(Protocol):
+    """The store reads the live report makes (:class:`chronoguard.store.Store` has them)."""
+
+    def get_actuals(self, *, ds_to: datetime | None = None) -> pd.DataFrame: ...
+
+    def get_forecasts(
+        self,
+        *,
+        model_name: str | None = None,
+        origin_to: datetime | None = None,
+        served_only: bool = False,
+    ) -> pd.DataFrame: ...
+
+    def get_monitoring_results(self, *, ds_to: datetime | None = None) -> pd.DataFrame: ...
+
+    def list_alerts(self, *, ds_to: datetime | None = None) -> Sequence[Any]: ...
+
+    def list_retrains(self, model_name: str | None = None) -> Sequence[Any]: ...
+
+    def deployment_history(self, model_name: str) -> Sequence[Any]: ...
+
+    def list_series_decisions(
+        self, model_name: str, *, ds_to: datetime | None = None
+    ) -> Sequence[Any]: ...
+
+
+class WorkspaceView(Protocol):
+    """What :func:`workspace_report` reads of a workspace: a
+    :class:`chronoguard.lifecycle.Workspace` is one."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def config(self) -> Any: ...
+
+    @property
+    def store(self) -> _StoreView: ...
+
+    @property
+    def model_name(self) -> str: ...
+
+
+def _bound(until: datetime | pd.Timestamp | str | None) -> datetime | None:
+    if until is None:
+        return None
+    try:
+        stamp = pd.Timestamp(until)
+    except (TypeError, ValueError) as exc:
+        raise ChronoguardError(
+            f"until={until!r} is not a timestamp ({exc}); pass an ISO date such as 2024-03-01"
+        ) from None
+    if stamp is pd.NaT:
+        raise ChronoguardError("until is missing (NaT); pass an ISO date such as 2024-03-01")
+    if stamp.tzinfo is not None:  # the store keeps naive UTC
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_pydatetime()
+
+
+def _live_metrics(actuals: pd.DataFrame, forecasts: pd.DataFrame) -> dict[str, float]:
+    """Overall metrics of the served forecasts whose actuals have arrived.
+
+    No MASE: its scale is the in-sample error on the training history, and the store keeps
+    the actuals from the first cycle on, not the history the first version was trained on.
+    """
+    cols = ["unique_id", "ds", "y"]
+    joined = forecasts.merge(actuals[cols], on=["unique_id", "ds"], how="inner")
+    joined = joined[np.isfinite(joined["y"].to_numpy(float) - joined["yhat"].to_numpy(float))]
+    if joined.empty:
+        return {}
+    y, yhat = joined["y"].to_numpy(float), joined["yhat"].to_numpy(float)
+    err = y - yhat
+    denominator = np.abs(y) + np.abs(yhat)
+    ratio = np.divide(np.abs(err), denominator, out=np.zeros_like(err), where=denominator > 0)
+    metrics = {
+        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "smape": float(200.0 * np.mean(ratio)),
+        "bias": float(np.mean(yhat - y)),
+    }
+    lo, hi = joined["yhat_lo"].to_numpy(float), joined["yhat_hi"].to_numpy(float)
+    banded = np.isfinite(lo) & np.isfinite(hi)
+    if banded.any():
+        level = joined["level"].dropna() if "level" in joined else pd.Series(dtype=float)
+        name = f"coverage_{int(level.iloc[0])}" if len(level) else "coverage"
+        inside = (y[banded] >= lo[banded]) & (y[banded] <= hi[banded])
+        metrics[name] = float(np.mean(inside))
+    return metrics
+
+
+def _live_fleet(decisions: Sequence[Any], budget: float | None) -> FleetSection | None:
+    """The decisions per series and a per-cycle count of them (no peers: those need fits).
+
+    ``budget`` is the configured CPU seconds per cycle (``None``: unlimited)."""
+    if not decisions:
+        return None
+    frame = pd.DataFrame(
+        {
+            "ds": [pd.Timestamp(d.ds) for d in decisions],
+            "unique_id": [d.unique_id for d in decisions],
+            "action": [str(d.action) for d in decisions],
+            "reason": [d.reason for d in decisions],
+            "group": [d.group for d in decisions],
+            "tier": [d.tier for d in decisions],
+            "trigger": [d.trigger for d in decisions],
+            "expected_loss": [d.expected_loss for d in decisions],
+            "cpu_seconds": [d.cpu_seconds for d in decisions],
+            "outcome": [str(d.outcome) for d in decisions],
+            "gate_reason": [d.gate_reason for d in decisions],
+        }
+    )
+    cycles = []
+    for ds, group in frame.groupby("ds", sort=True):
+        cpu = pd.to_numeric(group["cpu_seconds"], errors="coerce").fillna(0.0)
+        # A series' first model is outside the budget (as in a replay's fleet summary).
+        first = (group["action"] == "retrain") & group["trigger"].isin(FIRST_MODEL_TRIGGERS)
+        actions = group.loc[~first, "action"].value_counts()
+        cycles.append(
+            {
+                "ds": pd.Timestamp(str(ds)).strftime("%Y-%m-%d"),
+                "first_models": int(first.sum()),
+                "candidates": int(actions.get("retrain", 0) + actions.get("over_budget", 0)),
+                "retrained": int(actions.get("retrain", 0)),
+                "over_budget": int(actions.get("over_budget", 0)),
+                "waiting": int(actions.get("wait", 0)),
+                "kept": int(actions.get("keep", 0)),
+                "cpu_charged": float(cpu[(group["action"] == "retrain") & ~first].sum()),
+                "cpu_left_out": float(cpu[group["action"] == "over_budget"].sum()),
+                "cpu_budget": budget,
+            }
+        )
+    return FleetSection(decisions=frame, cycles=cycles, policies=[], cpu_budget=budget)
+
+
+def workspace_data(
+    ws: WorkspaceView,
+    *,
+    until: datetime | pd.Timestamp | str | None = None,
+    title: str | None = None,
+) -> ReportData:
+    """The report's data of a live workspace, read from its store (nothing is fitted).
+
+    Reads the stored actuals, the served forecasts (not the shadows), the monitoring
+    results, alerts, retrains and series decisions, and the deployment history of the
+    workspace's model, all up to ``until`` (a data time, inclusive; ``None``: everything
+    stored), so a report of a past date shows what was known then.
+    """
+    bound = _bound(until)
+    store, model = ws.store, ws.model_name
+    actuals = store.get_actuals(ds_to=bound)
+    forecasts = store.get_forecasts(model_name=model, origin_to=bound, served_only=True)
+    checks = store.get_monitoring_results(ds_to=bound)
+    if actuals.empty and forecasts.empty:
+        raise ChronoguardError(
+            f"workspace {ws.root} holds no actuals or forecasts"
+            + ("" if bound is None else f" up to {bound:%Y-%m-%d %H:%M}")
+            + ": run `chronoguard cycle` (or a replay) on it first"
+        )
+    if len(checks):
+        details = checks["details"] if "details" in checks else pd.Series([None] * len(checks))
+        checks = checks.assign(
+            threshold_on=[
+                (d if isinstance(d, Mapping) else {}).get("threshold_on", "statistic")
+                for d in details
+            ]
+        )
+    alerts = [
+        {
+            "ds": a.ds,
+            "unique_id": a.unique_id,
+            "kind": a.kind,
+            "method": a.method,
+            "statistic": a.statistic,
+            "p_value": a.p_value,
+            "threshold": a.threshold,
+            "severity": a.severity,
+            "message": a.message,
+        }
+        for a in store.list_alerts(ds_to=bound)
+    ]
+    retrains = [
+        {
+            "ds": r.ds,
+            "trigger": r.trigger,
+            "version": r.challenger_version,
+            "outcome": r.outcome,
+            "challenger_error": r.challenger_error,
+            "champion_error": r.champion_error,
+            "reason": r.reason,
+        }
+        for r in store.list_retrains(model)
+        if bound is None or r.ds <= bound
+    ]
+    moves: dict[tuple[datetime, str, str], int] = {}  # one row per deployment batch
+    for m in store.deployment_history(model):
+        if bound is None or m.at <= bound:
+            key = (m.at, m.version, m.reason)
+            moves[key] = moves.get(key, 0) + 1
+    champion_history: list[dict[str, Any]] = [
+        {"ds": at, "version": v, "reason": f"{reason} ({n} series)"}
+        for (at, v, reason), n in moves.items()
+    ]
+    cfg = ws.config
+    budget = cfg.budget.cpu_seconds_per_cycle or None
+    fleet = _live_fleet(store.list_series_decisions(model, ds_to=bound), budget)
+    # The period: from the first version served (or the first forecast) to the last data.
+    firsts = [pd.Timestamp(c["ds"]) for c in champion_history]
+    firsts += [pd.Timestamp(forecasts["origin"].min())] if len(forecasts) else []
+    start = min(firsts) if firsts else pd.Timestamp(actuals["ds"].min())
+    lasts = [pd.Timestamp(f["ds"].max()) for f in (actuals, checks) if len(f)]
+    end = max([start, *lasts])
+    midnight = start == start.normalize() and end == end.normalize()
+    shown = "%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M"
+    name = ws.root.name or str(ws.root)
+    return ReportData(
+        title=title or f"chronoguard workspace — {name}",
+        generated_for=f"{name} (model {model})",
+        period=f"{start.strftime(shown)} – {end.strftime(shown)}",
+        actuals=actuals[["unique_id", "ds", "y"]],
+        forecasts=forecasts,
+        checks=checks,
+        alerts=alerts,
+        retrains=retrains,
+        champion_history=champion_history,
+        metrics=_live_metrics(actuals, forecasts),
+        config=cfg.to_dict(),
+        fleet=fleet,
+    )
+
+
+def workspace_report(
+    ws: WorkspaceView,
+    *,
+    until: datetime | pd.Timestamp | str | None = None,
+    title: str | None = None,
+    max_series: int = MAX_SERIES,
+    max_points: int = plots.MAX_POINTS,
+) -> str:
+    """The lifecycle report of a live workspace as one HTML string; no replay needed.
+
+    ``ws`` is an open :class:`chronoguard.lifecycle.Workspace`; its store is read as
+    :func:`workspace_data` says, up to ``until`` (a data time; ``None``: everything stored).
+    The same store gives the same bytes: nothing here reads the wall clock.
+
+    The command ``chronoguard report --workspace WS --out FILE [--until T]`` is this, with
+    the workspace opened read-only by the CLI::
+
+        with open_workspace(Path(WS)) as ws:
+            write_workspace_report(ws, FILE, until=T)
+
+    A workspace with no actuals and no forecasts yet raises
+    :class:`~chronoguard.errors.ChronoguardError` saying to run a cycle first (exit 2).
+    """
+    data = workspace_data(ws, until=until, title=title)
+    return render_report(data, max_series=max_series, max_points=max_points)
+
+
+def write_workspace_report(
+    ws: WorkspaceView,
+    path: Path | str,
+    *,
+    until: datetime | pd.Timestamp | str | None = None,
+    title: str | None = None,
+    max_series: int = MAX_SERIES,
+    max_points: int = plots.MAX_POINTS,
+) -> Path:
+    """Write :func:`workspace_report` to ``path`` atomically (as :func:`write_report` does)."""
+    data = workspace_data(ws, until=until, title=title)
+    return write_report(data, path, max_series=max_series, max_points=max_points)

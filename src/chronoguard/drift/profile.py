@@ -4,8 +4,9 @@ A :class:`ReferenceProfile` holds, per series × feature, everything the batch t
 dependence-aware inference need, so that a monitoring run never re-reads training data:
 
 * the sorted reference sample (or, above a size the caller chooses, a quantile sketch whose
-  error is measured and stored), from which KS, Wasserstein, Cramér–von Mises and
-  Anderson–Darling are computed;
+  error is measured and stored, so that the profile's size stops growing with the
+  reference's length), from which KS, Wasserstein, Cramér–von Mises and Anderson–Darling
+  are computed;
 * PSI / Jensen–Shannon bin edges (reference quantiles) and the reference bin proportions;
 * n, mean, standard deviation (ddof=0), min and max;
 * autocorrelations, AR coefficients by Yule–Walker (for pre-whitening) and, when a
@@ -231,6 +232,7 @@ class ReferenceProfile:
         residuals: Any = None,
         sketch_above: int | None = None,
         sketch_size: int = 4096,
+        exact_ks: bool = True,
     ) -> ReferenceProfile:
         """Profile ``reference`` (array, Series, wide or long DataFrame; see ``to_columns``).
 
@@ -249,10 +251,29 @@ class ReferenceProfile:
         sketch_above
             Keep a quantile sketch instead of the full sorted sample for columns longer
             than this (``None``: always the full sample). At least 10,000, because KS
-            p-values are exact, and need every point, up to that size.
+            p-values are exact, and need every point, up to that size (see ``exact_ks``).
         sketch_size
             Points in a sketch; its ECDF is within about ``1 / (2 sketch_size)`` of the
             sample's.
+        exact_ks
+            ``False`` lifts the 10,000 floor on ``sketch_above`` (it must then be at least
+            ``sketch_size``): a short column may be sketched too, and its KS statistic is
+            then the sketch's, within the measured ``sketch_ks_error`` of the exact one
+            (reported in each result's ``details["max_error"]``). For profiles that must
+            stay small at any reference length, such as the advisory iid profile a model
+            version stores.
+
+        Examples
+        --------
+        A profile of bounded size: each column keeps at most 256 points, whatever its length.
+
+        >>> rng = np.random.default_rng(1)
+        >>> small = ReferenceProfile.build(
+        ...     rng.normal(size=(5_000, 1)), sketch_above=256, sketch_size=256, exact_ks=False
+        ... )
+        >>> s = small.numeric[small.columns[0]]
+        >>> s.n, s.sketch, small.sorted_sample(small.columns[0]).shape, s.sketch_ks_error < 1 / 256
+        (5000, True, (256,), True)
         """
         return cls._build(
             reference,
@@ -266,6 +287,7 @@ class ReferenceProfile:
             residuals=residuals,
             sketch_above=sketch_above,
             sketch_size=sketch_size,
+            exact_ks=exact_ks,
             residual=False,
         )
 
@@ -281,11 +303,19 @@ class ReferenceProfile:
                 f"ar_order={ar_order}, season_length={season_length}: use ar_order >= 0 and "
                 "season_length >= 1 (or None)."
             )
-        if sketch_above is not None and (sketch_above < MIN_SKETCH_ABOVE or sketch_size < 16):
+        if sketch_above is not None and not kw["exact_ks"]:
+            if sketch_size < 16 or sketch_above < sketch_size:
+                raise DriftInputError(
+                    f"sketch_above={sketch_above}, sketch_size={sketch_size}: use sketch_size "
+                    ">= 16 and sketch_above >= sketch_size (a column no longer than its sketch "
+                    "is kept whole)."
+                )
+        elif sketch_above is not None and (sketch_above < MIN_SKETCH_ABOVE or sketch_size < 16):
             raise DriftInputError(
                 f"sketch_above={sketch_above}, sketch_size={sketch_size}: sketches are for big "
                 f"columns; use sketch_above >= {MIN_SKETCH_ABOVE} (exact KS p-values need the "
-                "full sample below that) and sketch_size >= 16, or sketch_above=None."
+                "full sample below that) and sketch_size >= 16, sketch_above=None, or "
+                "exact_ks=False to accept KS statistics within the sketch's measured error."
             )
         cols = to_columns(
             reference,

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from chronoguard.forecasting.sarimax import SARIMAX
     from chronoguard.forecasting.splits import rolling_origins, temporal_split
     from chronoguard.forecasting.statsforecast_models import (
+        MSTL,
         AutoARIMA,
         AutoETS,
         Naive,
@@ -75,6 +76,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "MODEL_NAMES",
+    "MSTL",
     "SARIMAX",
     "AutoARIMA",
     "AutoETS",

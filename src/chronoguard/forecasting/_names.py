@@ -12,6 +12,7 @@ from __future__ import annotations
 MODEL_MODULES: dict[str, str] = {
     "AutoARIMA": "chronoguard.forecasting.statsforecast_models",
     "AutoETS": "chronoguard.forecasting.statsforecast_models",
+    "MSTL": "chronoguard.forecasting.statsforecast_models",
     "Naive": "chronoguard.forecasting.statsforecast_models",
     "SARIMAX": "chronoguard.forecasting.sarimax",
     "SeasonalNaive": "chronoguard.forecasting.statsforecast_models",

@@ -19,7 +19,7 @@ import abc
 import inspect
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -220,7 +220,7 @@ class Forecaster(abc.ABC):
 
     # ------------------------------------------------------------------ fit / predict
 
-    def fit(self, df: pd.DataFrame) -> Self:
+    def fit(self, df: pd.DataFrame, *, progress: Callable[[int, int], None] | None = None) -> Self:
         """Fit one model per series of ``df``.
 
         Parameters
@@ -228,6 +228,9 @@ class Forecaster(abc.ABC):
         df : pandas.DataFrame
             Long frame with ``unique_id``, ``ds``, ``y`` and the ``exog`` columns, sorted by
             ``unique_id, ds``.
+        progress : callable or None
+            Called as ``progress(done, total)`` after each series is fitted, for a progress
+            display (the command line's bar); it must not raise.
 
         Returns
         -------
@@ -255,7 +258,10 @@ class Forecaster(abc.ABC):
         failures: dict[str, str] = {}
         fallbacks: list[str] = []
         fit_warnings: dict[str, list[str]] = {}
-        for uid, start, end in zip(index.ids, index.starts, index.ends, strict=True):
+        total = len(index.ids)
+        for done, (uid, start, end) in enumerate(
+            zip(index.ids, index.starts, index.ends, strict=True), start=1
+        ):
             y = y_all[start:end]
             X = X_all[start:end] if X_all is not None else None
             notes: list[str] = []
@@ -278,6 +284,8 @@ class Forecaster(abc.ABC):
             notes = list(dict.fromkeys([str(w.message) for w in caught] + notes))
             if notes:
                 fit_warnings[uid] = notes
+            if progress is not None:
+                progress(done, total)
         if failures:
             raise ModelFitError(self.name, failures)
 

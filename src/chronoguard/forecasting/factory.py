@@ -55,7 +55,7 @@ def make_forecaster(name: str, **params: Any) -> Forecaster:
     >>> make_forecaster("Prophet")
     Traceback (most recent call last):
     ...
-    chronoguard.errors.UnknownModelError: Unknown model 'Prophet'. Valid names: AutoARIMA, AutoETS, Naive, SARIMAX, SeasonalNaive
+    chronoguard.errors.UnknownModelError: Unknown model 'Prophet'. Valid names: AutoARIMA, AutoETS, MSTL, Naive, SARIMAX, SeasonalNaive
     """
     cls = _MODELS.get(name)
     if cls is None:

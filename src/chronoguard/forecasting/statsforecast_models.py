@@ -1,4 +1,4 @@
-"""Forecasters backed by statsforecast models: AutoETS, AutoARIMA, SeasonalNaive, Naive.
+"""Forecasters backed by statsforecast models: AutoETS, AutoARIMA, MSTL, SeasonalNaive, Naive.
 
 Each series gets its own statsforecast model object. After fitting, the model's arrays that are
 as long as the series (fitted values, residuals, the ETS state path) are dropped, so that a
@@ -7,6 +7,7 @@ pickled forecaster holds parameters and the last state only.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 from statsforecast.ets import forward_ets
 from statsforecast.models import AutoARIMA as _SFAutoARIMA
 from statsforecast.models import AutoETS as _SFAutoETS
+from statsforecast.mstl import mstl as _mstl
 
 from chronoguard.forecasting._errors import InvalidParameterError
 from chronoguard.forecasting._series import (
@@ -26,7 +28,7 @@ from chronoguard.forecasting._series import (
 )
 from chronoguard.forecasting.base import Forecaster
 
-__all__ = ["AutoARIMA", "AutoETS", "Naive", "SeasonalNaive"]
+__all__ = ["MSTL", "AutoARIMA", "AutoETS", "Naive", "SeasonalNaive"]
 
 # Keys of a fitted statsforecast ETS model that forecasting and ``forward_ets`` read.
 _ETS_KEYS = ("components", "m", "par", "sigma2", "n_params", "nstate", "distribution", "method")
@@ -188,17 +190,22 @@ class AutoETS(Forecaster):
             raise InvalidParameterError("AutoETS: damped must be None, True or False")
 
     def _fit_series(self, y: np.ndarray, X: np.ndarray | None) -> SeriesModel:
-        model = _SFAutoETS(season_length=self.season_length, model=self.model, damped=self.damped)
-        model.fit(y)
-        fitted = model.model_
-        stripped = {key: fitted[key] for key in _ETS_KEYS if key in fitted}
-        stripped["states"] = np.array(fitted["states"][-1:], dtype=float)
-        # forecast_ets copies these into its output, so the keys must exist; empty is enough.
-        stripped["residuals"] = np.empty(0)
-        stripped["fitted"] = np.empty(0)
-        stripped["fit"] = None
-        model.model_ = stripped
-        return ETSSeries(model)
+        return _fit_ets(y, self.season_length, self.model, self.damped)
+
+
+def _fit_ets(y: np.ndarray, season_length: int, spec: str, damped: bool | None) -> ETSSeries:
+    """Fit statsforecast's AutoETS to ``y`` and strip it to parameters and the last state."""
+    model = _SFAutoETS(season_length=season_length, model=spec, damped=damped)
+    model.fit(y)
+    fitted = model.model_
+    stripped = {key: fitted[key] for key in _ETS_KEYS if key in fitted}
+    stripped["states"] = np.array(fitted["states"][-1:], dtype=float)
+    # forecast_ets copies these into its output, so the keys must exist; empty is enough.
+    stripped["residuals"] = np.empty(0)
+    stripped["fitted"] = np.empty(0)
+    stripped["fit"] = None
+    model.model_ = stripped
+    return ETSSeries(model)
 
 
 class AutoARIMA(Forecaster):
@@ -285,6 +292,190 @@ class AutoARIMA(Forecaster):
         # Residuals are as long as the series and only returned, never read, by the forecast.
         model.model_["residuals"] = np.empty(0)
         return ARIMASeries(model)
+
+
+def _seasonal_sum(profiles: Sequence[np.ndarray], n_train: int, start: int, n: int) -> np.ndarray:
+    """Sum of the seasonal profiles at positions ``start .. start + n - 1`` from the training
+    start; each profile is the season that ended at position ``n_train``."""
+    total = np.zeros(n)
+    positions = start + np.arange(n) - n_train
+    for profile in profiles:
+        total += profile[positions % profile.size]
+    return total
+
+
+@dataclass
+class MSTLSeries:
+    """A fitted MSTL model of one series: one seasonal profile per season and a trend model.
+
+    The profiles are the last season of each seasonal component of the decomposition at the
+    end of training; ``n_train`` places them in time, so a history that starts ``offset``
+    periods after the training start is deseasonalised in its own phase. Conditioning on a
+    history keeps the profiles and the trend model's parameters frozen and runs the trend's
+    recursion over the deseasonalised history: a forecast never re-decomposes the data.
+    """
+
+    trend: ETSSeries | ARIMASeries
+    profiles: tuple[np.ndarray, ...]
+    n_train: int
+
+    def _seasonal(self, start: int, n: int) -> np.ndarray:
+        return _seasonal_sum(self.profiles, self.n_train, start, n)
+
+    @staticmethod
+    def _shift(fc: SeriesForecast, seasonal: np.ndarray) -> SeriesForecast:
+        return SeriesForecast(fc.mean + seasonal, fc.lo + seasonal, fc.hi + seasonal)
+
+    def predict(self, h: int, X_future: np.ndarray | None, levels: Sequence[int]) -> SeriesForecast:
+        """The trend model's forecast from the end of training plus the seasonal profiles."""
+        return self._shift(self.trend.predict(h, None, levels), self._seasonal(self.n_train, h))
+
+    def forward(
+        self,
+        y: np.ndarray,
+        X: np.ndarray | None,
+        h: int,
+        X_future: np.ndarray | None,
+        levels: Sequence[int],
+        offset: int,
+    ) -> SeriesForecast:
+        """Deseasonalise ``y`` with the frozen profiles, condition the trend on it, forecast."""
+        adjusted = y.astype(float) - self._seasonal(offset, y.size)
+        fc = self.trend.forward(adjusted, None, h, None, levels, 0)
+        return self._shift(fc, self._seasonal(offset + y.size, h))
+
+
+@dataclass
+class MSTLETSSeries(MSTLSeries):
+    """An MSTL model whose trend is ETS: its one-step forecasts come from one pass."""
+
+    trend: ETSSeries
+
+    def fitted(self, y: np.ndarray, X: np.ndarray | None, offset: int) -> np.ndarray:
+        """The ETS recursion's one-step forecasts over the deseasonalised ``y``, reseasonalised.
+
+        Equal, point by point, to ``forward(y[:t], h=1)``: the profiles are frozen, so the
+        deseasonalised prefix is the prefix of the deseasonalised series.
+        """
+        seasonal = self._seasonal(offset, y.size)
+        return self.trend.fitted(y.astype(float) - seasonal, None, 0) + seasonal
+
+
+MSTL_TRENDS: tuple[str, ...] = ("AutoETS", "AutoARIMA")
+
+
+class MSTL(Forecaster):
+    """Several seasons at once: MSTL decomposition (statsforecast), a trend model on the rest.
+
+    Each series is decomposed by STL into one seasonal component per season length (48 and
+    336 for half-hourly data with a daily and a weekly cycle; 24 and 168 for hourly data) and
+    a deseasonalised remainder; a non-seasonal ``trend`` model (AutoETS or AutoARIMA)
+    forecasts the remainder, and each season repeats its last profile. The prediction
+    intervals are the trend model's, shifted by the seasonal profiles.
+
+    Parameters
+    ----------
+    season_length, level, freq, exog, fallback
+        See :class:`~chronoguard.forecasting.Forecaster`. ``season_length`` (the data's main
+        season, used by the fallback model) is the only season when ``season_lengths`` is
+        not given.
+    season_lengths : sequence of int or None, default None
+        The season lengths to decompose, each at least 2, e.g. ``[48, 336]``. A series needs
+        at least two of the longest season.
+    trend : {"AutoETS", "AutoARIMA"}, default "AutoETS"
+        The model of the deseasonalised series (non-seasonal ETS chosen by AICc, or a
+        non-seasonal ARIMA chosen by a stepwise search).
+
+    Notes
+    -----
+    statsforecast's MSTL keeps the whole decomposition (five arrays as long as the series);
+    here a fitted series keeps one season of each seasonal component and the trend model's
+    parameters and state. Conditioning on a history deseasonalises it with those frozen
+    profiles rather than decomposing it again, so forecasts of the served model change only
+    with the data, not with a new decomposition.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> t = np.arange(14 * 24)
+    >>> df = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024-01-01", periods=t.size,
+    ...                    freq="h"), "y": 10 + np.sin(2 * np.pi * t / 24) + 0.5 * (t % 168 < 24)})
+    >>> model = MSTL(season_lengths=[24, 168], level=[80]).fit(df)
+    >>> list(model.predict(h=3).columns)
+    ['unique_id', 'ds', 'yhat', 'yhat_lo_80', 'yhat_hi_80']
+    """
+
+    supports_exog = False
+
+    def __init__(
+        self,
+        *,
+        season_length: int = 1,
+        level: Sequence[int] = (80, 95),
+        freq: str | None = None,
+        exog: Sequence[str] | None = None,
+        fallback: bool = False,
+        season_lengths: Sequence[int] | None = None,
+        trend: str = "AutoETS",
+    ) -> None:
+        super().__init__(
+            season_length=season_length, level=level, freq=freq, exog=exog, fallback=fallback
+        )
+        self.season_lengths = season_lengths
+        self.trend = trend
+
+    def _seasons(self) -> list[int]:
+        given = self.season_lengths
+        return sorted({int(m) for m in given}) if given is not None else [int(self.season_length)]
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        given = self.season_lengths
+        if given is not None and (
+            isinstance(given, str | bytes)
+            or not given
+            or not all(
+                isinstance(m, numbers.Integral) and not isinstance(m, bool) and m >= 2
+                for m in given
+            )
+        ):
+            raise InvalidParameterError(
+                f"MSTL: season_lengths must be a non-empty list of integers >= 2, e.g. "
+                f"[48, 336] for half-hourly data; got {given!r}"
+            )
+        if given is None and self.season_length < 2:
+            raise InvalidParameterError(
+                "MSTL: needs a season; set season_lengths (e.g. [48, 336]) or season_length >= 2"
+            )
+        if self.trend not in MSTL_TRENDS:
+            raise InvalidParameterError(
+                f"MSTL: trend must be one of {', '.join(MSTL_TRENDS)}; got {self.trend!r}"
+            )
+
+    def _fit_series(self, y: np.ndarray, X: np.ndarray | None) -> SeriesModel:
+        seasons = self._seasons()
+        if y.size < 2 * seasons[-1]:
+            raise ValueError(
+                f"MSTL needs at least two of its longest season ({seasons[-1]}), "
+                f"{2 * seasons[-1]} points; got {y.size}"
+            )
+        y = y.astype(float)
+        parts = _mstl(x=y, period=seasons)
+        columns = ["seasonal"] if len(seasons) == 1 else [f"seasonal{m}" for m in seasons]
+        profiles = tuple(
+            np.array(parts[col].to_numpy(dtype=float)[-m:])
+            for col, m in zip(columns, seasons, strict=True)
+        )
+        # The trend is fitted on the series less the frozen profiles, not less the evolving
+        # components: then conditioning on the training data gives back the fitted state,
+        # and a served model's forecast depends only on what it stores.
+        adjusted = y - _seasonal_sum(profiles, y.size, 0, y.size)
+        if self.trend == "AutoETS":
+            return MSTLETSSeries(_fit_ets(adjusted, 1, "ZZN", None), profiles, y.size)
+        model = _SFAutoARIMA(season_length=1, seasonal=False)
+        model.fit(adjusted)
+        model.model_["residuals"] = np.empty(0)
+        return MSTLSeries(ARIMASeries(model), profiles, y.size)
 
 
 class SeasonalNaive(Forecaster):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 
 import pandas as pd
 
 from chronoguard import __version__
-from chronoguard.compute import AnyExecutor, Executor, open_executor
+from chronoguard.compute import AnyExecutor, Executor, ReportingExecutor, open_executor
 from chronoguard.config import ChronoguardConfig
 from chronoguard.errors import DataContractError
 from chronoguard.forecasting import Forecaster, backtest, frozen_backtest, make_forecaster
@@ -21,6 +22,10 @@ from chronoguard.registry import (
     VersionReference,
     fingerprint_frame,
 )
+
+#: ``progress(stage, done, total)``: a training reports each fitted series (stage
+#: ``"fitting"``) and each profiled batch of series (``"profiling"``), for a progress display.
+TrainingProgress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ def train_version(
     parent_version: str | None = None,
     intent: str | None = None,
     executor: Executor | None = None,
+    progress: TrainingProgress | None = None,
 ) -> TrainedVersion:
     """Fit the configured model on ``data``, backtest it, profile it, and register it.
 
@@ -90,6 +96,9 @@ def train_version(
     The per-series reference work runs in batches on ``executor``; by default on the one
     ``cfg.compute`` names (:func:`compute_executor`), opened for this call, so a Dask
     scheduler that does not answer fails before the fit and writes nothing.
+
+    ``progress`` (see :data:`TrainingProgress`) hears of each fitted series and profiled
+    batch; the command line draws its bar from it, the core prints nothing.
     """
     h = cfg.forecast.horizon
     min_len = int(data.groupby("unique_id").size().min())
@@ -120,10 +129,14 @@ def train_version(
                 step=step,
                 level=list(cfg.model.levels),
             )
-        forecaster = new_forecaster(cfg, freq).fit(data)
+        forecaster = new_forecaster(cfg, freq).fit(
+            data, progress=None if progress is None else lambda i, n: progress("fitting", i, n)
+        )
         if cfg.training.backtest == "frozen":
             bt = frozen_backtest(forecaster, data, h=h, n_windows=n_windows, step=step)
         fit_cpu = time.process_time() - cpu0
+        if progress is not None:
+            ex = ReportingExecutor(ex, lambda i, n: progress("profiling", i, n))
         reference = build_reference(forecaster, data, bt, cfg, freq=freq, executor=ex)
     metrics = {f"backtest_{k}": float(v) for k, v in bt.overall.items()}
     metrics["fit_cpu_seconds"] = fit_cpu

@@ -32,6 +32,14 @@ from chronoguard.registry.version_reference import (
     VersionReference,
 )
 
+#: Points of the quantile sketch that the advisory iid profile keeps per series × feature
+#: (the full sorted sample when a series is no longer). Its KS and normalised Wasserstein
+#: statistics are then within the measured sketch error (at most ``1 / 512`` for KS) of the
+#: full sample's, far below what a monitoring window of a few dozen points can resolve;
+#: PSI's bins come from the full sample. With it the stored reference of a series stops
+#: growing with its history (``bench/reference_size.py``).
+IID_SKETCH_POINTS = 512
+
 
 class _Predicts(Protocol):
     exog_: list[str]
@@ -296,7 +304,13 @@ def build_reference(
       exogenous feature (seasonal profile, pre-whitening filter, sorted innovations);
     * ``prediction``: the same engine's reference state (``yhat_h1``) for the model's
       one-step forecasts over the training window, parameters frozen, after a burn-in of
-      ``prediction_burn_in`` periods (see :func:`prediction_burn_in`).
+      ``prediction_burn_in`` periods (see :func:`prediction_burn_in`);
+    * ``iid_profile``: bins and a sorted sample of the training values for the advisory
+      iid tests, a sketch of :data:`IID_SKETCH_POINTS` points for longer series.
+
+    Its size per series is bounded whatever the history's length: the drift states keep
+    a capped sample (:data:`~chronoguard.drift.reference_state.MAX_STORED`) and the iid
+    profile a sketch.
 
     The per-series part (the drift references above all: nearly all of the time at fleet
     size) runs in batches of ``cfg.compute.batch_size`` series on ``executor`` (default:
@@ -332,8 +346,15 @@ def build_reference(
     done = (executor or SerialExecutor()).map(_reference_batch, batches, labels=labels)
     series: dict[str, SeriesReference] = dict(pair for part in done for pair in part)
     # Sorted samples and bins of the training values, for the classic iid two-sample tests
-    # (KS, PSI, Wasserstein) that the monitoring run reports beside its calibrated check.
-    iid = ReferenceProfile.build(data[["unique_id", "ds", *features]], features=features)
+    # (KS, PSI, Wasserstein) that the monitoring run reports beside its calibrated check;
+    # sketched above IID_SKETCH_POINTS so that a long history does not make it grow.
+    iid = ReferenceProfile.build(
+        data[["unique_id", "ds", *features]],
+        features=features,
+        sketch_above=IID_SKETCH_POINTS,
+        sketch_size=IID_SKETCH_POINTS,
+        exact_ks=False,
+    )
     return VersionReference(
         season_length=m,
         freq=freq,

@@ -38,9 +38,10 @@ from chronoguard.lifecycle.fleet import (
     reconcile,
 )
 from chronoguard.lifecycle.rollout import settle_watches
-from chronoguard.lifecycle.train import compute_executor
+from chronoguard.lifecycle.train import TrainingProgress, compute_executor
 from chronoguard.lifecycle.watch import review_watches
 from chronoguard.orchestration.steps import (
+    alert_rollbacks,
     bootstrap,
     check_fleet,
     decide_fleet,
@@ -128,6 +129,7 @@ def run_cycle(
     recorded_at: pd.Timestamp | None = None,
     cache: VersionCache | None = None,
     stop_after: str | None = None,
+    progress: TrainingProgress | None = None,
 ) -> CycleOutcome:
     """Run the production cycle of workspace ``ws`` at ``now``; see the module docstring.
 
@@ -146,6 +148,9 @@ def run_cycle(
     stop_after
         ``"checked"`` stops after the monitoring check (``chronoguard monitor``); the cycle
         then continues from there when run again.
+    progress
+        Hears of the fits of the cycle's trainings (``progress(stage, done, total)``, see
+        :func:`~chronoguard.lifecycle.train_version`), for a progress display at the edge.
     """
     now = pd.Timestamp(now)
     at = pd.Timestamp(recorded_at) if recorded_at is not None else now
@@ -185,7 +190,7 @@ def run_cycle(
         # Approvals that ran out by the real time of this cycle close before it decides.
         expire_approvals(ws, at, by=by)
         if not len(deployment):
-            bootstrap(ws, data, known, freq=freq, now=now, by=by, cache=cache)
+            bootstrap(ws, data, known, freq=freq, now=now, by=by, cache=cache, progress=progress)
             deployment = ws.store.get_deployment(model)
             serve_fleet(ws, data, now=now, deployment=deployment, cache=cache)
             outcome = _outcome(ws, now, checked=False)
@@ -213,6 +218,7 @@ def run_cycle(
             review = review_watches(ws, now=now, freq=freq, deployment=deployment)
             with ws.store.transaction():
                 settle_watches(ws, review, now=now, by=by, at=at)
+                alert_rollbacks(ws, known, now=now, freq=freq)
                 ws.store.advance_cycle(model, now, "watched")
             stage = "watched"
         deployment = ws.store.get_deployment(model)
@@ -232,7 +238,17 @@ def run_cycle(
             chosen = pending_retrains(ws, now)
         if not _stage_done(stage, "retrained"):
             if chosen:
-                retrain_batch(ws, data, chosen, now=now, freq=freq, by=by, cache=cache, at=at)
+                retrain_batch(
+                    ws,
+                    data,
+                    chosen,
+                    now=now,
+                    freq=freq,
+                    by=by,
+                    cache=cache,
+                    at=at,
+                    progress=progress,
+                )
             else:
                 ws.store.advance_cycle(model, now, "retrained")
             stage = "retrained"

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from chronoguard.alerts import AlertBook, SeriesPlace, queue_notifications
+from chronoguard.alerts.book import ROLLBACK_METHOD
 from chronoguard.config import TIERS, ChronoguardConfig
 from chronoguard.errors import ChronoguardError
 from chronoguard.lifecycle import (
@@ -33,7 +34,7 @@ from chronoguard.lifecycle.fleet import (
     reference_for,
 )
 from chronoguard.lifecycle.rollout import CANARY_ALIAS, start_rollout
-from chronoguard.lifecycle.train import training_minimum
+from chronoguard.lifecycle.train import TrainingProgress, training_minimum
 from chronoguard.lifecycle.watch import new_watches, periods_between, serve_shadows
 from chronoguard.monitoring import (
     DECAY_METHOD,
@@ -55,6 +56,7 @@ from chronoguard.policy import (
 )
 from chronoguard.registry import VersionReference
 from chronoguard.store import (
+    Alert,
     DecisionOutcomeUpdate,
     Deployment,
     SeriesCheck,
@@ -129,8 +131,12 @@ def bootstrap(
     now: pd.Timestamp,
     by: str,
     cache: VersionCache,
+    progress: TrainingProgress | None = None,
 ) -> None:
-    """The first cycle: train on the initial window and deploy to every series."""
+    """The first cycle: train on the initial window and deploy to every series.
+
+    ``progress`` hears of the training's fits (see :func:`~chronoguard.lifecycle.train_version`).
+    """
     cfg = ws.config
     model = ws.model_name
     window, waiting, needed = first_window(ws, known, now)
@@ -141,7 +147,14 @@ def bootstrap(
         key,
         now,
         lambda: train_version(
-            window, cfg, ws.registry, freq=freq, now=now, trigger="initial", intent=key
+            window,
+            cfg,
+            ws.registry,
+            freq=freq,
+            now=now,
+            trigger="initial",
+            intent=key,
+            progress=progress,
         ),
     )
     reason = "initial training"
@@ -335,6 +348,52 @@ def check_fleet(
     return raised
 
 
+def alert_rollbacks(
+    ws: Workspace, known: pd.DataFrame, *, now: pd.Timestamp, freq: str
+) -> list[Alert]:
+    """Raise an alert for every series a watch rolled back at ``now`` (a canary or a fresh
+    champion shown worse), inside the caller's transaction, and tell the channels at once
+    (past the cooldown): a change made without a person is always told. The alert is an
+    event (kind ``performance_decay``, method ``paired_watch``), resolved by the next check."""
+    model = ws.model_name
+    t = now.to_pydatetime()
+    rolled = ws.store.list_watches(model, status="rolled_back", closed_at=t)
+    if not rolled:
+        return []
+    alerts = [
+        Alert(
+            ds=t,
+            kind="performance_decay",
+            method=ROLLBACK_METHOD,
+            statistic=float(w.challenger_error / w.previous_error)
+            if w.challenger_error is not None and w.previous_error
+            else 0.0,
+            threshold=1.0,
+            severity="warning",
+            message=(
+                f"{w.kind} of version {w.version} on {w.unique_id} rolled back to version "
+                f"{w.previous_version} by itself: {w.reason}"
+            ),
+            version=w.version,
+            unique_id=w.unique_id,
+        )
+        for w in sorted(rolled, key=lambda w: w.unique_id)
+    ]
+    stored = ws.store.record_alerts(alerts)
+    cfg = ws.config
+    if cfg.alerting.channels:
+        queue_notifications(
+            ws.store,
+            cfg.alerting,
+            model_name=model,
+            now=now,
+            places=_places(cfg, known),
+            period=period_word(freq),
+            urgent=True,
+        )
+    return stored
+
+
 def _places(cfg: ChronoguardConfig, known: pd.DataFrame) -> dict[str, SeriesPlace]:
     """Each series' group and tier, for grouping and routing its notifications."""
     if not cfg.groups:
@@ -408,7 +467,14 @@ def decide_fleet(
     cfg = ws.config
     model = ws.model_name
     rule = _rule(ws)
-    ids = sorted(deployment.versions)
+    t_now = now.to_pydatetime()
+    # A series retrained by hand at this time, before the cycle ran, keeps that decision
+    # (made by a person, recorded once): the cycle decides the others.
+    by_hand = {
+        d.unique_id
+        for d in ws.store.list_series_decisions(model, ds_from=t_now, ds_to=t_now, action="retrain")
+    }
+    ids = sorted(u for u in deployment.versions if u not in by_hand)
     history = ws.store.series_check_history(
         model, last_n=rule.n, until=now.to_pydatetime(), after=dict(deployment.since)
     )
@@ -528,11 +594,12 @@ def decide_fleet(
 
 
 def pending_retrains(ws: Workspace, now: pd.Timestamp) -> dict[str, str]:
-    """The series a resumed cycle had decided to retrain at ``now``."""
+    """The series a resumed cycle had decided to retrain at ``now`` and not yet gated (a
+    retrain made by hand at that time is done: its outcome is set)."""
     found = ws.store.list_series_decisions(
         ws.model_name, ds_from=now.to_pydatetime(), ds_to=now.to_pydatetime(), action="retrain"
     )
-    return {d.unique_id: d.trigger for d in found}
+    return {d.unique_id: d.trigger for d in found if d.outcome == "pending"}
 
 
 def _batch_trigger(chosen: Mapping[str, str]) -> str:
@@ -554,6 +621,7 @@ def retrain_batch(
     cache: VersionCache,
     at: pd.Timestamp,
     in_cycle: bool = True,
+    progress: TrainingProgress | None = None,
 ) -> BatchResult:
     """Retrain the chosen series as one version, gate each series, deploy the winners.
 
@@ -573,6 +641,8 @@ def retrain_batch(
     and be rejected (``bench/loop_value.py`` measured it: no challenger ever served).
     Refitting both candidates at every origin of the window would cost ``validation_window``
     fits per series, several times the retrain itself.
+
+    ``progress`` hears of the retrain's fits (see :func:`~chronoguard.lifecycle.train_version`).
     """
     cfg = ws.config
     model = ws.model_name
@@ -606,6 +676,7 @@ def retrain_batch(
             trigger=trigger,
             parent_version=parent,
             intent=key,
+            progress=progress,
         ),
     )
     champions = {p: cache.get(p).forecaster for p in parents}
@@ -746,6 +817,7 @@ def retrain_by_hand(
     freq: str,
     by: str,
     at: pd.Timestamp,
+    progress: TrainingProgress | None = None,
 ) -> BatchResult:
     """Retrain ``series`` (every deployed series by default) at ``now`` as one version, outside
     a cycle: ``chronoguard retrain`` and the Python API's ``Workspace.retrain``.
@@ -802,6 +874,7 @@ def retrain_by_hand(
             cache=VersionCache(ws),
             at=at,
             in_cycle=False,
+            progress=progress,
         )
 
 
