@@ -95,25 +95,15 @@ class AlertBook:
                 )
                 sources.append(r)
         drifting = {_key(r) for r in report.results if r.alerts}
-        cleared = [k for k in self.open if k in seen and k not in drifting]
-        told = [k for k in self.open if k[2] == ROLLBACK_METHOD]  # events: raised, told, done
+        resolving = {k: "check cleared" for k in self.open if k in seen and k not in drifting}
+        for k in self.open:  # events: raised, told, done
+            if k[2] == ROLLBACK_METHOD:
+                resolving[k] = "the rollback was made and told; resolved at the next check"
         with store.transaction():
             stored = store.record_alerts(new)
-            for k in cleared:
+            for k, why in resolving.items():
                 store.set_alert_status(
-                    self.open.pop(k),
-                    "resolved",
-                    at=now,
-                    by="chronoguard monitor",
-                    reason="check cleared",
-                )
-            for k in told:
-                store.set_alert_status(
-                    self.open.pop(k),
-                    "resolved",
-                    at=now,
-                    by="chronoguard monitor",
-                    reason="the rollback was made and told; resolved at the next check",
+                    self.open.pop(k), "resolved", at=now, by="chronoguard monitor", reason=why
                 )
         for a, r in zip(stored, sources, strict=True):
             self.open[_key(r)] = int(a.id or 0)
