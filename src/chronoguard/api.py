@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,8 +74,9 @@ class MonitorResult:
     """The check of every series at ``now`` (:meth:`Workspace.monitor`).
 
     ``results`` holds the store's monitoring results at ``now`` (one row per series, kind,
-    method and feature, with ``decision``, ``advisory`` and ``alerting`` columns); empty
-    when no check was due (the first cycle trains, checks start after it).
+    method and feature, with ``decision``, ``advisory``, ``positive`` and ``alerting``
+    columns, see :func:`~chronoguard.orchestration.cycle.check_at`); empty when no check
+    was due (the first cycle trains, checks start after it).
     """
 
     now: pd.Timestamp
@@ -82,7 +84,8 @@ class MonitorResult:
 
     @property
     def alerting(self) -> pd.DataFrame:
-        """The checks that alert: flagged, and not an advisory iid test."""
+        """The checks that raise an alert: positive, not an advisory iid test, and within
+        the alert level after the fleet-wide false-discovery adjustment."""
         return self.results[self.results["alerting"]]
 
     @property
@@ -266,11 +269,13 @@ class Workspace:
     def _at(self, at: datetime | str | None) -> pd.Timestamp:
         return pd.Timestamp(at) if at is not None else pd.Timestamp(self._clock())
 
-    def _checked(self, df: pd.DataFrame) -> ValidatedFrame:
-        from chronoguard.data import validate_frame
+    def _checked(self, df: pd.DataFrame, future: pd.DataFrame | None = None) -> ValidatedFrame:
+        from chronoguard.data.contract import validate_with_future
 
         cfg = self.inner.config
-        return validate_frame(df, freq=cfg.data.freq, exog=cfg.data.exog or [], source="df")
+        return validate_with_future(
+            df, freq=cfg.data.freq, exog=cfg.data.exog or [], future=future, source="df"
+        )
 
     def _cycle_time(self, checked: ValidatedFrame, now: datetime | str | None) -> pd.Timestamp:
         from chronoguard.orchestration.cycle import cycle_time
@@ -314,10 +319,18 @@ class Workspace:
         )
         return served.combined()
 
-    def cycle(self, df: pd.DataFrame, now: datetime | str | None = None) -> CycleOutcome:
+    def cycle(
+        self,
+        df: pd.DataFrame,
+        now: datetime | str | None = None,
+        future: pd.DataFrame | None = None,
+    ) -> CycleOutcome:
         """Run one production cycle at ``now`` (default: the data's last timestamp), as
         ``chronoguard cycle`` does: record actuals, check, decide, retrain, gate, deploy,
         serve. Run again for the same ``now`` it changes nothing. Needs an operator.
+        A model with exogenous columns forecasts with their values from ``future`` (or
+        rows of ``df`` with an empty ``y``); where they end before the horizon, a
+        ``UserWarning`` says how many forecasts were served.
 
         >>> from chronoguard import Workspace, load_dataset
         >>> df = load_dataset("seatbelts")[["unique_id", "ds", "y"]]
@@ -328,18 +341,30 @@ class Workspace:
         (True, 3, True)
         """
         from chronoguard.orchestration import run_cycle
+        from chronoguard.orchestration.cycle import short_inputs_note
 
         self.caller("operator")
-        checked = self._checked(df)
+        checked = self._checked(df, future)
         t = self._cycle_time(checked, now)
-        return run_cycle(
+        outcome = run_cycle(
             self.inner,
             checked.df,
             freq=checked.freq,
             now=t,
             by=ACTOR,
             recorded_at=self._at(None),
+            future=checked.future,
         )
+        cfg = self.inner.config
+        note = short_inputs_note(
+            outcome,
+            horizon=cfg.forecast.horizon,
+            exog=cfg.data.exog or [],
+            how="as future= (or as rows of df with an empty y after the history)",
+        )
+        if note:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        return outcome
 
     def monitor(self, df: pd.DataFrame, now: datetime | str | None = None) -> MonitorResult:
         """Run the check step of the cycle at ``now`` (default: the data's last timestamp),

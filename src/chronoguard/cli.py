@@ -92,11 +92,19 @@ def _now(at: str | None) -> pd.Timestamp:
     return pd.Timestamp(at) if at else pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
 
 
-def _load(path: Path, cfg: ChronoguardConfig) -> ValidatedFrame:
-    from chronoguard.data import load_frame, validate_frame
+def _load(path: Path, cfg: ChronoguardConfig, future: Path | None = None) -> ValidatedFrame:
+    """DATA (and the --future file) checked against the contract: for a model with
+    exogenous columns, rows with an empty y after the history are its future inputs."""
+    from chronoguard.data import load_frame
+    from chronoguard.data.contract import validate_with_future
 
-    return validate_frame(
-        load_frame(path), freq=cfg.data.freq, exog=cfg.data.exog or [], source=str(path)
+    return validate_with_future(
+        load_frame(path),
+        freq=cfg.data.freq,
+        exog=cfg.data.exog or [],
+        future=load_frame(future) if future is not None else None,
+        source=str(path),
+        future_source=f"--future {future}",
     )
 
 
@@ -455,11 +463,7 @@ def forecast(
         typer.Option(
             "--future",
             "-f",
-            help=(
-                "CSV or Parquet of the future values of the model's exogenous columns: "
-                "unique_id, ds and those columns, a row per series and forecast period. "
-                "They may instead be rows with an empty y after each series' history in DATA."
-            ),
+            help=FUTURE_HELP,
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -553,17 +557,94 @@ GroupOpt = Annotated[
     str | None,
     typer.Option("--group", "-g", help="A configured group: its series as of the latest cycle."),
 ]
-#: The exit code of `chronoguard monitor` when a check that alerts fired.
+#: The exit code of `chronoguard monitor` when a check raised an alert.
 MONITOR_ALERT_EXIT = 3
 NowOpt = Annotated[
     str | None, typer.Option("--now", help="The cycle's time (default: DATA's last timestamp).")
 ]
+FUTURE_HELP = (
+    "CSV or Parquet of the future values of the model's exogenous columns: unique_id, ds "
+    "and those columns, a row per series and forecast period. They may instead be rows "
+    "with an empty y after each series' history in DATA."
+)
+CycleFutureOpt = Annotated[Path | None, typer.Option("--future", "-f", help=FUTURE_HELP)]
 
 
 def _cycle_time(checked: ValidatedFrame, now: str | None) -> pd.Timestamp:
     from chronoguard.orchestration.cycle import cycle_time
 
     return cycle_time(checked.df, checked.freq, now or None)
+
+
+def _verdict(x: dict[str, Any]) -> str:
+    """A check's verdict for `chronoguard monitor`: ALERT (raises an alert), flag (positive
+    at the series' own level: evidence the retraining rule counts, no alert), note (a
+    positive advisory iid test), ok."""
+    if x["alert"]:
+        return "ALERT"
+    if x["flagged"]:
+        return "note " if x["advisory"] else "flag "
+    return "ok   "
+
+
+def _print_checks(rows: list[dict[str, Any]], *, model: str, at: Any, show_all: bool) -> None:
+    """The counts per kind, then one line per check that flagged (--all: every check),
+    verdict first; advisory notes are counted only, unless --all."""
+    counts: dict[str, list[int]] = {}
+    for x in rows:
+        c = counts.setdefault(x["kind"], [0, 0, 0, 0])
+        c[0] += 1
+        c[1] += int(x["flagged"] and not x["advisory"])
+        c[2] += int(x["alert"])
+        c[3] += int(x["flagged"] and x["advisory"])
+    summary = Table(title=f"monitoring of {model} at {_when(at)}: {len(rows)} checks")
+    for col in ("kind", "checks", "flagged", "alerting", "advisory notes"):
+        summary.add_column(col)
+    for kind, (n, flagged, alerts, notes) in sorted(counts.items()):
+        summary.add_row(
+            kind, str(n), str(flagged), f"[red]{alerts}[/]" if alerts else "0", str(notes)
+        )
+    console.print(summary)
+    shown = rows if show_all else [x for x in rows if x["flagged"] and not x["advisory"]]
+    if shown:
+        title = "every check" if show_all else "checks that flagged"
+        console.print(f"[bold]{title} ({len(shown)})[/]")
+    for x in shown:
+        on = f" on {x['feature']}" if x["feature"] and x["feature"] != x["unique_id"] else ""
+        p = "" if x["p_value"] is None else f", p {x['p_value']:.3g}"
+        note = " (advisory iid test)" if x["advisory"] else ""
+        line = (
+            f"{x['unique_id']}  v{x['version']}  {x['kind']}  {x['method']}{on}: statistic "
+            f"{x['statistic']:.4g}{p}, threshold {x['threshold']:.3g}{note}"
+        )
+        verdict = _verdict(x)
+        shown_verdict = "[red]ALERT[/]" if verdict == "ALERT" else verdict
+        console.print(f"{shown_verdict}  {escape(line)}", highlight=False)
+    if any(x["flagged"] and not x["alert"] and not x["advisory"] for x in shown):
+        console.print(
+            "flag: positive at the series' own level, which the retraining rule counts (k "
+            "of n); an alert also needs the alert level after the fleet-wide false-discovery "
+            "control"
+        )
+    notes = sum(1 for x in rows if x["flagged"] and x["advisory"])
+    if notes and not show_all:
+        console.print(
+            f"{notes} advisory notes (iid tests, which never alert or trigger) are counted "
+            "above; --all lists every check"
+        )
+
+
+def _note_short_inputs(ws: Any, outcome: Any) -> None:
+    from chronoguard.orchestration.cycle import short_inputs_note
+
+    note = short_inputs_note(
+        outcome,
+        horizon=ws.config.forecast.horizon,
+        exog=ws.config.data.exog or [],
+        how="with --future FILE or as rows with an empty y after the history in DATA",
+    )
+    if note:
+        err.print(f"[yellow]note:[/] {escape(note)}")
 
 
 def _print_cycle(outcome: Any) -> None:
@@ -602,13 +683,16 @@ def cycle(
     workspace: WorkspaceOpt,
     data: DataOpt,
     now: NowOpt = None,
+    future: CycleFutureOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run one production cycle at --now: record actuals, check, decide, retrain, gate, deploy, serve.
 
     Running it again for the same --now changes nothing; a cycle that stopped half-way
     resumes where it stopped. The first cycle of a workspace trains and deploys the first
-    version.
+    version. A model with exogenous columns forecasts from --now with their values after
+    it: the rows of DATA after --now, then --future FILE (or rows with an empty y after
+    the history); where they end, fewer periods are served, and a note says so.
 
     --json prints {model_name, now, checked, n_series, alerts_raised, retrained, promoted,
     rejected, rolled_back, challenger_version, forecasts_served, already_done, delivery}:
@@ -619,7 +703,7 @@ def cycle(
 
     with _open(workspace) as ws:
         _caller(ws, "operator")
-        checked = _load(data, ws.config)
+        checked = _load(data, ws.config, future)
         t = _cycle_time(checked, now)
         with _fit_progress("cycle") as progress:
             outcome = run_cycle(
@@ -630,7 +714,9 @@ def cycle(
                 by="chronoguard cycle",
                 recorded_at=_now(None),
                 progress=progress,
+                future=checked.future,
             )
+        _note_short_inputs(ws, outcome)
         if as_json:
             _print_json(_cycle_json(outcome, _deliver_after_cycle(ws, out=None)))
         else:
@@ -648,6 +734,7 @@ def schedule(
     ticks: Annotated[
         int | None, typer.Option(help="Stop after this many ticks (default: run until stopped).")
     ] = None,
+    future: CycleFutureOpt = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -659,8 +746,8 @@ def schedule(
 ) -> None:
     """Run the production cycle on the real clock, at the data's frequency (Ctrl-C stops).
 
-    At each tick DATA is read again; every timestamp that has arrived and had no cycle yet
-    gets one, oldest first.
+    At each tick DATA (and --future FILE) is read again; every timestamp that has arrived
+    and had no cycle yet gets one, oldest first.
 
     --json prints one JSON object per cycle, one per line (JSON Lines), as each cycle
     ends, with the keys of `chronoguard cycle --json`: {model_name, now, checked,
@@ -675,10 +762,11 @@ def schedule(
         _caller(ws, "operator")
 
         def load() -> LoadedData:
-            checked = _load(data, ws.config)
-            return LoadedData(checked.df, checked.freq)
+            checked = _load(data, ws.config, future)
+            return LoadedData(checked.df, checked.freq, checked.future)
 
         def after_cycle(outcome: Any) -> None:
+            _note_short_inputs(ws, outcome)
             if as_json:
                 _print_json_line(_cycle_json(outcome, _deliver_after_cycle(ws, out=None)))
             else:
@@ -715,13 +803,16 @@ def monitor(
     then the checks that flagged (--all: every check).
 
     The same check the cycle runs (and records, once: `chronoguard cycle` at the same
-    --now continues from it without checking again). Exit code 3 when a check that alerts
-    fired (advisory iid tests never count), 0 otherwise, 2 on an error: scripts and
+    --now continues from it without checking again). A check flags at the series' own
+    level (evidence the retraining rule counts) and alerts when it also passes the alert
+    level after the fleet-wide false-discovery control. Exit code 3 when a check
+    alerts (advisory iid tests never do), 0 otherwise, 2 on an error: scripts and
     schedulers can act on it.
 
-    --json prints {model, at, checks, alerting, results}: the number of checks and of
-    those that alert, and every check {unique_id, version, kind, method, feature,
-    statistic, p_value, threshold, flagged, advisory}.
+    --json prints {model, at, checks, positive, alerting, results}: the number of checks,
+    of those that flagged (advisory ones apart) and of those that alert, and every check
+    {unique_id, version, kind, method, feature, statistic, p_value, threshold, flagged,
+    advisory, alert}.
     """
     from chronoguard.orchestration.cycle import check_at
 
@@ -740,7 +831,6 @@ def monitor(
         model = ws.model_name
     rows: list[dict[str, Any]] = []
     for r in results.itertuples(index=False):
-        advisory = bool(r.advisory)
         rows.append(
             {
                 "unique_id": str(r.unique_id),
@@ -752,16 +842,18 @@ def monitor(
                 "p_value": None if pd.isna(r.p_value) else float(r.p_value),
                 "threshold": float(r.threshold),
                 "flagged": bool(r.decision),
-                "advisory": advisory,
+                "advisory": bool(r.advisory),
+                "alert": bool(r.alerting),
             }
         )
-    alerting = [x for x in rows if x["flagged"] and not x["advisory"]]
+    alerting = [x for x in rows if x["alert"]]
     if as_json:
         _print_json(
             {
                 "model": model,
                 "at": t,
                 "checks": len(rows),
+                "positive": sum(1 for x in rows if x["flagged"] and not x["advisory"]),
                 "alerting": len(alerting),
                 "results": rows,
             }
@@ -769,48 +861,7 @@ def monitor(
     elif not rows:
         console.print(f"no check at {t}: the first cycle trains, checks start after it")
     else:
-        counts: dict[str, list[int]] = {}
-        for x in rows:
-            c = counts.setdefault(x["kind"], [0, 0, 0])
-            c[0] += 1
-            c[1] += int(x["flagged"] and not x["advisory"])
-            c[2] += int(x["flagged"] and x["advisory"])
-        summary = Table(title=f"monitoring of {model} at {t}: {len(rows)} checks")
-        for col in ("kind", "checks", "alerting", "advisory flags (iid tests)"):
-            summary.add_column(col)
-        for kind, (n, a, adv) in sorted(counts.items()):
-            summary.add_row(kind, str(n), f"[red]{a}[/]" if a else "0", str(adv))
-        console.print(summary)
-        shown = rows if show_all else [x for x in rows if x["flagged"]]
-        if shown:
-            table = Table(title="every check" if show_all else "checks that flagged")
-            for col in (
-                "series",
-                "version",
-                "kind",
-                "method",
-                "feature",
-                "statistic",
-                "p-value",
-                "threshold",
-                "decision",
-            ):
-                table.add_column(col)
-            for x in shown:
-                table.add_row(
-                    x["unique_id"],
-                    x["version"],
-                    x["kind"],
-                    x["method"],
-                    x["feature"],
-                    f"{x['statistic']:.4g}",
-                    "" if x["p_value"] is None else f"{x['p_value']:.3g}",
-                    f"{x['threshold']:.3g}",
-                    ("flag (advisory, iid test)" if x["advisory"] else "[red]DRIFT[/]")
-                    if x["flagged"]
-                    else "ok",
-                )
-            console.print(table)
+        _print_checks(rows, model=model, at=t, show_all=show_all)
     if alerting:
         raise typer.Exit(MONITOR_ALERT_EXIT)
 
@@ -1043,7 +1094,7 @@ def deployment(
                 watch.add_row(
                     w.unique_id,
                     w.kind,
-                    str(w.opened_at),
+                    _when(w.opened_at),
                     w.version,
                     w.previous_version,
                     w.served_version,
@@ -1065,8 +1116,8 @@ def deployment(
                 for w in closed:
                     verdicts.add_row(
                         w.unique_id,
-                        str(w.opened_at),
-                        str(w.closed_at),
+                        _when(w.opened_at),
+                        _when(w.closed_at),
                         w.version,
                         w.status,
                         w.reason or "",
@@ -1077,7 +1128,7 @@ def deployment(
                 hist.add_column(col)
             for m in ws.store.deployment_history(ws.model_name, list(series)):
                 hist.add_row(
-                    m.unique_id, str(m.at), m.previous_version or "", m.version, m.by, m.reason
+                    m.unique_id, _when(m.at), m.previous_version or "", m.version, m.by, m.reason
                 )
             console.print(hist)
 
@@ -1624,23 +1675,23 @@ def alerts_list(
     if as_json:
         _print_json({"total": len(found), "alerts": found[:limit]})
         return
-    table = Table(
-        title=f"alerts ({len(found)}{', newest ' + str(limit) if len(found) > limit else ''})"
-    )
-    for col in ("id", "ds", "series", "kind", "method", "severity", "status", "message"):
-        table.add_column(col)
+    # One line per alert, newest first, as `chronoguard decisions` prints its log.
+    newest = f", newest {limit}" if len(found) > limit else ""
+    console.print(f"[bold]alerts ({len(found)}{newest})[/]")
     for a in found[:limit]:
-        table.add_row(
-            str(a.id),
-            str(a.ds),
-            a.unique_id or "",
-            a.kind,
-            a.method,
-            a.severity,
-            a.status,
-            escape(a.message),
+        head = "  ".join(
+            x
+            for x in (
+                f"#{a.id}",
+                _when(a.ds),
+                a.unique_id or "",
+                f"{a.kind} ({a.method})",
+                a.severity,
+                a.status,
+            )
+            if x
         )
-    console.print(table)
+        console.print(f"{escape(head)}: {escape(a.message)}", highlight=False)
 
 
 def _alert_status(
@@ -1859,24 +1910,26 @@ def decisions(
     if as_json:
         _print_json({"total": len(found), "decisions": found[:limit]})
         return
-    table = Table(
-        title=f"decisions ({len(found)}{', newest ' + str(limit) if len(found) > limit else ''})"
-    )
-    for col in ("ds", "series", "action", "trigger", "outcome", "challenger", "champion", "why"):
-        table.add_column(col)
+    # One line per decision, newest first (a log: readable in any width, and grep-able).
+    newest = f", newest {limit}" if len(found) > limit else ""
+    console.print(f"[bold]decisions ({len(found)}{newest})[/]")
     for d in found[:limit]:
+        what = d.action + (f" {d.outcome}" if d.outcome and d.outcome != "none" else "")
+        champion = f"v{d.champion_version}" if d.champion_version else ""
+        versions = champion + (f" → v{d.challenger_version}" if d.challenger_version else "")
         why = d.reason + (f"; gate: {d.gate_reason}" if d.gate_reason else "")
-        table.add_row(
-            str(d.ds),
-            d.unique_id,
-            d.action,
-            d.trigger,
-            d.outcome,
-            d.challenger_version or "",
-            d.champion_version or "",
-            escape(why),
-        )
-    console.print(table)
+        line = "  ".join(x for x in (_when(d.ds), d.unique_id, what, versions) if x)
+        console.print(f"{escape(line)}: {escape(why)}", highlight=False)
+
+
+def _when(t: Any) -> str:
+    """A time for a human: the date alone at midnight, else to the minute (or second)."""
+    ts = pd.Timestamp(t)
+    if ts is pd.NaT:
+        return ""
+    if ts == ts.normalize():
+        return f"{ts:%Y-%m-%d}"
+    return f"{ts:%Y-%m-%d %H:%M}" if ts.second == 0 else f"{ts:%Y-%m-%d %H:%M:%S}"
 
 
 token_app = typer.Typer(

@@ -7,6 +7,7 @@ The workspace is the cycle tests' three-series fleet (``south`` shocked by -30 %
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -62,8 +63,15 @@ def test_monitor_exit_code_says_whether_an_alerting_check_fired(
     with open_workspace(ws) as w:
         stored = w.store.get_monitoring_results(ds_from=UNTIL, ds_to=UNTIL)
     assert body["checks"] == len(stored) > 0
-    alerting = [r for r in body["results"] if r["flagged"] and not r["advisory"]]
+    alerting = [r for r in body["results"] if r["alert"]]
+    assert all(r["flagged"] and not r["advisory"] for r in alerting)
     assert body["alerting"] == len(alerting)
+    flagged = [r for r in body["results"] if r["flagged"] and not r["advisory"]]
+    assert body["positive"] == len(flagged) >= len(alerting)
+    # Each alerting check raised (or keeps open) an alert of the store at that time.
+    with open_workspace(ws) as w:
+        open_keys = {(a.unique_id, a.kind, a.method) for a in w.store.list_alerts(status="open")}
+    assert {(r["unique_id"], r["kind"], r["method"]) for r in alerting} <= open_keys
     assert alerting, "the shocked series should alert by June 1981"
     assert code == 3, err
     assert {r["unique_id"] for r in alerting} >= {"south"}
@@ -73,9 +81,9 @@ def test_monitor_exit_code_says_whether_an_alerting_check_fired(
         "monitor", "-w", ws, "-d", data, "--now", str(UNTIL.date()), token=tokens["operator"]
     )
     assert code == 3
-    assert "checks that flagged" in out and "alerting" in out
-    shown = out.count("DRIFT")
-    assert shown == len(alerting)
+    assert f"checks that flagged ({len(flagged)})" in out and "alerting" in out
+    assert len(re.findall(r"^ALERT  ", out, re.M)) == len(alerting)
+    assert len(re.findall(r"^(ALERT|flag )  ", out, re.M)) == len(flagged)
     code, out_all, _ = cli(
         "monitor",
         "-w",
@@ -87,7 +95,9 @@ def test_monitor_exit_code_says_whether_an_alerting_check_fired(
         "--all",
         token=tokens["operator"],
     )
-    assert "every check" in out_all and out_all.count(" ok ") + out_all.count("ok │") >= 1
+    assert f"every check ({body['checks']})" in out_all
+    assert len(re.findall(r"^(ok   |flag |note |ALERT)  ", out_all, re.M)) == body["checks"]
+    assert re.search(r"^ok     ", out_all, re.M)
 
 
 def test_alerts_are_listed_acknowledged_and_resolved(

@@ -12,7 +12,7 @@ that change across a DST change) are converted to UTC and kept tz-naive, and day
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -175,9 +175,9 @@ def find_problems(
                 if trailing[np.isnan(y)].any() and not accepted.any():
                     hint = (
                         "; rows with an empty y after a series' last observation are future "
-                        "inputs, accepted only by `chronoguard forecast` for a model with "
-                        "exogenous columns (data.exog), and this "
-                        + ("command does not read them" if exog else "model has none")
+                        "inputs, read only for a model with exogenous columns (data.exog), "
+                        "and this "
+                        + ("reading of the data does not take them" if exog else "model has none")
                     )
                 problems.append(
                     f"target y is NaN at {_rows(nan)} ({len(nan)} rows); fill or remove "
@@ -344,6 +344,38 @@ def validate_frame(
         exog=ex,
         future=future,
     )
+
+
+def validate_with_future(
+    df: pd.DataFrame,
+    *,
+    freq: str | None,
+    exog: tuple[str, ...] | list[str],
+    future: pd.DataFrame | None = None,
+    source: str = "data",
+    future_source: str = "future",
+) -> ValidatedFrame:
+    """Check a history and its future inputs, as every command that forecasts reads them.
+
+    For a model with exogenous columns (``exog``) the future inputs are either the rows
+    of ``df`` with an empty ``y`` after each series' last observation or the frame
+    ``future`` (:func:`validate_future_inputs`), never both; they are returned in
+    :attr:`ValidatedFrame.future`, the history in :attr:`ValidatedFrame.df`. Without
+    exogenous columns an empty ``y`` stays an error and ``future`` is refused.
+    """
+    checked = validate_frame(df, freq=freq, exog=exog, source=source, future_inputs=bool(exog))
+    if future is None:
+        return checked
+    if checked.future is not None and len(checked.future):
+        raise DataContractError(
+            [
+                f"future inputs are given twice: in {future_source} and as rows with an "
+                f"empty y in {source}; keep one of them"
+            ],
+            source=source,
+        )
+    inputs = validate_future_inputs(future, exog=exog, freq=checked.freq, source=future_source)
+    return replace(checked, future=inputs)
 
 
 def validate_future_inputs(

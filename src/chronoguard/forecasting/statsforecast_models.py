@@ -8,6 +8,7 @@ pickled forecaster holds parameters and the last state only.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,13 +124,18 @@ class ARIMASeries:
 
         ``offset`` is not needed: differencing makes the state independent of the start, and a
         drift term is re-based on the history by statsforecast.
+
+        statsforecast regresses on the exogenous inputs again here, with the coefficients
+        fixed, and warns each time when their design matrix is rank-deficient (Fourier terms
+        beside a constant, say). The fit heard that once and kept it in ``fit_warnings_``;
+        repeated at every forecast and every rolling step it would only bury the output.
         """
-        return SeriesForecast.from_statsforecast(
-            self.model.forward(
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The design matrix is rank-deficient")
+            out = self.model.forward(
                 y=y.astype(float), h=h, X=X, X_future=X_future, level=statsforecast_levels(levels)
-            ),
-            levels,
-        )
+            )
+        return SeriesForecast.from_statsforecast(out, levels)
 
 
 class AutoETS(Forecaster):

@@ -357,25 +357,21 @@ def forecast_version(
     so is a forecast of no rows. ``source``, ``future_source`` and ``horizon_name`` are how
     errors name the inputs.
     """
-    from chronoguard.data import validate_frame
-    from chronoguard.data.contract import validate_future_inputs
+    from chronoguard.data.contract import validate_with_future
 
     if horizon is not None and horizon < 1:
         raise ChronoguardError(f"{horizon_name} must be 1 or more, got {horizon}")
     loaded = ws.registry.load(ws.model_name, version)
     model = loaded.forecaster
-    exog = list(model.exog_)
-    checked = validate_frame(
-        data, freq=ws.config.data.freq, exog=exog, source=source, future_inputs=True
+    checked = validate_with_future(
+        data,
+        freq=ws.config.data.freq,
+        exog=list(model.exog_),
+        future=future,
+        source=source,
+        future_source=future_source,
     )
     inputs = checked.future
-    if future is not None:
-        if inputs is not None and len(inputs):
-            raise ChronoguardError(
-                f"future inputs are given twice: in {future_source} and as rows with an "
-                f"empty y in {source}; keep one of them"
-            )
-        inputs = validate_future_inputs(future, exog=exog, freq=model.freq_, source=future_source)
     origin = pd.Timestamp(checked.df["ds"].max())
     result = forecast_series(
         model,

@@ -358,10 +358,13 @@ def serve_shadows(
     now: pd.Timestamp,
     cache: VersionCache,
     series: Sequence[str] | None = None,
+    future: pd.DataFrame | None = None,
 ) -> int:
     """Forecast from ``now`` with the version of every open watch that does not serve (the
     replaced one, or a shadow trial's challenger), recorded under the alias ``shadow``;
-    returns the number of rows."""
+    returns the number of rows. ``future``: the exogenous inputs after ``now``, as for
+    :func:`~chronoguard.lifecycle.serve.serve_forecasts` (``None``: the rows of ``data``
+    after ``now``)."""
     by_version: dict[str, list[str]] = {}
     wanted = None if series is None else set(series)
     for w in ws.store.list_watches(ws.model_name, status="open"):
@@ -379,6 +382,7 @@ def serve_shadows(
             version=v,
             alias=SHADOW,
             if_exists="skip",
+            future=None if future is None else future[future["unique_id"].isin(ids)],
         )
         total += len(fc)
     return total

@@ -22,7 +22,7 @@ configured initial window and deploys it to every series.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -115,6 +115,22 @@ class CycleOutcome:
         )
 
 
+def short_inputs_note(
+    outcome: CycleOutcome, *, horizon: int, exog: Sequence[str], how: str
+) -> str | None:
+    """What to tell when a model with exogenous inputs served less than its horizon from
+    the cycle's time because the inputs end before it (``how``: how the caller gives
+    them); ``None`` when every series was served in full, or the model has no inputs."""
+    full = outcome.n_series * horizon
+    if not exog or outcome.already_done or outcome.forecasts_served >= full:
+        return None
+    return (
+        f"{outcome.forecasts_served} of the {full} forecasts due from {outcome.now} were "
+        f"served: the values of the model's exogenous inputs ({', '.join(exog)}) end before "
+        f"the horizon of {horizon} periods; give them {how}"
+    )
+
+
 def _stage_done(current: str, stage: str) -> bool:
     return STAGES.index(current) >= STAGES.index(stage)
 
@@ -130,14 +146,21 @@ def run_cycle(
     cache: VersionCache | None = None,
     stop_after: str | None = None,
     progress: TrainingProgress | None = None,
+    future: pd.DataFrame | None = None,
 ) -> CycleOutcome:
     """Run the production cycle of workspace ``ws`` at ``now``; see the module docstring.
 
     Parameters
     ----------
     data
-        Validated long frame: history up to ``now`` (later targets are ignored) and, for
-        models with exogenous inputs, the future inputs after ``now``.
+        Validated long frame: history up to ``now`` (later targets are ignored, their
+        exogenous inputs are read as known in advance).
+    future
+        For a model with exogenous inputs, their values beyond the history of ``data``
+        (``unique_id``, ``ds`` and the exogenous columns: ``chronoguard cycle --future``,
+        or the rows with an empty ``y`` that the contract splits off,
+        :attr:`~chronoguard.data.ValidatedFrame.future`), so the forecasts served from
+        ``now`` cover the horizon; without them the horizon ends where the inputs do.
     now
         The cycle's time, a timestamp of the data's grid (the data time of every record).
     recorded_at
@@ -192,7 +215,7 @@ def run_cycle(
         if not len(deployment):
             bootstrap(ws, data, known, freq=freq, now=now, by=by, cache=cache, progress=progress)
             deployment = ws.store.get_deployment(model)
-            serve_fleet(ws, data, now=now, deployment=deployment, cache=cache)
+            serve_fleet(ws, data, now=now, deployment=deployment, cache=cache, future=future)
             outcome = _outcome(ws, now, checked=False)
             ws.store.finish_cycle(
                 model, now, summary=outcome.to_summary(), at=ws.store.real_time(at)
@@ -253,7 +276,7 @@ def run_cycle(
                 ws.store.advance_cycle(model, now, "retrained")
             stage = "retrained"
         deployment = ws.store.get_deployment(model)
-        serve_fleet(ws, data, now=now, deployment=deployment, cache=cache)
+        serve_fleet(ws, data, now=now, deployment=deployment, cache=cache, future=future)
         outcome = _outcome(ws, now, checked=checked)
         ws.store.finish_cycle(model, now, summary=outcome.to_summary(), at=ws.store.real_time(at))
         return outcome
@@ -324,11 +347,27 @@ def check_at(
 
     The check is recorded once (a cycle at the same ``now`` continues from it without
     checking again; run again, this only reads). The rows are the store's monitoring
-    results at ``now``, with two columns added: ``advisory`` (an iid test, shown but never
-    alerting) and ``alerting`` (flagged and not advisory).
+    results at ``now``, with three columns added: ``advisory`` (an iid test, shown but
+    never alerting or triggering), ``positive`` (flagged at the series' own level and not
+    advisory: evidence the retraining rule counts) and ``alerting`` (raises an alert: also
+    positive after the fleet-wide Benjamini–Hochberg adjustment at the alert level).
     """
     run_cycle(ws, data, freq=freq, now=now, by=by, recorded_at=recorded_at, stop_after="checked")
     results = ws.store.get_monitoring_results(ds_from=now, ds_to=now)
-    advisory = [bool((d or {}).get("advisory")) for d in results["details"]] if len(results) else []
-    results = results.assign(advisory=pd.Series(advisory, index=results.index, dtype=bool))
-    return results.assign(alerting=results["decision"].astype(bool) & ~results["advisory"])
+    details = [d or {} for d in results["details"]]
+    decision = [bool(x) for x in results["decision"]]
+    advisory = [bool(d.get("advisory")) for d in details]
+    # ``alert`` is None where no adjustment applied: the decision alone decides.
+    alert = [
+        not adv and (dec if d.get("alert") is None else bool(d["alert"]))
+        for d, dec, adv in zip(details, decision, advisory, strict=True)
+    ]
+    return results.assign(
+        advisory=pd.Series(advisory, index=results.index, dtype=bool),
+        positive=pd.Series(
+            [dec and not adv for dec, adv in zip(decision, advisory, strict=True)],
+            index=results.index,
+            dtype=bool,
+        ),
+        alerting=pd.Series(alert, index=results.index, dtype=bool),
+    )

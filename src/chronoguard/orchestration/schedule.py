@@ -28,6 +28,9 @@ class LoadedData:
 
     df: pd.DataFrame
     freq: str
+    #: For a model with exogenous inputs, their values beyond the history (see
+    #: :func:`~chronoguard.orchestration.run_cycle`'s ``future``).
+    future: pd.DataFrame | None = None
 
 
 def due_cycles(
@@ -91,7 +94,14 @@ def run_schedule(
             clock_now=now,
         ):
             outcome = run_cycle(
-                ws, data.df, freq=data.freq, now=t, by=ACTOR, recorded_at=now, cache=cache
+                ws,
+                data.df,
+                freq=data.freq,
+                now=t,
+                by=ACTOR,
+                recorded_at=now,
+                cache=cache,
+                future=data.future,
             )
             ran.append(outcome)
             if on_cycle is not None:

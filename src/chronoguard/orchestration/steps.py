@@ -886,14 +886,19 @@ def serve_fleet(
     deployment: Deployment,
     cache: VersionCache,
     series: Sequence[str] | None = None,
+    future: pd.DataFrame | None = None,
 ) -> int:
     """Forecast from ``now`` with the version serving each series and record them.
 
     Forecasts already recorded for this origin and version are kept as they are, so a
     resumed cycle serves each series once. Series under a watch are also forecast by the
     version they replaced, in shadow (:func:`~chronoguard.lifecycle.watch.serve_shadows`).
+    A model with exogenous inputs takes their values after ``now`` from the rows of
+    ``data`` after it and from ``future`` (the inputs beyond the data's history, see
+    :func:`future_inputs_after`); where they end, the horizon shrinks.
     Returns the number of rows served, shadow ones included.
     """
+    inputs = future_inputs_after(data, future, now)
     total = 0
     canaries = {
         (w.unique_id, w.version)
@@ -921,6 +926,24 @@ def serve_fleet(
                 version=v,
                 alias=alias,
                 if_exists="skip",
+                future=None if inputs is None else inputs[inputs["unique_id"].isin(part)],
             )
             total += len(fc)
-    return total + serve_shadows(ws, data, now=now, cache=cache, series=series)
+    return total + serve_shadows(ws, data, now=now, cache=cache, series=series, future=inputs)
+
+
+def future_inputs_after(
+    data: pd.DataFrame, future: pd.DataFrame | None, now: pd.Timestamp
+) -> pd.DataFrame | None:
+    """The exogenous inputs known after ``now``: the rows of ``data`` after it (a replay's
+    data, or a cycle run at an earlier time than the data's end) and then ``future``
+    (``unique_id``, ``ds`` and the model's exogenous columns, beyond the history: a
+    ``--future`` file or rows with an empty ``y``). ``None`` when no ``future`` is given:
+    the forecast then reads the rows of ``data`` after ``now`` itself."""
+    if future is None:
+        return None
+    cols = list(future.columns)
+    after = data.loc[data["ds"] > now, [c for c in cols if c in data.columns]]
+    both = pd.concat([after, future[cols]], ignore_index=True)
+    both = both.drop_duplicates(["unique_id", "ds"], keep="first")
+    return both.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)

@@ -37,9 +37,7 @@ import pandas as pd
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
-from mlflow.store.artifact.models_artifact_repo import REGISTERED_MODEL_META_FILE_NAME
 from mlflow.tracking import MlflowClient
-from mlflow.utils.yaml_utils import write_yaml
 
 from chronoguard import __version__
 from chronoguard.errors import (
@@ -107,9 +105,15 @@ class ModelVersion:
     artifact_sha256: str | None = None
 
 
+# The file some MLflow releases (before 3.18) add to a ``models:/`` download, naming the
+# registered model and version: written by the download, not logged, so not digested.
+DOWNLOAD_META_FILE = "registered_model_meta"
+
+
 def artifact_digest(model_dir: Path, json_artifacts: dict[str, bytes]) -> str:
-    """SHA-256 over a version's model folder (every file, by relative path) and its JSON
-    artifacts (by name): what a load must find unchanged before it unpickles anything.
+    """SHA-256 over a version's model folder (every file, by relative path, but the
+    download's own :data:`DOWNLOAD_META_FILE`) and its JSON artifacts (by name): what a
+    load must find unchanged before it unpickles anything.
 
     hashlib does the hashing; the manifest (sorted ``path NUL sha256(file)`` entries) is
     ours, so the digest does not depend on the order files are listed in.
@@ -118,7 +122,7 @@ def artifact_digest(model_dir: Path, json_artifacts: dict[str, bytes]) -> str:
     entries = [
         (f"model/{p.relative_to(model_dir).as_posix()}", p.read_bytes())
         for p in sorted(model_dir.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.relative_to(model_dir).as_posix() != DOWNLOAD_META_FILE
     ]
     entries += [(f"json/{name}", data) for name, data in sorted(json_artifacts.items())]
     for name, data in sorted(entries):
@@ -451,15 +455,6 @@ class ModelRegistry:
             )
         else:
             model_dir = Path(shutil.copytree(moved_model, model_dst))
-            # What a ``models:/`` download adds (and the digest covers): the registered
-            # model's name and version, written as MLflow writes them.
-            write_yaml(
-                str(model_dir),
-                REGISTERED_MODEL_META_FILE_NAME,
-                {"model_name": model_name, "model_version": str(version)},
-                overwrite=True,
-                ensure_yaml_extension=False,
-            )
         payloads: dict[str, bytes] = {}
         moved_run = self._moved_here(
             str(self._client.get_run(run_id).info.artifact_uri), [(run_id, 0)]
