@@ -292,8 +292,9 @@ class Workspace:
         version: str | None = None,
     ) -> pd.DataFrame:
         """Forecast ``h`` periods (default: the config's horizon) after each series' last
-        observation in ``df`` with ``version`` (a number or an alias; default the champion),
-        as ``chronoguard forecast`` does. A model with exogenous columns takes their future
+        observation in ``df`` with ``version`` (a number or an alias; default the
+        deployment: each series by the version that serves it, named in a ``version``
+        column), as ``chronoguard forecast`` does. A model with exogenous columns takes their future
         values from ``future`` (or from rows of ``df`` with an empty ``y``). Nothing is
         recorded; no token is needed.
 
@@ -310,7 +311,7 @@ class Workspace:
         served = forecast_version(
             self.inner,
             df,
-            version=version or "champion",
+            version=version,
             horizon=h,
             future=future,
             source="df",

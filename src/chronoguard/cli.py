@@ -444,8 +444,14 @@ def forecast(
     workspace: WorkspaceOpt,
     data: DataOpt,
     version: Annotated[
-        str, typer.Option("--version", "-v", help="Version number or alias (champion, challenger).")
-    ] = "champion",
+        str | None,
+        typer.Option(
+            "--version",
+            "-v",
+            help="Version number or alias (champion, challenger); default: the deployment, "
+            "each series by the version that serves it.",
+        ),
+    ] = None,
     horizon: Annotated[
         int | None, typer.Option(help="Periods ahead (default: the config's horizon).")
     ] = None,
@@ -474,13 +480,17 @@ def forecast(
     an empty y after the history in DATA). A series the version has no model for is
     forecast by forecast.fallback_model when the config names one, else it is an error.
 
-    --json prints {model, version, origin, horizon, recorded, new_series, fallback_model,
-    rows, output, forecasts}: forecasts is a list of rows (unique_id, ds, yhat and the
-    interval columns), or null when --output wrote them to a file; new_series are the
-    series forecast by fallback_model.
+    Without --version each series is forecast by the version that serves it (`chronoguard
+    deployment`), its rows tagged with a version column.
+
+    --json prints {model, version, versions, origin, horizon, recorded, new_series,
+    fallback_model, rows, output, forecasts}: version is the one given, or "deployment"
+    (versions: those that forecast); forecasts is a list of rows (unique_id, ds, yhat, the
+    interval columns, and version by the deployment), or null when --output wrote them to
+    a file; new_series are the series forecast by fallback_model.
     """
     from chronoguard.data import load_frame
-    from chronoguard.lifecycle.serve import forecast_version, record_forecasts
+    from chronoguard.lifecycle.serve import DEPLOYMENT, forecast_version, record_forecasts
 
     if horizon is not None and horizon < 1:
         raise ChronoguardError(f"--horizon must be 1 or more, got {horizon}")
@@ -502,19 +512,32 @@ def forecast(
         v, origin, result = served.version, served.origin, served.forecasts
         fc = result.frame
         if record:
-            fc = record_forecasts(
-                ws.store,
-                fc,
-                origin=origin,
-                model_name=ws.model_name,
-                version=v,
-                alias=version if not version.isdigit() else "manual",
+            if v == DEPLOYMENT:  # each version's rows recorded as that version's
+                parts = [(str(pv), part) for pv, part in fc.groupby("version", sort=False)]
+                alias = "champion"
+            else:
+                parts = [(v, fc)]
+                alias = "manual" if version is not None and version.isdigit() else str(version)
+            fc = pd.concat(
+                [
+                    record_forecasts(
+                        ws.store,
+                        part,
+                        origin=origin,
+                        model_name=ws.model_name,
+                        version=pv,
+                        alias=alias,
+                    )
+                    for pv, part in parts
+                ],
+                ignore_index=True,
             )
         new = result.new_series
+        which = "the deployment" if v == DEPLOYMENT else f"version {v}"
         if new:
             fc = served.combined(fc)
             err.print(
-                f"{len(new)} series have no model in version {v} "
+                f"{len(new)} series have no model in {which} "
                 f"({_series_shown(new)}): forecast by the fallback model "
                 f"{result.fallback_model} fitted on their history"
                 + (" (not recorded: no version served them)" if record else "")
@@ -528,6 +551,7 @@ def forecast(
                 {
                     "model": ws.model_name,
                     "version": v,
+                    "versions": list(served.versions),
                     "origin": origin,
                     "horizon": result.horizon,
                     "recorded": record,
@@ -539,9 +563,9 @@ def forecast(
                 }
             )
         elif output:
-            console.print(f"version {v}: {len(fc)} rows → {output}")
+            console.print(f"{_forecast_by(served)}: {len(fc)} rows → {output}")
         else:
-            table = Table(title=f"{ws.model_name} v{v} from {origin.date()}")
+            table = Table(title=f"{ws.model_name}: {_forecast_by(served)} from {_when(origin)}")
             for col in fc.columns:
                 table.add_column(str(col))
             for row in fc.itertuples(index=False):
@@ -619,7 +643,7 @@ def _print_checks(rows: list[dict[str, Any]], *, model: str, at: Any, show_all: 
         )
         verdict = _verdict(x)
         shown_verdict = "[red]ALERT[/]" if verdict == "ALERT" else verdict
-        console.print(f"{shown_verdict}  {escape(line)}", highlight=False)
+        console.print(f"{shown_verdict}  {escape(line)}", highlight=False, soft_wrap=True)
     if any(x["flagged"] and not x["alert"] and not x["advisory"] for x in shown):
         console.print(
             "flag: positive at the series' own level, which the retraining rule counts (k "
@@ -634,6 +658,15 @@ def _print_checks(rows: list[dict[str, Any]], *, model: str, at: Any, show_all: 
         )
 
 
+def _forecast_by(served: Any) -> str:
+    """Who forecast: ``version 3``, or ``the deployment (v1, v2)``."""
+    from chronoguard.lifecycle.serve import DEPLOYMENT
+
+    if served.version != DEPLOYMENT:
+        return f"version {served.version}"
+    return "the deployment (" + ", ".join(f"v{x}" for x in served.versions) + ")"
+
+
 def _note_short_inputs(ws: Any, outcome: Any) -> None:
     from chronoguard.orchestration.cycle import short_inputs_note
 
@@ -644,7 +677,7 @@ def _note_short_inputs(ws: Any, outcome: Any) -> None:
         how="with --future FILE or as rows with an empty y after the history in DATA",
     )
     if note:
-        err.print(f"[yellow]note:[/] {escape(note)}")
+        err.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
 
 
 def _print_cycle(outcome: Any) -> None:
@@ -667,7 +700,8 @@ def _print_cycle(outcome: Any) -> None:
         more = f" and {len(outcome.rolled_back) - 5} more" if len(outcome.rolled_back) > 5 else ""
         parts.append(f"rolled back by their watch: {shown}{more}")
     parts.append(f"{outcome.forecasts_served} forecasts served")
-    console.print(f"{head}: " + "; ".join(parts))
+    # One line per cycle, never wrapped: `schedule` appends them to a log.
+    console.print(f"{head}: " + "; ".join(parts), soft_wrap=True)
 
 
 def _cycle_json(outcome: Any, delivery: Any) -> dict[str, Any]:
@@ -1008,26 +1042,39 @@ def rollback(
 
     Needs an operator token (CHRONOGUARD_TOKEN): its name is who, the machine's clock when.
 
-    --json prints {model, moves}: each move {id, model_name, unique_id, version, previous_version, at, by, reason, batch}, previous_version being the version
-    left.
+    Series named with --series must each have an earlier version; of a group or the
+    fleet, those that never had another version stay, and are named.
+
+    --json prints {model, moves, stayed}: each move {id, model_name, unique_id, version,
+    previous_version, at, by, reason, batch}, previous_version being the version left;
+    stayed the selected series that had no earlier version.
     """
     from collections import Counter
 
-    from chronoguard.lifecycle.operations import Selection
+    from chronoguard.lifecycle.operations import Selection, resolve
     from chronoguard.lifecycle.operations import rollback as roll_back
 
     with _open(workspace) as ws:
         caller = _caller(ws, "operator")
-        moves = roll_back(
-            ws, caller=caller, selection=Selection.of(series, group), reason=reason, at=_now(None)
-        )
+        selection = Selection.of(series, group)
+        chosen = resolve(ws, selection)
+        moves = roll_back(ws, caller=caller, selection=selection, reason=reason, at=_now(None))
         model = ws.model_name
+        selected = chosen if chosen is not None else sorted(ws.store.get_deployment(model).versions)
+    moved = {m.unique_id for m in moves}
+    stayed = [u for u in selected if u not in moved]
     if as_json:
-        _print_json({"model": model, "moves": moves})
+        _print_json({"model": model, "moves": moves, "stayed": stayed})
         return
     pairs = Counter((m.previous_version, m.version) for m in moves)
     for (a, b), n in sorted(pairs.items()):
         console.print(f"rolled back {n} series: v{a} → [bold]v{b}[/]")
+    if stayed:
+        console.print(
+            f"{len(stayed)} series stay on the only version that served them: "
+            f"{escape(_series_shown(stayed))}",
+            soft_wrap=True,
+        )
 
 
 @app.command()
@@ -1691,7 +1738,7 @@ def alerts_list(
             )
             if x
         )
-        console.print(f"{escape(head)}: {escape(a.message)}", highlight=False)
+        console.print(f"{escape(head)}: {escape(a.message)}", highlight=False, soft_wrap=True)
 
 
 def _alert_status(
@@ -1919,7 +1966,7 @@ def decisions(
         versions = champion + (f" → v{d.challenger_version}" if d.challenger_version else "")
         why = d.reason + (f"; gate: {d.gate_reason}" if d.gate_reason else "")
         line = "  ".join(x for x in (_when(d.ds), d.unique_id, what, versions) if x)
-        console.print(f"{escape(line)}: {escape(why)}", highlight=False)
+        console.print(f"{escape(line)}: {escape(why)}", highlight=False, soft_wrap=True)
 
 
 def _when(t: Any) -> str:

@@ -158,3 +158,69 @@ def test_decisions_show_what_was_decided_and_why(
     assert code == 0 and "retrain" in out
     code, _, err = cli("decisions", "-w", ws, "--action", "bogus", token=tokens["viewer"])
     assert code == 2 and "bogus" in err
+
+
+def test_forecast_is_made_by_the_deployment(
+    cli: Cli, built: tuple[Path, Path, dict[str, str]]
+) -> None:
+    """Without --version each series is forecast by the version that serves it; with one,
+    every series by that version. Runs last: it retrains and promotes south."""
+    ws, data, _ = built
+    with open_workspace(ws) as w:
+        admin = grant(w.store, "ada", "admin")
+    code, out, err = cli(
+        "retrain",
+        "-w",
+        ws,
+        "-d",
+        data,
+        "--series",
+        "south",
+        "--reason",
+        "by hand",
+        "--json",
+        token=admin,
+    )
+    assert code == 0, err
+    v = json.loads(out)["version"]
+    with open_workspace(ws) as w:
+        if w.store.get_deployment(w.model_name).version_of("south") != v:
+            code, _, err = cli("promote", "-w", ws, v, "--series", "south", token=admin)
+            assert code == 0, err
+        serving = dict(w.store.get_deployment(w.model_name).versions)
+    assert serving["south"] == v and len(set(serving.values())) >= 2
+
+    code, out, err = cli("forecast", "-w", ws, "-d", data, "--json", token=admin)
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["version"] == "deployment"
+    assert body["versions"] == sorted(set(serving.values()), key=int)
+    by_series = {r["unique_id"]: r["version"] for r in body["forecasts"]}
+    assert by_series == serving
+    # The same forecasts, per series, as each version's own; a version that holds only
+    # south cannot forecast the others (what the deployment spares its user).
+    code, _, err = cli("forecast", "-w", ws, "-d", data, "--version", v, token=admin)
+    assert code == 2 and "2 series have no model in this version: 'north', 'west'" in err
+    only_south = ws.parent / "south.csv"
+    frame = pd.read_csv(data)
+    frame[frame["unique_id"] == "south"].to_csv(only_south, index=False)
+    code, out, err = cli(
+        "forecast", "-w", ws, "-d", only_south, "--version", v, "--json", token=admin
+    )
+    assert code == 0, err
+    own = json.loads(out)
+    assert own["version"] == v and "version" not in own["forecasts"][0]
+    south = [r["yhat"] for r in body["forecasts"] if r["unique_id"] == "south"]
+    assert south == pytest.approx(
+        [r["yhat"] for r in own["forecasts"] if r["unique_id"] == "south"]
+    )
+    # Recorded: each row under the version that made it.
+    code, out, err = cli(
+        "forecast", "-w", ws, "-d", data, "--record", "-o", ws.parent / "fc.csv", token=admin
+    )
+    assert code == 0 and "the deployment (" in out, err
+    with open_workspace(ws) as w:
+        origin = pd.read_csv(data, parse_dates=["ds"])["ds"].max()
+        stored = w.store.get_forecasts()
+    stored = stored[stored["origin"] == origin]
+    assert dict(zip(stored["unique_id"], stored["version"].astype(str), strict=False)) == serving

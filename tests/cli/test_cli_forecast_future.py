@@ -216,7 +216,9 @@ def test_a_new_series_is_named_or_forecast_by_the_configured_fallback(
     out_csv = tmp_path / "fc.csv"
     code, out, err = cli("forecast", "-w", copy, "-d", files["four"], "-o", out_csv)
     assert code == 0, err
-    assert "1 series have no model in version 1 (d): forecast by the fallback model Naive" in err
+    assert (
+        "1 series have no model in the deployment (d): forecast by the fallback model Naive" in err
+    )
     fc = pd.read_csv(out_csv)
     assert sorted(fc["unique_id"].unique()) == ["a", "b", "c", "d"]
     assert set(fc.loc[fc["unique_id"] == "d", "model"]) == {"fallback Naive"}

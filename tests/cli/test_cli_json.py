@@ -513,7 +513,10 @@ def test_versions_and_forecast(story: Story) -> None:
     assert any("champion" in v["aliases"] for v in listed)
 
     fc = story.body("forecast")
-    assert fc["version"] == "champion" or fc["version"] in {v.version for v in registered}
+    # By the deployment: each series by the version that serves it, named on its rows.
+    assert fc["version"] == "deployment"
+    assert fc["versions"] == sorted(set(dep.versions.values()), key=int)
+    assert {r["unique_id"]: r["version"] for r in fc["forecasts"]} == dict(dep.versions)
     assert fc["origin"] == pd.Timestamp(EARLY_END).isoformat() and fc["horizon"] == 3
     assert fc["output"] is None and fc["rows"] == len(fc["forecasts"]) == 3 * 3
     assert {r["unique_id"] for r in fc["forecasts"]} == set(dep.versions)

@@ -24,7 +24,7 @@ import pytest
 from chronoguard.data import load_frame, validate_frame
 from chronoguard.errors import ChronoguardError, WorkspaceBusyError
 from chronoguard.lifecycle import init_workspace, open_workspace, train_version
-from chronoguard.lifecycle.fleet import VersionCache, rollback_series
+from chronoguard.lifecycle.fleet import VersionCache, deploy_series, rollback_series
 from chronoguard.orchestration import LoadedData, run_cycle, run_schedule
 from tests.helpers import grant, readline_within, seatbelts, small_config
 
@@ -300,6 +300,20 @@ def test_rollback_moves_one_series_back(replayed: tuple[Path, dict[str, object]]
         }
         with pytest.raises(ChronoguardError, match="no earlier version"):
             rollback_series(ws, ["south"], by="ana", reason="again", at=at)
+        # Of the fleet (or a group), a series that never had another version stays; only
+        # a selection in which nothing can move is an error.
+        deploy_series(ws, {"south": served[-1]}, by="ana", reason="forward again", at=at)
+        with pytest.raises(ChronoguardError, match=r"no earlier version .*north"):
+            rollback_series(ws, None, by="ana", reason="fleet", at=at, named=True)
+        (moved,) = rollback_series(ws, None, by="ana", reason="fleet", at=at)
+        assert (moved.unique_id, moved.previous_version, moved.version) == (
+            "south",
+            served[-1],
+            "1",
+        )
+        assert set(ws.store.get_deployment(ws.model_name).versions.values()) == {"1"}
+        with pytest.raises(ChronoguardError, match="no earlier version"):
+            rollback_series(ws, None, by="ana", reason="again", at=at)
 
 
 def test_a_second_cycle_while_one_runs_gets_a_clear_error(

@@ -97,11 +97,17 @@ def rollback_series(
     by: str,
     reason: str,
     at: pd.Timestamp,
+    named: bool | None = None,
 ) -> list[DeploymentMove]:
     """Move each series back to the version that served it before its current one.
 
     Versions a series was rolled back from are skipped, so rolling back twice goes two steps
-    back. ``series=None`` rolls back every series of the deployment.
+    back. ``series=None`` rolls back every series of the deployment. A series with no
+    earlier version is an error when it was ``named`` (the caller listed it; by default
+    when ``series`` is given), and stays where it is when it was selected with others
+    (every series, or a group's): then only a selection in which no series can move is
+    an error. The series that stayed are those
+    selected without a move.
     """
     model = ws.model_name
     deployment = ws.store.get_deployment(model)
@@ -128,7 +134,7 @@ def rollback_series(
             targets[u] = earlier[0]
         else:
             stuck.append(u)
-    if stuck:
+    if stuck and ((series is not None if named is None else named) or not targets):
         raise ChronoguardError(
             f"{len(stuck)} series have no earlier version to roll back to "
             f"({', '.join(stuck[:5])}{' …' if len(stuck) > 5 else ''}); "

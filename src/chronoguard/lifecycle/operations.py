@@ -207,13 +207,17 @@ def rollback(
 ) -> list[DeploymentMove]:
     """Move the selected series (every series by default) back to the version that served
     each before its current one, in one transaction. Needs an operator; no approval waits
-    (going back to a version that served is the safe direction)."""
+    (going back to a version that served is the safe direction). Series named one by one
+    must each have an earlier version; of a group or the fleet, those with none stay
+    (:func:`~chronoguard.lifecycle.fleet.rollback_series`)."""
     require(caller, TokenRole.OPERATOR)
     ids = resolve(ws, selection)
     with ws.lock(holder=f"rollback by {caller.name}", at=at.to_pydatetime()):
         reconcile(ws)
         with ws.store.no_data_time():  # by hand: a real time only, as a promotion
-            return rollback_series(ws, ids, by=caller.name, reason=reason, at=at)
+            return rollback_series(
+                ws, ids, by=caller.name, reason=reason, at=at, named=selection.series is not None
+            )
 
 
 def cast_vote(

@@ -9,6 +9,7 @@ for with a fallback model when one is given, and otherwise names them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -309,14 +310,22 @@ def serve_forecasts(
     )
 
 
+#: :attr:`VersionForecast.version` of a forecast made by the deployment, each series by the
+#: version serving it (its frame then has a ``version`` column).
+DEPLOYMENT = "deployment"
+
+
 @dataclass(frozen=True)
 class VersionForecast:
-    """What :func:`forecast_version` forecast: the version that served, the origin (the
-    data's last observed time) and the forecasts."""
+    """What :func:`forecast_version` forecast: the version that served (or
+    :data:`DEPLOYMENT`: each series by its own, named in the frame's ``version`` column),
+    the origin (the data's last observed time) and the forecasts."""
 
     version: str
     origin: pd.Timestamp
     forecasts: SeriesForecasts
+    #: The versions that forecast, in number order.
+    versions: tuple[str, ...] = ()
 
     def combined(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
         """The version's forecasts (or ``frame``, e.g. them as recorded), then those of new
@@ -326,9 +335,12 @@ class VersionForecast:
         own = fc.frame if frame is None else frame
         if not fc.new_series:
             return own
+        made_by = (
+            "v" + own["version"].astype(str) if self.version == DEPLOYMENT else f"v{self.version}"
+        )
         return pd.concat(
             [
-                own.assign(model=f"v{self.version}"),
+                own.assign(model=made_by),
                 fc.fallback.assign(model=f"fallback {fc.fallback_model}"),
             ],
             ignore_index=True,
@@ -339,7 +351,7 @@ def forecast_version(
     ws: Workspace,
     data: pd.DataFrame,
     *,
-    version: str = "champion",
+    version: str | None = None,
     horizon: int | None = None,
     future: pd.DataFrame | None = None,
     source: str = "data",
@@ -347,8 +359,9 @@ def forecast_version(
     horizon_name: str = "horizon",
 ) -> VersionForecast:
     """Forecast the periods after each series' last observation in ``data`` with a version
-    of workspace ``ws`` (a number or an alias): ``chronoguard forecast`` and the Python
-    API's ``Workspace.forecast``.
+    of workspace ``ws`` (a number or an alias), or by default with the deployment (each
+    series by the version that serves it; the champion alias when nothing is deployed
+    yet): ``chronoguard forecast`` and the Python API's ``Workspace.forecast``.
 
     ``data`` is checked against the contract here; a model with exogenous columns takes
     their future values from ``future`` or from rows with an empty ``y`` after each
@@ -361,6 +374,19 @@ def forecast_version(
 
     if horizon is not None and horizon < 1:
         raise ChronoguardError(f"{horizon_name} must be 1 or more, got {horizon}")
+    if version is None:
+        deployment = ws.store.get_deployment(ws.model_name)
+        if len(deployment):
+            return _forecast_deployment(
+                ws,
+                data,
+                deployment.versions,
+                horizon=horizon,
+                future=future,
+                source=source,
+                future_source=future_source,
+            )
+        version = "champion"
     loaded = ws.registry.load(ws.model_name, version)
     model = loaded.forecaster
     checked = validate_with_future(
@@ -388,10 +414,89 @@ def forecast_version(
             f"version {v} forecast no rows from {source}; check that it holds the series "
             "the version was trained on"
         )
-    return VersionForecast(v, origin, result)
+    return VersionForecast(v, origin, result, (v,))
+
+
+def _forecast_deployment(
+    ws: Workspace,
+    data: pd.DataFrame,
+    serving: Mapping[str, str],
+    *,
+    horizon: int | None,
+    future: pd.DataFrame | None,
+    source: str,
+    future_source: str,
+) -> VersionForecast:
+    """:func:`forecast_version` by the deployment ``serving`` (series → version): each
+    series of ``data`` forecast by the version that serves it, rows tagged with it; series
+    no version serves are new (the fallback model, or an error naming them)."""
+    from chronoguard.data.contract import validate_with_future
+
+    in_use = sorted(set(serving.values()), key=int)
+    models = {v: ws.registry.load(ws.model_name, v).forecaster for v in in_use}
+    exog = list(dict.fromkeys(c for m in models.values() for c in m.exog_))
+    checked = validate_with_future(
+        data,
+        freq=ws.config.data.freq,
+        exog=exog,
+        future=future,
+        source=source,
+        future_source=future_source,
+    )
+    df = checked.df
+    inputs = checked.future if checked.future is not None else df.iloc[:0]
+    origin = pd.Timestamp(df["ds"].max())
+    h = horizon if horizon is not None else ws.config.forecast.horizon
+    ids = pd.unique(df["unique_id"])
+    frames, horizons, used = [], [], []
+    for v, model in models.items():
+        mine = [u for u in ids if serving.get(u) == v]
+        if not mine:
+            continue
+        part = forecast_series(
+            model,
+            df[df["unique_id"].isin(mine)],
+            origin=origin,
+            horizon=h,
+            future=inputs[inputs["unique_id"].isin(mine)],
+            on_missing="error",
+        )
+        frames.append(part.frame.assign(version=v))
+        horizons.append(part.horizon)
+        used.append(v)
+    new = [u for u in ids if u not in serving]
+    fallback = pd.DataFrame(columns=["unique_id", "ds", "yhat"])
+    fallback_model = None
+    if new:
+        # The series no version serves: named as new, or forecast by the fallback model.
+        lead = models[in_use[0]]
+        extra = forecast_series(
+            lead,
+            df[df["unique_id"].isin(new)],
+            origin=origin,
+            horizon=h,
+            future=inputs.iloc[:0],
+            fallback=fallback_forecaster(ws.config, lead.freq_),
+            on_missing="error",
+        )
+        fallback, fallback_model = extra.fallback, extra.fallback_model
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    result = SeriesForecasts(
+        frame=frame,
+        fallback=fallback,
+        fallback_model=fallback_model,
+        horizon=min(horizons) if horizons else h,
+    )
+    if result.empty:
+        raise ChronoguardError(
+            f"the deployment forecast no rows from {source}; check that it holds the series "
+            "the deployment serves (`chronoguard deployment`)"
+        )
+    return VersionForecast(DEPLOYMENT, origin, result, tuple(used))
 
 
 __all__ = [
+    "DEPLOYMENT",
     "NewSeriesError",
     "SeriesForecasts",
     "VersionForecast",
