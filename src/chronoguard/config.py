@@ -404,21 +404,6 @@ class ChronoguardConfig(_Section):
         return self
 
     @model_validator(mode="after")
-    def _one_model_per_version(self) -> ChronoguardConfig:
-        # A version holds one forecaster for every series it was trained on, so a group's
-        # own model would be recorded with its decisions and never trained: refused until
-        # training splits a cycle's retrain by model.
-        for g in self.groups:
-            if g.model is not None and g.model != self.model.name:
-                raise ValueError(
-                    f"group '{g.name}': model = {g.model!r} differs from model.name = "
-                    f"{self.model.name!r}; a version trains one model for all its series, "
-                    f"so a group cannot choose its own yet: remove model from the group "
-                    f"(or set model.name = {g.model!r} for every series)"
-                )
-        return self
-
-    @model_validator(mode="after")
     def _no_long_arima_season(self) -> ChronoguardConfig:
         m = self.data.season_length
         if m <= ARIMA_SEASON_LIMIT or self.model.allow_long_season:
@@ -428,6 +413,7 @@ class ChronoguardConfig(_Section):
             for key, name in (
                 ("model.name", self.model.name),
                 ("forecast.fallback_model", self.forecast.fallback_model),
+                *((f"groups '{g.name}': model", g.model) for g in self.groups if g.model),
             )
             if name in _SEASONAL_ARIMAS
             # AutoARIMA without seasonal terms (Fourier terms as inputs) is fast at any season.
@@ -607,7 +593,10 @@ class GroupConfig(_Section):
     )
     model: str | None = Field(
         None,
-        description="model for this group: model.name (a version trains one model for all its series)",
+        description=(
+            "model for this group's series (default model.name, with its defaults: "
+            "model.params are model.name's); each model's retrains are a version of their own"
+        ),
     )
 
     @model_validator(mode="before")

@@ -48,7 +48,7 @@ from chronoguard.orchestration.steps import (
     first_window,
     pending_retrains,
     periods_between,
-    retrain_batch,
+    retrain_families,
     serve_fleet,
 )
 from chronoguard.policy import (
@@ -261,7 +261,7 @@ def run_cycle(
             chosen = pending_retrains(ws, now)
         if not _stage_done(stage, "retrained"):
             if chosen:
-                retrain_batch(
+                retrain_families(
                     ws,
                     data,
                     chosen,

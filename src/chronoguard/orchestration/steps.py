@@ -9,6 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -141,22 +142,29 @@ def bootstrap(
     model = ws.model_name
     window, waiting, needed = first_window(ws, known, now)
     series = sorted(window["unique_id"].astype(str).unique())
-    key = f"bootstrap {now.isoformat()}"
-    v = _train_or_adopt(
-        ws,
-        key,
-        now,
-        lambda: train_version(
-            window,
-            cfg,
-            ws.registry,
-            freq=freq,
-            now=now,
-            trigger="initial",
-            intent=key,
-            progress=progress,
-        ),
-    )
+    # One version per model: model.name's, and one for each model a group chooses.
+    families = model_families(cfg, series, known)
+    serving: dict[str, str] = {}
+    keys: list[str] = []
+    for family, ids in families.items():
+        key = _family_key(f"bootstrap {now.isoformat()}", cfg, family)
+        part = window if len(families) == 1 else window[window["unique_id"].isin(ids)]
+
+        def train(part: pd.DataFrame = part, family: str = family, key: str = key) -> Any:
+            return train_version(
+                part,
+                config_for(cfg, family),
+                ws.registry,
+                freq=freq,
+                now=now,
+                trigger="initial",
+                intent=key,
+                progress=progress,
+            )
+
+        v = _train_or_adopt(ws, key, now, train)
+        serving.update(dict.fromkeys(ids, v))
+        keys.append(key)
     reason = "initial training"
     groups = resolve_groups(
         cfg.groups,
@@ -165,7 +173,8 @@ def bootstrap(
         default_cost_per_unit_error=cfg.budget.default_cost_per_unit_error,
     )
     with ws.store.transaction():
-        ws.store.set_version_status(model, v, "candidate", at=now, by=by, reason="initial")
+        for v in sorted(set(serving.values()), key=int):
+            ws.store.set_version_status(model, v, "candidate", at=now, by=by, reason="initial")
         ws.store.record_series_decisions(
             [
                 SeriesDecision(
@@ -178,14 +187,15 @@ def bootstrap(
                     tier=str(groups[u].tier),
                     group=groups[u].group,
                     outcome="promoted",
-                    challenger_version=v,
+                    challenger_version=serving[u],
                 )
                 for u in series
             ]
             + _waiting_decisions(model, now, waiting, needed)
         )
-        deploy_series(ws, dict.fromkeys(series, v), by=by, reason=reason, at=now, batch=f"{now}")
-        _close_intent(ws, key, now)
+        deploy_series(ws, serving, by=by, reason=reason, at=now, batch=f"{now}")
+        for key in keys:
+            _close_intent(ws, key, now)
         ws.store.advance_cycle(model, now, "retrained")
 
 
@@ -223,6 +233,42 @@ def _waiting_decisions(
         )
         for u, n in sorted(waiting.items())
     ]
+
+
+def model_families(
+    cfg: ChronoguardConfig, series: Sequence[str], data: pd.DataFrame | None
+) -> dict[str, list[str]]:
+    """``series`` by the model that trains them: their group's own ``model``, else
+    ``model.name``; ``model.name``'s first, then the others by name. Groups are resolved
+    over every series of ``data`` (a group that matches none of ``series`` is fine here)."""
+    default = cfg.model.name
+    own = {g.name: g.model for g in cfg.groups if g.model and g.model != default}
+    if not own:
+        return {default: sorted(series)}
+    everyone = sorted({*series, *(data["unique_id"].astype(str) if data is not None else ())})
+    column = any(g.column for g in cfg.groups)
+    placed = resolve_groups(cfg.groups, everyone, data if column else None)
+    out: dict[str, list[str]] = {}
+    for u in sorted(series):
+        out.setdefault(own.get(placed[u].group or "", default), []).append(u)
+    return dict(sorted(out.items(), key=lambda kv: (kv[0] != default, kv[0])))
+
+
+def config_for(cfg: ChronoguardConfig, family: str) -> ChronoguardConfig:
+    """The configuration that trains the series of model ``family``: ``cfg`` itself for
+    ``model.name``, else ``cfg`` with ``model.name = family`` and that model's defaults
+    (``model.params`` are ``model.name``'s)."""
+    if family == cfg.model.name:
+        return cfg
+    return cfg.model_copy(
+        update={"model": cfg.model.model_copy(update={"name": family, "params": {}})}
+    )
+
+
+def _family_key(key: str, cfg: ChronoguardConfig, family: str | None) -> str:
+    """The intent key of a training step for ``family``: ``key`` for ``model.name`` (as
+    before groups could choose a model), ``key`` and the model's name for the others."""
+    return key if family is None or family == cfg.model.name else f"{key} {family}"
 
 
 def _train_or_adopt(
@@ -480,9 +526,9 @@ def decide_fleet(
     )
     last = ws.store.last_retrains(model, until=now.to_pydatetime())
     ready, waiting, needed = new_series(ws, known, deployment)
-    groups = resolve_groups(
+    groups = resolve_groups(  # over every series: a group may hold only series retrained by hand
         cfg.groups,
-        [*ids, *ready],
+        [*sorted(deployment.versions), *ready],
         known if any(g.column for g in cfg.groups) else None,
         default_cost_per_unit_error=cfg.budget.default_cost_per_unit_error,
     )
@@ -622,6 +668,7 @@ def retrain_batch(
     at: pd.Timestamp,
     in_cycle: bool = True,
     progress: TrainingProgress | None = None,
+    family: str | None = None,
 ) -> BatchResult:
     """Retrain the chosen series as one version, gate each series, deploy the winners.
 
@@ -643,6 +690,8 @@ def retrain_batch(
     fits per series, several times the retrain itself.
 
     ``progress`` hears of the retrain's fits (see :func:`~chronoguard.lifecycle.train_version`).
+    ``family`` is the model that trains them (default ``model.name``; a group's own model,
+    see :func:`model_families`).
     """
     cfg = ws.config
     model = ws.model_name
@@ -662,14 +711,14 @@ def retrain_batch(
     parents = Counter(deployment.versions[u] for u in series if deployment.version_of(u))
     parent = parents.most_common(1)[0][0] if parents else None
     trigger = _batch_trigger(chosen)
-    key = f"retrain {now.isoformat()}"
+    key = _family_key(f"retrain {now.isoformat()}", cfg, family)
     version = _train_or_adopt(
         ws,
         key,
         now,
         lambda: train_version(
             train,
-            cfg,
+            config_for(cfg, family or cfg.model.name),
             ws.registry,
             freq=freq,
             now=now,
@@ -807,6 +856,41 @@ def retrain_batch(
     )
 
 
+def retrain_families(
+    ws: Workspace,
+    data: pd.DataFrame,
+    chosen: Mapping[str, str],
+    *,
+    now: pd.Timestamp,
+    freq: str,
+    by: str,
+    cache: VersionCache,
+    at: pd.Timestamp,
+    progress: TrainingProgress | None = None,
+) -> list[BatchResult]:
+    """The cycle's retrain: the chosen series of each model (:func:`model_families`) as one
+    version of their own, by :func:`retrain_batch`; the cycle's ledger moves on with the
+    last. A cycle resumed after one model's batch committed retrains only the others (their
+    decisions are still pending)."""
+    families = list(model_families(ws.config, sorted(chosen), data).items())
+    return [
+        retrain_batch(
+            ws,
+            data,
+            {u: chosen[u] for u in ids},
+            now=now,
+            freq=freq,
+            by=by,
+            cache=cache,
+            at=at,
+            in_cycle=i == len(families) - 1,
+            progress=progress,
+            family=family,
+        )
+        for i, (family, ids) in enumerate(families)
+    ]
+
+
 def retrain_by_hand(
     ws: Workspace,
     data: pd.DataFrame,
@@ -835,6 +919,17 @@ def retrain_by_hand(
             f"no model serves {', '.join(unknown) or 'any series yet'}; run "
             "`chronoguard cycle` (or `train`) first, or name deployed series"
         )
+    families = model_families(ws.config, ids, data)
+    if len(families) > 1:  # one version per retrain: one model's series at a time
+        shown = "; ".join(
+            f"{f}: {', '.join(u[:3])}{' …' if len(u) > 3 else ''}" for f, u in families.items()
+        )
+        raise ChronoguardError(
+            f"the series to retrain are trained by different models ({shown}); a retrain "
+            "by hand makes one version: name the series of one model (--series), or let "
+            "the cycle retrain each model's series as its own version"
+        )
+    (family,) = families
     with ws.lock(holder=f"retrain by {by}", at=at):
         decided = [
             d
@@ -875,6 +970,7 @@ def retrain_by_hand(
             at=at,
             in_cycle=False,
             progress=progress,
+            family=family,
         )
 
 
