@@ -24,9 +24,10 @@ Design
   or ``--max-cycles`` have run. Every cycle's time is reported; ``decision`` is the cycle
   that retrained (or the last one run if none did).
 * Stage times: the cycle's step functions (``check_fleet``, ``decide_fleet``,
-  ``retrain_batch``, ``serve_fleet``, ``train_version``) are wrapped with a timer for the
+  ``retrain_families``, ``serve_fleet``, ``train_version``) are wrapped with a timer for the
   run, so each cycle's time splits by step; ``retrain_s`` is the retrain-and-gate time of
-  the batch (``retrain_batch``: train and backtest the chosen series, gate, deploy) and the
+  the batch (``retrain_families``: train and backtest the chosen series, gate, deploy; one
+  batch per model) and the
   bootstrap's ``train_version`` of all N series (the "retrain and backtest of N series").
 * Memory: peak RSS of the process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``: the whole
   process, Python and native, including the imported libraries). Each N runs in its own
@@ -84,7 +85,7 @@ TARGETS = {
     "bytes_per_series": 50_000,
     "deployment_load_s": 2.0,
 }
-STEPS = ("train_version", "check_fleet", "decide_fleet", "retrain_batch", "serve_fleet")
+STEPS = ("train_version", "check_fleet", "decide_fleet", "retrain_families", "serve_fleet")
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,7 @@ def run_size(
         "decision_retrained": decision.retrained,
         "shifted": len(shifted),
         "shifted_retrained": sum(c.shifted_retrained for c in cycles),
-        "retrain_s": decision.steps.get("retrain_batch"),
+        "retrain_s": decision.steps.get("retrain_families"),
         "bootstrap_train_s": boot.steps.get("train_version"),
         "peak_mb": round(peak, 1),
         "rss_before_mb": round(rss_start, 1),
