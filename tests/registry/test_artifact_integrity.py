@@ -53,6 +53,33 @@ def test_a_logged_version_records_its_digest_and_loads(tmp_path: Path) -> None:
     )
 
 
+def test_a_version_logged_under_an_older_mlflow_still_loads(tmp_path: Path) -> None:
+    """MLflow before 3.18 added a ``registered_model_meta`` file to each download, and the
+    digests recorded then covered it: such a version loads, and a changed one is refused."""
+    import yaml
+
+    from chronoguard.registry.mlflow_registry import DOWNLOAD_META_FILE, artifact_digest
+
+    reg, art = _logged(tmp_path)
+    v = reg.get_version("m", "1")
+    model_dir = _one(art, "python_model.pkl").parent
+    payloads = {
+        p.name: p.read_bytes() for p in _one(art, "reference_profile.json").parent.glob("*.json")
+    }
+    assert artifact_digest(model_dir, payloads) == v.artifact_sha256  # what this MLflow records
+    meta = yaml.safe_dump({"model_name": "m", "model_version": "1"}, default_flow_style=False)
+    legacy = artifact_digest(model_dir, payloads, extra={DOWNLOAD_META_FILE: meta.encode()})
+    assert legacy != v.artifact_sha256
+    reg._client.set_model_version_tag("m", "1", DIGEST_TAG, legacy)
+    assert reg.get_version("m", "1").artifact_sha256 == legacy
+    assert reg.load("m", "1").reference == REFERENCE
+    # The older digest does not excuse a change.
+    ref = _one(art, "reference_profile.json")
+    ref.write_text(ref.read_text(encoding="utf-8").replace("12", "13", 1), encoding="utf-8")
+    with pytest.raises(ArtifactIntegrityError, match="do not match"):
+        reg.load("m", "1")
+
+
 def test_a_flipped_bit_in_the_pickle_is_refused(tmp_path: Path) -> None:
     reg, art = _logged(tmp_path)
     pkl = _one(art, "python_model.pkl")

@@ -110,7 +110,9 @@ class ModelVersion:
 DOWNLOAD_META_FILE = "registered_model_meta"
 
 
-def artifact_digest(model_dir: Path, json_artifacts: dict[str, bytes]) -> str:
+def artifact_digest(
+    model_dir: Path, json_artifacts: dict[str, bytes], *, extra: dict[str, bytes] | None = None
+) -> str:
     """SHA-256 over a version's model folder (every file, by relative path, but the
     download's own :data:`DOWNLOAD_META_FILE`) and its JSON artifacts (by name): what a
     load must find unchanged before it unpickles anything.
@@ -124,10 +126,28 @@ def artifact_digest(model_dir: Path, json_artifacts: dict[str, bytes]) -> str:
         for p in sorted(model_dir.rglob("*"))
         if p.is_file() and p.relative_to(model_dir).as_posix() != DOWNLOAD_META_FILE
     ]
+    entries += [(f"model/{name}", data) for name, data in sorted((extra or {}).items())]
     entries += [(f"json/{name}", data) for name, data in sorted(json_artifacts.items())]
     for name, data in sorted(entries):
         h.update(name.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
     return h.hexdigest()
+
+
+def _legacy_digest(version: ModelVersion, model_dir: Path, payloads: dict[str, bytes]) -> str:
+    """The digest as recorded under MLflow releases before 3.18, whose ``models:/``
+    download added :data:`DOWNLOAD_META_FILE` (the model's name and version, in MLflow's
+    YAML), so versions logged then still load: the file's bytes are rebuilt as MLflow
+    wrote them, never read from the download."""
+    import yaml
+
+    meta = yaml.dump(
+        {"model_name": version.model_name, "model_version": str(version.version)},
+        default_flow_style=False,
+        allow_unicode=True,
+        sort_keys=True,
+        Dumper=yaml.SafeDumper,
+    ).encode("utf-8")
+    return artifact_digest(model_dir, payloads, extra={DOWNLOAD_META_FILE: meta})
 
 
 @dataclass(frozen=True)
@@ -541,7 +561,9 @@ class ModelRegistry:
                 "new version"
             )
         found = artifact_digest(model_dir, payloads)
-        if found != version.artifact_sha256:
+        if found != version.artifact_sha256 and _legacy_digest(version, model_dir, payloads) != (
+            version.artifact_sha256
+        ):
             raise ArtifactIntegrityError(
                 f"{where}: its artifacts do not match the digest recorded when it was logged "
                 f"(recorded {version.artifact_sha256[:12]}…, found {found[:12]}…); they were "
