@@ -151,7 +151,8 @@ def test_the_facade_and_the_cli_give_the_same_results(cli: Cli, tmp_path: Path) 
     # forecast: the same frame from the same inputs
     code, _, err = cli("forecast", "-w", built.root, "-d", data, "-o", tmp_path / "fc.csv")
     assert code == 0, err
-    from_cli = pd.read_csv(tmp_path / "fc.csv", parse_dates=["ds"])
+    # (each row names the version that made it: text, as the deployment names versions)
+    from_cli = pd.read_csv(tmp_path / "fc.csv", parse_dates=["ds"], dtype={"version": str})
     with Workspace.open(built.root) as ws:
         from_api = ws.forecast(known)
     pd.testing.assert_frame_equal(from_api.reset_index(drop=True), from_cli, check_dtype=False)
